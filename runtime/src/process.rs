@@ -1,0 +1,514 @@
+//! A process: its cell (mailbox, links, monitors, held names), its handle, and its exit path.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
+use crate::runtime::RuntimeInner;
+use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
+
+/// Told when a process that holds one of its names exits, so the name is released in the
+/// process's own exit path (no polling, no sweeper).
+pub trait ExitObserver: Send + Sync + 'static {
+    /// `pid` exited while holding `name` (with the observer's own `tag`).
+    fn process_exited(&self, pid: Pid, name: &Name, tag: u32);
+}
+
+/// Why [`ProcessRef::hold_name`] did not attach a name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HoldError<E> {
+    /// The process has already exited.
+    NoProc,
+    /// The observer's own insert refused (e.g. the name is taken).
+    Rejected(E),
+}
+
+struct Hold {
+    observer: Arc<dyn ExitObserver>,
+    name: Name,
+    tag: u32,
+}
+
+enum Watcher {
+    Mailbox(mpsc::UnboundedSender<Envelope>),
+    Once(oneshot::Sender<Down>),
+}
+
+#[derive(Default)]
+struct CellState {
+    exited: Option<ExitReason>,
+    kill_reason: Option<ExitReason>,
+    abort: Option<AbortHandle>,
+    trap_exit: bool,
+    monitors: Vec<(MonitorRef, Watcher)>,
+    links: Vec<ProcessRef>,
+    holds: Vec<Hold>,
+}
+
+pub(crate) struct ProcessCell {
+    pid: Pid,
+    mailbox: mpsc::UnboundedSender<Envelope>,
+    protocol: Protocol,
+    alive: AtomicBool,
+    state: Mutex<CellState>,
+    runtime: Weak<RuntimeInner>,
+}
+
+/// A handle to a process: its [`Pid`] plus the way to reach its mailbox.
+///
+/// Cloning is one reference-count increment. Registries store `ProcessRef`s so that a
+/// call through a name costs the lookup plus the same send a direct call costs.
+#[derive(Clone)]
+pub struct ProcessRef(Arc<ProcessCell>);
+
+impl ProcessRef {
+    pub(crate) fn new_cell(
+        pid: Pid,
+        protocol: Protocol,
+        trap_exit: bool,
+        runtime: Weak<RuntimeInner>,
+    ) -> (ProcessRef, mpsc::UnboundedReceiver<Envelope>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cell = ProcessCell {
+            pid,
+            mailbox: tx,
+            protocol,
+            alive: AtomicBool::new(true),
+            state: Mutex::new(CellState {
+                trap_exit,
+                ..CellState::default()
+            }),
+            runtime,
+        };
+        (ProcessRef(Arc::new(cell)), rx)
+    }
+
+    /// This process's pid.
+    #[inline]
+    pub fn pid(&self) -> Pid {
+        self.0.pid
+    }
+
+    /// Whether the process is still running (it may die right after this returns).
+    #[inline]
+    pub fn is_alive(&self) -> bool {
+        self.0.alive.load(Ordering::Acquire)
+    }
+
+    /// Sends a plain message (handled by `handle_info`, or `recv` in a raw process).
+    ///
+    /// Returns `NoProc` when the process is known to be dead. As on the BEAM, `Ok` means the
+    /// message was queued, not that it was handled: a process that dies with it queued drops it.
+    pub fn send<M: Any + Send>(&self, msg: M) -> Result<(), CallError> {
+        self.send_envelope(Envelope::Info(Box::new(msg)))
+    }
+
+    /// Sends an already boxed plain message.
+    pub fn send_boxed(&self, msg: Msg) -> Result<(), CallError> {
+        self.send_envelope(Envelope::Info(msg))
+    }
+
+    /// Sends a one-way request to a server; `BadRequest` if the server takes another cast type.
+    pub fn cast<M: Any + Send>(&self, msg: M) -> Result<(), CallError> {
+        if let Some(expected) = self.0.protocol.cast {
+            if expected != TypeId::of::<M>() {
+                return Err(CallError::BadRequest);
+            }
+        }
+        self.send_envelope(Envelope::Cast(Box::new(msg)))
+    }
+
+    /// Sends a request and waits up to `timeout` for its reply.
+    ///
+    /// `NoProc` if the process is dead or dies before replying, `Timeout` if no reply came in
+    /// time (a late reply is discarded), `BadRequest` if the server speaks other types.
+    pub async fn call<Req, Rep>(&self, request: Req, timeout: Duration) -> Result<Rep, CallError>
+    where
+        Req: Send + 'static,
+        Rep: Send + 'static,
+    {
+        if let Some(expected) = self.0.protocol.call {
+            if expected != TypeId::of::<CallRequest<Req, Rep>>() {
+                return Err(CallError::BadRequest);
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        let call = CallRequest {
+            request,
+            reply_to: ReplyTo(tx),
+        };
+        self.send_envelope(Envelope::Call(Box::new(call)))?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_closed)) => Err(CallError::NoProc),
+            Err(_elapsed) => Err(CallError::Timeout),
+        }
+    }
+
+    #[inline]
+    fn send_envelope(&self, env: Envelope) -> Result<(), CallError> {
+        self.0.mailbox.send(env).map_err(|_| CallError::NoProc)
+    }
+
+    /// Ends the process at once with reason `Killed` (untrappable, like `Process.exit(pid, :kill)`).
+    ///
+    /// A process busy in a handler stops at its next `.await`. Returns `false` if it had
+    /// already exited.
+    pub fn kill(&self) -> bool {
+        self.exit(ExitReason::Killed)
+    }
+
+    /// Ends the process at once with `reason` (untrappable, like a supervisor's brutal kill).
+    pub fn exit(&self, reason: ExitReason) -> bool {
+        let abort = {
+            let st = &mut *self.0.state.lock();
+            if st.exited.is_some() {
+                return false;
+            }
+            if st.kill_reason.is_none() {
+                st.kill_reason = Some(reason);
+            }
+            st.abort.clone()
+        };
+        // Abort outside the lock: cancelling may run the exit path, which takes it.
+        if let Some(abort) = abort {
+            abort.abort();
+        }
+        true
+    }
+
+    /// Resolves with the exit reason once the process has exited (at once if it already has).
+    pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
+        let rx = {
+            let st = &mut *self.0.state.lock();
+            match &st.exited {
+                Some(reason) => Err(reason.clone()),
+                None => {
+                    // Forget waiters that gave up, so repeated waits cannot grow the list.
+                    st.monitors
+                        .retain(|(_, w)| !matches!(w, Watcher::Once(tx) if tx.is_closed()));
+                    let (tx, rx) = oneshot::channel();
+                    let mref = MonitorRef {
+                        id: 0,
+                        target: self.pid(),
+                    };
+                    st.monitors.push((mref, Watcher::Once(tx)));
+                    Ok(rx)
+                }
+            }
+        };
+        async move {
+            match rx {
+                Err(reason) => reason,
+                Ok(rx) => rx.await.map(|d| d.reason).unwrap_or(ExitReason::Shutdown),
+            }
+        }
+    }
+
+    /// The reason the process exited with, or `None` while it runs.
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.0.state.lock().exited.clone()
+    }
+
+    /// Attaches `name` to this process so that `observer` is told when the process exits,
+    /// running `insert` (the observer's own table write) under the process's exit lock.
+    ///
+    /// Because the insert and the liveness check happen under one lock, a registration can
+    /// never outlive its process: either the insert happens before the exit (and the exit
+    /// path releases it) or the process is already dead and nothing is inserted.
+    pub fn hold_name<T, E>(
+        &self,
+        observer: &Arc<dyn ExitObserver>,
+        name: Name,
+        tag: u32,
+        insert: impl FnOnce(&Name) -> Result<T, E>,
+    ) -> Result<T, HoldError<E>> {
+        let st = &mut *self.0.state.lock();
+        if st.exited.is_some() {
+            return Err(HoldError::NoProc);
+        }
+        let value = insert(&name).map_err(HoldError::Rejected)?;
+        st.holds.push(Hold {
+            observer: Arc::clone(observer),
+            name,
+            tag,
+        });
+        Ok(value)
+    }
+
+    /// Detaches a name attached by [`hold_name`](Self::hold_name); `false` if it was not held.
+    pub fn release_name(&self, observer: &Arc<dyn ExitObserver>, name: &Name, tag: u32) -> bool {
+        let st = &mut *self.0.state.lock();
+        let wanted = Arc::as_ptr(observer) as *const ();
+        match st.holds.iter().position(|h| {
+            h.tag == tag && Arc::as_ptr(&h.observer) as *const () == wanted && h.name == *name
+        }) {
+            Some(i) => {
+                st.holds.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many names this process holds through [`hold_name`](Self::hold_name).
+    pub fn held_names(&self) -> usize {
+        self.0.state.lock().holds.len()
+    }
+
+    pub(crate) fn add_monitor(
+        &self,
+        id: u64,
+        watcher: mpsc::UnboundedSender<Envelope>,
+    ) -> Result<MonitorRef, CallError> {
+        let st = &mut *self.0.state.lock();
+        if st.exited.is_some() {
+            return Err(CallError::NoProc);
+        }
+        let mref = MonitorRef {
+            id,
+            target: self.pid(),
+        };
+        st.monitors.push((mref, Watcher::Mailbox(watcher)));
+        Ok(mref)
+    }
+
+    pub(crate) fn remove_monitor(&self, mref: MonitorRef) -> bool {
+        let st = &mut *self.0.state.lock();
+        match st.monitors.iter().position(|(m, _)| *m == mref) {
+            Some(i) => {
+                st.monitors.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn mailbox(&self) -> &mpsc::UnboundedSender<Envelope> {
+        &self.0.mailbox
+    }
+
+    pub(crate) fn set_trap_exit(&self, on: bool) {
+        self.0.state.lock().trap_exit = on;
+    }
+
+    /// Records the task's abort handle; aborts at once if a kill came first.
+    pub(crate) fn set_abort(&self, abort: AbortHandle) {
+        let killed = {
+            let st = &mut *self.0.state.lock();
+            if st.exited.is_some() {
+                return;
+            }
+            st.abort = Some(abort.clone());
+            st.kill_reason.is_some()
+        };
+        if killed {
+            abort.abort();
+        }
+    }
+
+    /// Links two processes both ways; `NoProc` if either has exited.
+    pub(crate) fn link(a: &ProcessRef, b: &ProcessRef) -> Result<(), CallError> {
+        if a.pid() == b.pid() {
+            return Ok(());
+        }
+        // Lock in pid order so two concurrent links cannot deadlock.
+        let (first, second) = if a.pid() < b.pid() { (a, b) } else { (b, a) };
+        let s1 = &mut *first.0.state.lock();
+        let s2 = &mut *second.0.state.lock();
+        if s1.exited.is_some() || s2.exited.is_some() {
+            return Err(CallError::NoProc);
+        }
+        if !s1.links.iter().any(|l| l.pid() == second.pid()) {
+            s1.links.push(second.clone());
+            s2.links.push(first.clone());
+        }
+        Ok(())
+    }
+
+    /// Removes a link both ways.
+    pub(crate) fn unlink(a: &ProcessRef, b: &ProcessRef) {
+        a.0.state.lock().links.retain(|l| l.pid() != b.pid());
+        b.0.state.lock().links.retain(|l| l.pid() != a.pid());
+    }
+
+    /// An exit signal from linked process `from`.
+    fn linked_exit(&self, from: Pid, reason: &ExitReason) {
+        let deliver = {
+            let st = &mut *self.0.state.lock();
+            if st.exited.is_some() {
+                return;
+            }
+            st.links.retain(|l| l.pid() != from);
+            st.trap_exit
+        };
+        if !deliver {
+            if *reason != ExitReason::Normal {
+                self.exit(reason.clone());
+            }
+        } else {
+            let _ = self.0.mailbox.send(Envelope::Exit(ExitSignal {
+                from,
+                reason: reason.clone(),
+            }));
+        }
+    }
+
+    /// The exit path: runs exactly once, when the process's task ends for any reason.
+    pub(crate) fn run_exit(&self, finished_with: Option<ExitReason>) {
+        let pid = self.pid();
+        let (reason, holds, monitors, links) = {
+            let st = &mut *self.0.state.lock();
+            if st.exited.is_some() {
+                return;
+            }
+            let reason = finished_with
+                .or_else(|| st.kill_reason.take())
+                .unwrap_or(ExitReason::Shutdown);
+            self.0.alive.store(false, Ordering::Release);
+            st.exited = Some(reason.clone());
+            st.abort = None;
+            (
+                reason,
+                std::mem::take(&mut st.holds),
+                std::mem::take(&mut st.monitors),
+                std::mem::take(&mut st.links),
+            )
+        };
+        if let Some(rt) = self.0.runtime.upgrade() {
+            rt.remove(pid);
+        }
+        // Names first, so that whoever hears of the exit finds them released.
+        for hold in holds {
+            hold.observer.process_exited(pid, &hold.name, hold.tag);
+        }
+        for (mref, watcher) in monitors {
+            let down = Down {
+                monitor: mref,
+                pid,
+                reason: reason.clone(),
+            };
+            match watcher {
+                Watcher::Mailbox(tx) => {
+                    let _ = tx.send(Envelope::Down(down));
+                }
+                Watcher::Once(tx) => {
+                    let _ = tx.send(down);
+                }
+            }
+        }
+        for linked in links {
+            linked.linked_exit(pid, &reason);
+        }
+    }
+}
+
+impl PartialEq for ProcessRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.pid() == other.pid()
+    }
+}
+
+impl Eq for ProcessRef {}
+
+impl Hash for ProcessRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.pid().hash(state)
+    }
+}
+
+impl fmt::Debug for ProcessRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.pid(), f)
+    }
+}
+
+/// Runs the exit path when the process's task ends: normal return, panic, or abort (kill).
+pub(crate) struct ExitGuard {
+    pub(crate) process: ProcessRef,
+    pub(crate) reason: Option<ExitReason>,
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.process.run_exit(self.reason.take());
+    }
+}
+
+/// A running process's view of itself: its mailbox, its pid, and the runtime.
+pub struct Ctx {
+    pub(crate) me: ProcessRef,
+    pub(crate) rx: mpsc::UnboundedReceiver<Envelope>,
+    pub(crate) runtime: Runtime,
+    pub(crate) stop: Option<ExitReason>,
+}
+
+impl Ctx {
+    /// This process's pid.
+    pub fn pid(&self) -> Pid {
+        self.me.pid()
+    }
+
+    /// A handle to this process.
+    pub fn me(&self) -> &ProcessRef {
+        &self.me
+    }
+
+    /// The runtime this process runs in.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The next item in the mailbox, in arrival order.
+    pub async fn recv(&mut self) -> Envelope {
+        match self.rx.recv().await {
+            Some(env) => env,
+            // Unreachable: the process's own cell keeps a sender open.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The next item if one is queued now.
+    pub fn try_recv(&mut self) -> Option<Envelope> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Exit signals from links arrive as [`Envelope::Exit`] messages instead of killing us.
+    pub fn trap_exit(&self, on: bool) {
+        self.me.set_trap_exit(on);
+    }
+
+    /// Links this process to `other` both ways; `NoProc` if `other` has exited.
+    pub fn link(&self, other: &ProcessRef) -> Result<(), CallError> {
+        ProcessRef::link(&self.me, other)
+    }
+
+    /// Removes a link.
+    pub fn unlink(&self, other: &ProcessRef) {
+        ProcessRef::unlink(&self.me, other)
+    }
+
+    /// Monitors `target`: a [`Down`] arrives in this mailbox when it exits.
+    /// `NoProc` at once if it has already exited.
+    pub fn monitor(&self, target: &ProcessRef) -> Result<MonitorRef, CallError> {
+        target.add_monitor(self.runtime.next_ref(), self.me.mailbox().clone())
+    }
+
+    /// Removes a monitor; `false` if it had already fired or was removed.
+    pub fn demonitor(&self, target: &ProcessRef, mref: MonitorRef) -> bool {
+        target.remove_monitor(mref)
+    }
+
+    /// Asks a server loop to stop with `reason` after the current handler.
+    pub fn stop(&mut self, reason: ExitReason) {
+        self.stop = Some(reason);
+    }
+}

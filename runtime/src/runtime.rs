@@ -1,0 +1,166 @@
+//! The runtime: hands out pids, spawns processes, and finds them by pid.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use futures_util::FutureExt;
+
+use crate::envelope::Protocol;
+use crate::process::ExitGuard;
+use crate::{CallError, Ctx, ExitReason, Pid, ProcessRef};
+
+type FastState = foldhash::fast::RandomState;
+
+pub(crate) struct RuntimeInner {
+    node: u32,
+    next_serial: AtomicU64,
+    next_ref: AtomicU64,
+    table: DashMap<u64, ProcessRef, FastState>,
+}
+
+impl RuntimeInner {
+    pub(crate) fn remove(&self, pid: Pid) {
+        self.table.remove(&pid.serial());
+    }
+}
+
+/// Options for [`Runtime::spawn_opts`].
+#[derive(Default, Clone)]
+pub struct SpawnOpts {
+    /// Link the new process to this one before it runs (OTP's `spawn_link`).
+    pub link: Option<ProcessRef>,
+    /// Start with exits trapped (exit signals arrive as messages).
+    pub trap_exit: bool,
+    pub(crate) protocol: Protocol,
+}
+
+/// A node's process runtime, running on the ambient tokio runtime.
+///
+/// Cloning is cheap (a shared handle). Pids are unique for the life of the `Runtime` and
+/// never reused. A `Runtime` needs a tokio runtime to spawn on, multi-threaded or not.
+#[derive(Clone)]
+pub struct Runtime(Arc<RuntimeInner>);
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime for the local node (node `0`).
+    pub fn new() -> Self {
+        Self::with_node(0)
+    }
+
+    /// A runtime whose pids name `node`.
+    pub fn with_node(node: u32) -> Self {
+        Runtime(Arc::new(RuntimeInner {
+            node,
+            next_serial: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1),
+            table: DashMap::with_hasher(FastState::default()),
+        }))
+    }
+
+    /// The node this runtime's pids name.
+    pub fn node(&self) -> u32 {
+        self.0.node
+    }
+
+    /// Spawns a process running `body`; it exits with the reason `body` returns.
+    pub fn spawn<F, Fut>(&self, body: F) -> ProcessRef
+    where
+        F: FnOnce(Ctx) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        self.spawn_opts(SpawnOpts::default(), body)
+    }
+
+    /// Spawns a process with options (link to a parent, trap exits).
+    ///
+    /// If the parent to link to has already exited, the new process is killed at once with
+    /// the parent's exit reason, as an exit signal would.
+    pub fn spawn_opts<F, Fut>(&self, opts: SpawnOpts, body: F) -> ProcessRef
+    where
+        F: FnOnce(Ctx) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
+        let pid = Pid::new(self.0.node, serial);
+        let (me, rx) =
+            ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit, Arc::downgrade(&self.0));
+        self.0.table.insert(serial, me.clone());
+        if let Some(parent) = &opts.link {
+            if ProcessRef::link(&me, parent).is_err() {
+                me.exit(parent.exit_reason().unwrap_or(ExitReason::Killed));
+            }
+        }
+        let ctx = Ctx {
+            me: me.clone(),
+            rx,
+            runtime: self.clone(),
+            stop: None,
+        };
+        let guard = ExitGuard {
+            process: me.clone(),
+            reason: None,
+        };
+        let body = body(ctx);
+        let task = tokio::spawn(async move {
+            let mut guard = guard;
+            let reason = match AssertUnwindSafe(body).catch_unwind().await {
+                Ok(reason) => reason,
+                Err(payload) => ExitReason::Panic(panic_message(payload.as_ref()).into()),
+            };
+            guard.reason = Some(reason);
+        });
+        me.set_abort(task.abort_handle());
+        me
+    }
+
+    /// The live process with this pid, if any.
+    pub fn process(&self, pid: Pid) -> Option<ProcessRef> {
+        if pid.node() != self.0.node {
+            return None;
+        }
+        self.0.table.get(&pid.serial()).map(|p| p.clone())
+    }
+
+    /// Sends a plain message to `pid`; `NoProc` if no such process is alive.
+    pub fn send<M: std::any::Any + Send>(&self, pid: Pid, msg: M) -> Result<(), CallError> {
+        self.process(pid).ok_or(CallError::NoProc)?.send(msg)
+    }
+
+    /// Kills `pid` (untrappable); `NoProc` if no such process is alive.
+    pub fn kill(&self, pid: Pid) -> Result<(), CallError> {
+        let p = self.process(pid).ok_or(CallError::NoProc)?;
+        if p.kill() {
+            Ok(())
+        } else {
+            Err(CallError::NoProc)
+        }
+    }
+
+    /// How many processes are alive in this runtime.
+    pub fn process_count(&self) -> usize {
+        self.0.table.len()
+    }
+
+    pub(crate) fn next_ref(&self) -> u64 {
+        self.0.next_ref.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

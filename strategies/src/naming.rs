@@ -1,0 +1,176 @@
+//! The one interface every naming strategy implements.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use process_runtime::{CallError, Name, Pid, ProcessRef, RegisterHook, StartError};
+
+/// Why a naming operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NamingError {
+    /// The name is held by this (live) process.
+    #[error("already registered by {0}")]
+    AlreadyRegistered(Pid),
+    /// The process to register is dead, or no live process has the name.
+    #[error("no process")]
+    NoProc,
+    /// Only the owner may unregister a name; it is held by `owner`.
+    #[error("not the owner: held by {owner}")]
+    NotOwner {
+        /// The process that holds the name.
+        owner: Pid,
+    },
+    /// The name is not held by anyone.
+    #[error("not registered")]
+    NotRegistered,
+    /// The backend only knows a fixed set of names and this is not one of them.
+    #[error("name {0:?} is not among the declared names")]
+    Undeclared(Name),
+    /// A hard limit of the backend is reached (the BEAM's atom table: `system_limit`).
+    #[error("system limit reached: {what} (limit {limit})")]
+    SystemLimit {
+        /// What ran out.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// The backend cannot do this by design.
+    #[error("unsupported by this strategy: {0}")]
+    Unsupported(&'static str),
+    /// A registry process did not answer in time.
+    #[error("the registry timed out")]
+    Timeout,
+}
+
+impl From<NamingError> for StartError {
+    fn from(e: NamingError) -> Self {
+        match e {
+            NamingError::AlreadyRegistered(pid) => StartError::AlreadyStarted(pid),
+            other => StartError::Name(Arc::from(other.to_string())),
+        }
+    }
+}
+
+/// What a backend can do, so a workload can skip what it lacks and say why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Any number of names made up at run time (not a fixed declared set).
+    pub dynamic_names: bool,
+    /// Names are released without limit when processes exit (atoms, for one, are not).
+    pub bounded_memory: bool,
+    /// Many processes under one key (properties, duplicate keys, groups).
+    pub duplicate_keys: bool,
+    /// Waiting for a name to be registered.
+    pub await_name: bool,
+    /// Registration at all (startup discovery has none).
+    pub register: bool,
+}
+
+/// A capability a workload needs, to say which one is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// See [`Capabilities::dynamic_names`].
+    DynamicNames,
+    /// See [`Capabilities::bounded_memory`].
+    BoundedMemory,
+    /// See [`Capabilities::duplicate_keys`].
+    DuplicateKeys,
+    /// See [`Capabilities::await_name`].
+    AwaitName,
+    /// See [`Capabilities::register`].
+    Register,
+}
+
+impl Capabilities {
+    /// Whether `cap` is present.
+    pub fn has(&self, cap: Capability) -> bool {
+        match cap {
+            Capability::DynamicNames => self.dynamic_names,
+            Capability::BoundedMemory => self.bounded_memory,
+            Capability::DuplicateKeys => self.duplicate_keys,
+            Capability::AwaitName => self.await_name,
+            Capability::Register => self.register,
+        }
+    }
+}
+
+/// A way to find a running process by name: the trait every strategy implements.
+///
+/// Workloads are generic over `N: Naming` (static dispatch): the benches measure the
+/// backend, not a virtual call. Methods return `Send` futures so that a backend whose
+/// lookups are calls to a registry process fits as well as one that reads a shared table;
+/// the trait assumes nothing about where a registered process lives, only that a
+/// [`ProcessRef`] reaches it.
+pub trait Naming: Clone + Send + Sync + 'static {
+    /// A short, stable name for results and plots, e.g. `registry-dashmap`.
+    fn label(&self) -> &'static str;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Registers `process` under `name`; the name is released when the process exits.
+    ///
+    /// `AlreadyRegistered(owner)` if a live process holds it, `NoProc` if `process` is dead.
+    fn register(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+    ) -> impl Future<Output = Result<(), NamingError>> + Send;
+
+    /// Releases `name`, which `owner` must hold (`NotOwner` otherwise).
+    fn unregister(
+        &self,
+        name: &Name,
+        owner: Pid,
+    ) -> impl Future<Output = Result<(), NamingError>> + Send;
+
+    /// The process registered under `name`, if any.
+    fn whereis(&self, name: &Name) -> impl Future<Output = Option<ProcessRef>> + Send;
+
+    /// How many names are registered now (for leak checks).
+    fn registered_count(&self) -> impl Future<Output = usize> + Send;
+
+    /// Sends a plain message to the process named `name` (`NoProc` if none).
+    fn send<M: std::any::Any + Send>(
+        &self,
+        name: &Name,
+        msg: M,
+    ) -> impl Future<Output = Result<(), CallError>> + Send {
+        async move {
+            match self.whereis(name).await {
+                Some(p) => p.send(msg),
+                None => Err(CallError::NoProc),
+            }
+        }
+    }
+
+    /// Calls the process named `name`: `GenServer.call({:via, ...}, request, timeout)`.
+    fn call<Req: Send + 'static, Rep: Send + 'static>(
+        &self,
+        name: &Name,
+        request: Req,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Rep, CallError>> + Send {
+        async move {
+            match self.whereis(name).await {
+                Some(p) => p.call(request, timeout).await,
+                None => Err(CallError::NoProc),
+            }
+        }
+    }
+}
+
+/// A `{:via, module, name}` start: registers the starting process under `name` before its
+/// `init` runs, so a clash fails the start with `AlreadyStarted(owner)`.
+pub fn via<N: Naming>(naming: &N, name: Name) -> RegisterHook {
+    let naming = naming.clone();
+    Box::new(move |process: ProcessRef| {
+        Box::pin(async move {
+            naming
+                .register(name, &process)
+                .await
+                .map_err(StartError::from)
+        })
+    })
+}

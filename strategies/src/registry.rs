@@ -1,0 +1,180 @@
+//! Registry + via: Elixir's `Registry` with unique keys, the recommended default.
+//!
+//! **BEAM original**: `{Registry, keys: :unique, name: My.Registry}` with
+//! `{:via, Registry, {My.Registry, id}}` names and a `DynamicSupervisor` starting workers
+//! on demand. Lookups read a partitioned table directly from the caller, registration is
+//! done by the caller too, and a process's keys are removed when it exits.
+//!
+//! **Here**: `partitions` tables over a [`NameTable`] (dashmap by default), chosen by the
+//! key's hash. Registration runs in the caller and attaches the name to the process
+//! ([`ProcessRef::hold_name`]), so the process's own exit path deletes it: no registry
+//! process, no polling, no sweeper. A lookup is one table read plus a liveness check, like
+//! `whereis_name` filtering dead pids.
+//!
+//! **Costs**: one hash-table read per lookup, a table insert plus a short per-process lock
+//! per registration. **Choose it** for many dynamic, short-lived workers keyed by id.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use process_runtime::{ExitObserver, HoldError, Name, Pid, ProcessRef};
+
+use crate::naming::{Capabilities, Naming, NamingError};
+use crate::storage::{DashMapTable, NameTable};
+
+struct Partitions<T> {
+    tables: Box<[T]>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl<T: NameTable> Partitions<T> {
+    #[inline]
+    fn of(&self, name: &Name) -> &T {
+        if self.tables.len() == 1 {
+            &self.tables[0]
+        } else {
+            let h = self.hasher.hash_one(name);
+            &self.tables[(h % self.tables.len() as u64) as usize]
+        }
+    }
+}
+
+impl<T: NameTable> ExitObserver for Partitions<T> {
+    fn process_exited(&self, pid: Pid, name: &Name, _tag: u32) {
+        let _ = self.of(name).remove_if_owner(name, pid);
+    }
+}
+
+/// An Elixir-style unique-key registry over the storage `T`.
+pub struct Registry<T: NameTable = DashMapTable> {
+    partitions: Arc<Partitions<T>>,
+    observer: Arc<dyn ExitObserver>,
+}
+
+impl<T: NameTable> Clone for Registry<T> {
+    fn clone(&self) -> Self {
+        Registry {
+            partitions: Arc::clone(&self.partitions),
+            observer: Arc::clone(&self.observer),
+        }
+    }
+}
+
+impl<T: NameTable> Default for Registry<T> {
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+impl<T: NameTable> Registry<T> {
+    /// A registry with `partitions` tables (at least one; Elixir's default is 1).
+    pub fn new(partitions: usize) -> Self {
+        Self::with_capacity(partitions, 0)
+    }
+
+    /// A registry sized for about `capacity` names in all.
+    pub fn with_capacity(partitions: usize, capacity: usize) -> Self {
+        let n = partitions.max(1);
+        let tables = (0..n).map(|_| T::with_capacity(capacity / n)).collect();
+        let partitions = Arc::new(Partitions {
+            tables,
+            hasher: foldhash::fast::FixedState::with_seed(0x5EED),
+        });
+        let observer: Arc<dyn ExitObserver> = partitions.clone();
+        Registry {
+            partitions,
+            observer,
+        }
+    }
+
+    /// How many partitions the registry has.
+    pub fn partition_count(&self) -> usize {
+        self.partitions.tables.len()
+    }
+
+    /// The lookup itself, without the future wrapper (what the `Naming` impl awaits).
+    #[inline]
+    pub fn lookup(&self, name: &Name) -> Option<ProcessRef> {
+        self.partitions
+            .of(name)
+            .get(name)
+            .filter(ProcessRef::is_alive)
+    }
+
+    fn register_now(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        let table = self.partitions.of(&name);
+        loop {
+            let held = process.hold_name(&self.observer, name.clone(), 0, |n| {
+                table.insert_new(n.clone(), process.clone())
+            });
+            match held {
+                Ok(()) => return Ok(()),
+                Err(HoldError::NoProc) => return Err(NamingError::NoProc),
+                Err(HoldError::Rejected(holder)) if holder.is_alive() => {
+                    return Err(NamingError::AlreadyRegistered(holder.pid()))
+                }
+                // The holder died and its exit path has not removed it yet: take it over.
+                Err(HoldError::Rejected(stale)) => {
+                    let _ = table.remove_if_owner(&name, stale.pid());
+                }
+            }
+        }
+    }
+
+    fn unregister_now(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+        match self.partitions.of(name).remove_if_owner(name, owner) {
+            Ok(process) => {
+                process.release_name(&self.observer, name, 0);
+                Ok(())
+            }
+            Err(Some(holder)) => Err(NamingError::NotOwner { owner: holder }),
+            Err(None) => Err(NamingError::NotRegistered),
+        }
+    }
+}
+
+impl<T: NameTable> Naming for Registry<T> {
+    fn label(&self) -> &'static str {
+        match T::LABEL {
+            "dashmap" => "registry-dashmap",
+            "flurry" => "registry-flurry",
+            "scc" => "registry-scc",
+            "rwlock" => "registry-rwlock",
+            other => other,
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            dynamic_names: true,
+            bounded_memory: true,
+            duplicate_keys: false,
+            await_name: false,
+            register: true,
+        }
+    }
+
+    fn register(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(self.register_now(name, process))
+    }
+
+    fn unregister(
+        &self,
+        name: &Name,
+        owner: Pid,
+    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(self.unregister_now(name, owner))
+    }
+
+    fn whereis(&self, name: &Name) -> impl std::future::Future<Output = Option<ProcessRef>> + Send {
+        std::future::ready(self.lookup(name))
+    }
+
+    fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
+        std::future::ready(self.partitions.tables.iter().map(|t| t.len()).sum())
+    }
+}
