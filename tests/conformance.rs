@@ -1,0 +1,406 @@
+//! One conformance suite, run against every naming backend.
+//!
+//! Adding a backend is one line in the `conformance!` list at the bottom. Each case is
+//! written once, generic over `N: Naming`; where a backend cannot do something by design
+//! (no registration at all, a fixed set of names) the case asserts the typed error it gives.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use naming_strategies::runtime::{
+    CallError, ChildSpec, Ctx, DynamicSupervisor, DynamicSupervisorOpts, Envelope, ExitReason,
+    GenServer, Name, ProcessRef, Restart, Runtime, StartOpts,
+};
+use naming_strategies::{via, Naming, NamingError};
+
+const T: Duration = Duration::from_secs(2);
+
+/// Every name the suite uses, so that a backend with a declared set can declare them.
+pub fn conformance_names() -> Vec<Name> {
+    let mut names = vec![
+        Name::text("worker"),
+        Name::text("nobody"),
+        Name::Tagged("session", 42),
+    ];
+    names.extend((0..64).map(Name::Id));
+    names
+}
+
+/// A worker that answers `n` with `n + 1`, and stops normally on a `Stop` cast.
+struct Echo;
+
+struct Stop;
+
+impl GenServer for Echo {
+    type Call = u64;
+    type Reply = u64;
+    type Cast = Stop;
+
+    async fn handle_call(&mut self, n: u64, _ctx: &mut Ctx) -> u64 {
+        n + 1
+    }
+
+    async fn handle_cast(&mut self, _: Stop, ctx: &mut Ctx) {
+        ctx.stop(ExitReason::Normal);
+    }
+}
+
+async fn echo(rt: &Runtime) -> ProcessRef {
+    rt.start(Echo).await.expect("echo starts").process().clone()
+}
+
+/// Polls `check` until it holds or `limit` passes; returns whether it held.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// For backends without registration: the typed refusal, asserted. Returns `true` if the
+/// caller should stop (nothing more to check).
+async fn refuses_registration<N: Naming>(naming: &N, rt: &Runtime) -> bool {
+    if naming.capabilities().register {
+        return false;
+    }
+    let p = echo(rt).await;
+    assert_eq!(
+        naming.register(Name::text("worker"), &p).await,
+        Err(NamingError::Unsupported("register")),
+        "a backend without registration must refuse with Unsupported(\"register\")"
+    );
+    assert!(naming.whereis(&Name::text("worker")).await.is_none());
+    true
+}
+
+pub async fn register_then_whereis<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let p = echo(&rt).await;
+    let name = Name::text("worker");
+    naming.register(name.clone(), &p).await.unwrap();
+    assert_eq!(naming.whereis(&name).await.map(|w| w.pid()), Some(p.pid()));
+    let reply: u64 = naming.call(&name, 41u64, T).await.unwrap();
+    assert_eq!(reply, 42);
+    // Names of every shape.
+    for other in [Name::Id(7), Name::Tagged("session", 42)] {
+        let q = echo(&rt).await;
+        naming.register(other.clone(), &q).await.unwrap();
+        assert_eq!(naming.whereis(&other).await.map(|w| w.pid()), Some(q.pid()));
+    }
+    assert_eq!(naming.registered_count().await, 3);
+}
+
+pub async fn double_register_names_owner<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let first = echo(&rt).await;
+    let second = echo(&rt).await;
+    let name = Name::Id(1);
+    naming.register(name.clone(), &first).await.unwrap();
+    assert_eq!(
+        naming.register(name.clone(), &second).await,
+        Err(NamingError::AlreadyRegistered(first.pid()))
+    );
+    assert_eq!(
+        naming.register(name.clone(), &first).await,
+        Err(NamingError::AlreadyRegistered(first.pid()))
+    );
+    assert_eq!(
+        naming.whereis(&name).await.map(|w| w.pid()),
+        Some(first.pid())
+    );
+}
+
+pub async fn unknown_name_is_none<N: Naming>(naming: N, _rt: Runtime) {
+    assert!(naming.whereis(&Name::text("nobody")).await.is_none());
+    assert!(naming.whereis(&Name::Id(63)).await.is_none());
+}
+
+pub async fn call_through_unknown_name_is_noproc<N: Naming>(naming: N, _rt: Runtime) {
+    let r: Result<u64, CallError> = naming.call(&Name::text("nobody"), 1u64, T).await;
+    assert_eq!(r, Err(CallError::NoProc));
+    assert_eq!(
+        naming.send(&Name::text("nobody"), 1u64).await,
+        Err(CallError::NoProc)
+    );
+}
+
+pub async fn registering_a_dead_process_is_noproc<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let p = echo(&rt).await;
+    p.kill();
+    p.exited().await;
+    assert_eq!(
+        naming.register(Name::Id(2), &p).await,
+        Err(NamingError::NoProc)
+    );
+    assert!(naming.whereis(&Name::Id(2)).await.is_none());
+}
+
+pub async fn killed_owner_released_then_restarted_once<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let sup = DynamicSupervisor::start(&rt, DynamicSupervisorOpts::default())
+        .await
+        .unwrap();
+    let name = Name::Id(3);
+    let spec = {
+        let naming = naming.clone();
+        let name = name.clone();
+        ChildSpec::new(
+            "user_worker",
+            Restart::Permanent,
+            move |rt: Runtime, mut opts: StartOpts| {
+                opts.register = Some(via(&naming, name.clone()));
+                async move { rt.start_opts(Echo, opts).await.map(|s| s.process().clone()) }
+            },
+        )
+    };
+    let first = sup.start_child(spec).await.unwrap();
+    assert_eq!(
+        naming.whereis(&name).await.map(|p| p.pid()),
+        Some(first.pid())
+    );
+
+    // Kill it and wait on its exit (a monitor), not on a fixed sleep.
+    let exited = first.exited();
+    assert!(first.kill());
+    assert_eq!(exited.await, ExitReason::Killed);
+
+    // Released: the name never again points at the dead pid ...
+    assert!(
+        eventually(T, || async {
+            naming.whereis(&name).await.map(|p| p.pid()) != Some(first.pid())
+        })
+        .await,
+        "name still points at the killed process"
+    );
+    // ... and the restart registers it again, with a new pid.
+    assert!(
+        eventually(T, || async {
+            matches!(naming.whereis(&name).await, Some(p) if p.pid() != first.pid())
+        })
+        .await,
+        "the restarted worker never registered its name"
+    );
+    let second = naming.whereis(&name).await.unwrap();
+    let reply: u64 = naming.call(&name, 1u64, T).await.unwrap();
+    assert_eq!(reply, 2);
+    // Exactly one entry, one child.
+    assert_eq!(naming.registered_count().await, 1);
+    let children = sup.which_children().await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(
+        children[0].process.as_ref().map(|p| p.pid()),
+        Some(second.pid())
+    );
+}
+
+pub async fn racing_registrations_have_one_winner<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let name = Name::text("worker");
+    let mut contenders = Vec::new();
+    for _ in 0..100 {
+        contenders.push(echo(&rt).await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(contenders.len()));
+    let tasks: Vec<_> = contenders
+        .iter()
+        .cloned()
+        .map(|p| {
+            let naming = naming.clone();
+            let name = name.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                (p.pid(), naming.register(name, &p).await)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let winners: Vec<_> = results.iter().filter(|(_, r)| r.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one registration wins");
+    let winner = winners[0].0;
+    for (_, r) in results.iter().filter(|(_, r)| r.is_err()) {
+        assert_eq!(*r, Err(NamingError::AlreadyRegistered(winner)));
+    }
+    assert_eq!(naming.whereis(&name).await.map(|p| p.pid()), Some(winner));
+    assert_eq!(naming.registered_count().await, 1);
+}
+
+pub async fn unregister_by_non_owner_is_refused<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let owner = echo(&rt).await;
+    let other = echo(&rt).await;
+    let name = Name::Id(4);
+    naming.register(name.clone(), &owner).await.unwrap();
+    assert_eq!(
+        naming.unregister(&name, other.pid()).await,
+        Err(NamingError::NotOwner { owner: owner.pid() })
+    );
+    assert_eq!(
+        naming.whereis(&name).await.map(|p| p.pid()),
+        Some(owner.pid())
+    );
+    naming.unregister(&name, owner.pid()).await.unwrap();
+    assert!(naming.whereis(&name).await.is_none());
+    assert_eq!(
+        naming.unregister(&name, owner.pid()).await,
+        Err(NamingError::NotRegistered)
+    );
+    // The owner lives on and may register again; its old registration left nothing behind.
+    naming.register(name.clone(), &owner).await.unwrap();
+    owner.kill();
+    owner.exited().await;
+    assert!(eventually(T, || async { naming.whereis(&name).await.is_none() }).await);
+}
+
+pub async fn name_is_free_after_normal_return<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let p = echo(&rt).await;
+    let name = Name::Id(5);
+    naming.register(name.clone(), &p).await.unwrap();
+    let exited = p.exited();
+    p.cast(Stop).unwrap();
+    assert_eq!(exited.await, ExitReason::Normal);
+    assert!(eventually(T, || async { naming.whereis(&name).await.is_none() }).await);
+    let q = echo(&rt).await;
+    assert!(
+        eventually(T, || async {
+            naming.register(name.clone(), &q).await.is_ok()
+        })
+        .await,
+        "the name is not free again after its owner returned"
+    );
+}
+
+pub async fn name_is_free_after_panic<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let name = Name::Id(6);
+    let p = rt.spawn(|mut ctx: Ctx| async move {
+        let _ = ctx.recv().await;
+        panic!("boom");
+    });
+    naming.register(name.clone(), &p).await.unwrap();
+    let exited = p.exited();
+    p.send(()).unwrap();
+    assert_eq!(exited.await, ExitReason::Panic("boom".into()));
+    assert!(eventually(T, || async { naming.whereis(&name).await.is_none() }).await);
+}
+
+pub async fn cycles_leave_the_table_empty<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    for i in 0..10_000u64 {
+        let p = rt.spawn(|mut ctx: Ctx| async move {
+            match ctx.recv().await {
+                Envelope::Info(_) => ExitReason::Normal,
+                _ => ExitReason::error("unexpected"),
+            }
+        });
+        naming
+            .register(Name::Id(i % 64), &p)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cycle {i}: register failed: {e}");
+            });
+        let exited = p.exited();
+        p.send(()).unwrap();
+        exited.await;
+        // Wait for the release before reusing the name (a server-based backend cleans up
+        // when it handles the Down).
+        if i % 64 == 63 {
+            assert!(eventually(T, || async { naming.registered_count().await == 0 }).await);
+        }
+    }
+    assert!(
+        eventually(T, || async { naming.registered_count().await == 0 }).await,
+        "names left behind after 10,000 register/exit cycles"
+    );
+    // Only the backend's own processes may remain.
+    assert!(
+        rt.process_count() <= 2,
+        "processes leaked: {}",
+        rt.process_count()
+    );
+}
+
+pub async fn undeclared_names_are_typed_errors<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let p = echo(&rt).await;
+    let name = Name::text("not_declared_anywhere");
+    let r = naming.register(name.clone(), &p).await;
+    if naming.capabilities().dynamic_names {
+        assert_eq!(r, Ok(()));
+    } else {
+        assert_eq!(r, Err(NamingError::Undeclared(name)));
+    }
+}
+
+macro_rules! conformance {
+    ($($backend:ident => $make:expr;)*) => {$(
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let rt = Runtime::new();
+                        let naming = ($make)(rt.clone()).await;
+                        super::$name(naming, rt).await;
+                    }
+                };
+            }
+
+            case!(register_then_whereis);
+            case!(double_register_names_owner);
+            case!(unknown_name_is_none);
+            case!(call_through_unknown_name_is_noproc);
+            case!(registering_a_dead_process_is_noproc);
+            case!(killed_owner_released_then_restarted_once);
+            case!(racing_registrations_have_one_winner);
+            case!(unregister_by_non_owner_is_refused);
+            case!(name_is_free_after_normal_return);
+            case!(name_is_free_after_panic);
+            case!(cycles_leave_the_table_empty);
+            case!(undeclared_names_are_typed_errors);
+        }
+    )*};
+}
+
+conformance! {
+    registry_dashmap => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::DashMapTable>::new(1) };
+    registry_dashmap_partitioned => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::DashMapTable>::new(4) };
+}
