@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! A small BEAM-style process runtime on tokio, the ground every naming strategy stands on.
 //!
 //! - [`Runtime::spawn`] starts a process and returns a [`ProcessRef`]: its [`Pid`]

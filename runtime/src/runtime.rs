@@ -37,6 +37,22 @@ pub struct SpawnOpts {
     pub(crate) protocol: Protocol,
 }
 
+impl SpawnOpts {
+    /// Links the new process to `parent`.
+    pub fn linked_to(parent: &ProcessRef) -> Self {
+        SpawnOpts {
+            link: Some(parent.clone()),
+            ..SpawnOpts::default()
+        }
+    }
+
+    /// Sets whether the new process traps exits.
+    pub fn trapping_exits(mut self, on: bool) -> Self {
+        self.trap_exit = on;
+        self
+    }
+}
+
 /// A node's process runtime, running on the ambient tokio runtime.
 ///
 /// Cloning is cheap (a shared handle). Pids are unique for the life of the `Runtime` and

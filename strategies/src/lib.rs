@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The naming strategies of the BEAM as interchangeable backends of one [`Naming`] trait.
 //!
 //! | backend | BEAM original |
