@@ -1,6 +1,7 @@
 //! A process: its cell (mailbox, links, monitors, held names), its handle, and its exit path.
 
 use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +50,8 @@ struct CellState {
     abort: Option<AbortHandle>,
     trap_exit: bool,
     monitors: Vec<(MonitorRef, Watcher)>,
-    links: Vec<ProcessRef>,
+    /// Keyed by pid: a supervisor links to every child, so this must not be a list scan.
+    links: HashMap<Pid, ProcessRef, foldhash::fast::RandomState>,
     holds: Vec<Hold>,
 }
 
@@ -327,17 +329,15 @@ impl ProcessRef {
         if s1.exited.is_some() || s2.exited.is_some() {
             return Err(CallError::NoProc);
         }
-        if !s1.links.iter().any(|l| l.pid() == second.pid()) {
-            s1.links.push(second.clone());
-            s2.links.push(first.clone());
-        }
+        s1.links.insert(second.pid(), second.clone());
+        s2.links.insert(first.pid(), first.clone());
         Ok(())
     }
 
     /// Removes a link both ways.
     pub(crate) fn unlink(a: &ProcessRef, b: &ProcessRef) {
-        a.0.state.lock().links.retain(|l| l.pid() != b.pid());
-        b.0.state.lock().links.retain(|l| l.pid() != a.pid());
+        a.0.state.lock().links.remove(&b.pid());
+        b.0.state.lock().links.remove(&a.pid());
     }
 
     /// An exit signal from linked process `from`.
@@ -347,7 +347,7 @@ impl ProcessRef {
             if st.exited.is_some() {
                 return;
             }
-            st.links.retain(|l| l.pid() != from);
+            st.links.remove(&from);
             st.trap_exit
         };
         if !deliver {
@@ -405,7 +405,7 @@ impl ProcessRef {
                 }
             }
         }
-        for linked in links {
+        for linked in links.into_values() {
             linked.linked_exit(pid, &reason);
         }
     }
