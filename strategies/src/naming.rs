@@ -131,6 +131,29 @@ pub trait Naming: Clone + Send + Sync + 'static {
     /// How many names are registered now (for leak checks).
     fn registered_count(&self) -> impl Future<Output = usize> + Send;
 
+    /// Adds `process` to the group `group` (a gproc property, a duplicate Registry key, a
+    /// `pg` group): many processes under one key, each released when it exits.
+    /// `Unsupported("duplicate_keys")` where the backend has only unique names.
+    fn join(
+        &self,
+        group: Name,
+        process: &ProcessRef,
+    ) -> impl Future<Output = Result<(), NamingError>> + Send {
+        let _ = (group, process);
+        std::future::ready(Err(NamingError::Unsupported("duplicate_keys")))
+    }
+
+    /// Sends `msg` to every member of `group` (`gproc:send/2` to a property,
+    /// `Registry.dispatch/3`); returns how many members it reached.
+    fn dispatch<M: std::any::Any + Send + Sync + Clone>(
+        &self,
+        group: &Name,
+        msg: M,
+    ) -> impl Future<Output = Result<usize, NamingError>> + Send {
+        let _ = (group, msg);
+        std::future::ready(Err(NamingError::Unsupported("duplicate_keys")))
+    }
+
     /// Sends a plain message to the process named `name` (`NoProc` if none).
     fn send<M: std::any::Any + Send>(
         &self,

@@ -1,0 +1,1 @@
+//! Plots, REPORT.md, index.html and the decision guide, built from result rows.
