@@ -1,0 +1,96 @@
+//! The backends the workloads compare: one small adapter each, one line in [`for_each`].
+//!
+//! A [`Contender`] builds a fresh backend for a run; a [`Visitor`] is handed each contender
+//! in turn with its concrete type, so workloads stay statically dispatched.
+
+use std::future::Future;
+
+use naming_strategies::runtime::Runtime;
+use naming_strategies::{DashMapTable, NameTable, Naming, Registry};
+
+/// A backend as the workloads see it.
+pub trait Contender: Sync {
+    /// The backend type.
+    type N: Naming;
+
+    /// The label in results and plots.
+    fn label(&self) -> &'static str;
+
+    /// A fresh backend for about `names` names, or the reason it cannot hold them.
+    fn make(&self, rt: &Runtime, names: usize)
+        -> impl Future<Output = Result<Self::N, String>> + Send;
+
+    /// The storage map whose raw `get` is this backend's lookup floor, if it has one.
+    fn floor(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// Receives each contender with its concrete type.
+pub trait Visitor {
+    /// Called once per contender.
+    fn visit<C: Contender>(&mut self, contender: &C);
+}
+
+/// Receives each storage table type, for the raw-`get` floors.
+pub trait TableVisitor {
+    /// Called once per table type.
+    fn visit<T: NameTable>(&mut self);
+}
+
+/// The Elixir-style Registry over storage `T`, with `partitions` partitions.
+pub struct RegistryOn<T> {
+    partitions: usize,
+    label: &'static str,
+    _table: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: NameTable> RegistryOn<T> {
+    /// A contender labelled `label`.
+    pub const fn new(label: &'static str, partitions: usize) -> Self {
+        RegistryOn {
+            partitions,
+            label,
+            _table: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: NameTable> Contender for RegistryOn<T> {
+    type N = Registry<T>;
+
+    fn label(&self) -> &'static str {
+        self.label
+    }
+
+    fn make(&self, _rt: &Runtime, names: usize) -> impl Future<Output = Result<Registry<T>, String>> + Send {
+        std::future::ready(Ok(Registry::with_capacity(self.partitions, names)))
+    }
+
+    fn floor(&self) -> Option<&'static str> {
+        Some(T::LABEL)
+    }
+}
+
+/// Every contender, in report order. Adding a backend is one line here.
+pub fn for_each(v: &mut impl Visitor) {
+    v.visit(&RegistryOn::<DashMapTable>::new("registry-dashmap", 1));
+}
+
+/// Every storage table, for the lookup floors. Adding a table is one line here.
+pub fn for_each_table(v: &mut impl TableVisitor) {
+    v.visit::<DashMapTable>();
+}
+
+/// The labels of every contender.
+pub fn labels() -> Vec<&'static str> {
+    struct Labels(Vec<&'static str>);
+    impl Visitor for Labels {
+        fn visit<C: Contender>(&mut self, c: &C) {
+            self.0.push(c.label());
+        }
+    }
+    let mut l = Labels(Vec::new());
+    for_each(&mut l);
+    l.0
+}
