@@ -17,8 +17,11 @@ pub trait Contender: Sync {
     fn label(&self) -> &'static str;
 
     /// A fresh backend for about `names` names, or the reason it cannot hold them.
-    fn make(&self, rt: &Runtime, names: usize)
-        -> impl Future<Output = Result<Self::N, String>> + Send;
+    fn make(
+        &self,
+        rt: &Runtime,
+        names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send;
 
     /// The storage map whose raw `get` is this backend's lookup floor, if it has one.
     fn floor(&self) -> Option<&'static str> {
@@ -63,7 +66,11 @@ impl<T: NameTable> Contender for RegistryOn<T> {
         self.label
     }
 
-    fn make(&self, _rt: &Runtime, names: usize) -> impl Future<Output = Result<Registry<T>, String>> + Send {
+    fn make(
+        &self,
+        _rt: &Runtime,
+        names: usize,
+    ) -> impl Future<Output = Result<Registry<T>, String>> + Send {
         std::future::ready(Ok(Registry::with_capacity(self.partitions, names)))
     }
 
@@ -93,4 +100,24 @@ pub fn labels() -> Vec<&'static str> {
     let mut l = Labels(Vec::new());
     for_each(&mut l);
     l.0
+}
+
+/// The storage tables whose floors the selected backends need (all if `None`).
+pub fn floors(backends: Option<&[String]>) -> Vec<&'static str> {
+    struct Floors<'a>(Option<&'a [String]>, Vec<&'static str>);
+    impl Visitor for Floors<'_> {
+        fn visit<C: Contender>(&mut self, c: &C) {
+            if self.0.is_some_and(|b| !b.iter().any(|l| l == c.label())) {
+                return;
+            }
+            if let Some(f) = c.floor() {
+                if !self.1.contains(&f) {
+                    self.1.push(f);
+                }
+            }
+        }
+    }
+    let mut f = Floors(backends, Vec::new());
+    for_each(&mut f);
+    f.1
 }

@@ -73,8 +73,8 @@ impl Environment {
     /// Reads the environment of this run.
     pub fn capture(quick: bool, allocator: &str) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dirty = command_output("git", &["status", "--porcelain"])
-            .is_some_and(|s| !s.is_empty());
+        let dirty =
+            command_output("git", &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
         let rev = command_output("git", &["rev-parse", "--short", "HEAD"])
             .unwrap_or_else(|| "unknown".into());
         Environment {
@@ -89,7 +89,16 @@ impl Environment {
             hasher: "foldhash 0.1 (fast)".into(),
             crates: locked_versions(
                 root,
-                &["tokio", "dashmap", "flurry", "scc", "criterion", "plotters", "hdrhistogram", "foldhash"],
+                &[
+                    "tokio",
+                    "dashmap",
+                    "flurry",
+                    "scc",
+                    "criterion",
+                    "plotters",
+                    "hdrhistogram",
+                    "foldhash",
+                ],
             ),
             git_revision: if dirty { format!("{rev}-dirty") } else { rev },
             date: command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"])
@@ -169,7 +178,10 @@ impl Environment {
             .split(", ")
             .filter_map(|kv| {
                 let (k, v) = kv.split_once(": ")?;
-                Some((k.trim_matches('"').to_string(), v.trim_matches('"').to_string()))
+                Some((
+                    k.trim_matches('"').to_string(),
+                    v.trim_matches('"').to_string(),
+                ))
             })
             .collect();
         Some(Environment {

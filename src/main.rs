@@ -29,14 +29,18 @@ impl GenServer for UserWorker {
 
 fn user_worker<N: Naming>(naming: &N, user_id: u64) -> ChildSpec {
     let naming = naming.clone();
-    ChildSpec::new("user_worker", Restart::Permanent, move |rt: Runtime, mut opts: StartOpts| {
-        opts.register = Some(via(&naming, Name::Id(user_id)));
-        async move {
-            rt.start_opts(UserWorker { pings: 0 }, opts)
-                .await
-                .map(|s| s.process().clone())
-        }
-    })
+    ChildSpec::new(
+        "user_worker",
+        Restart::Permanent,
+        move |rt: Runtime, mut opts: StartOpts| {
+            opts.register = Some(via(&naming, Name::Id(user_id)));
+            async move {
+                rt.start_opts(UserWorker { pings: 0 }, opts)
+                    .await
+                    .map(|s| s.process().clone())
+            }
+        },
+    )
 }
 
 #[tokio::main]
@@ -76,7 +80,10 @@ async fn fleet_demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
 
     let name = Name::Id(users / 2);
-    let victim = registry.whereis(&name).await.ok_or("worker not registered")?;
+    let victim = registry
+        .whereis(&name)
+        .await
+        .ok_or("worker not registered")?;
     let t = Instant::now();
     let exited = victim.exited();
     victim.kill();

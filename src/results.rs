@@ -178,8 +178,20 @@ mod tests {
     #[test]
     fn csv_round_trips_with_quotes_and_skips() {
         let rows = vec![
-            Row::new("registry-dashmap", "lookup", "names=100;keys=uniform", "ops_per_sec", 1.5e7, "ops/s"),
-            Row::skipped("static-names", "scale", "names=1000000", "Undeclared: only 64 names, \"fixed\""),
+            Row::new(
+                "registry-dashmap",
+                "lookup",
+                "names=100;keys=uniform",
+                "ops_per_sec",
+                1.5e7,
+                "ops/s",
+            ),
+            Row::skipped(
+                "static-names",
+                "scale",
+                "names=1000000",
+                "Undeclared: only 64 names, \"fixed\"",
+            ),
         ];
         let back = from_csv(&to_csv(&rows)).unwrap();
         assert_eq!(back[0], rows[0]);

@@ -90,7 +90,10 @@ async fn call_times_out_and_late_reply_is_dropped() {
     let rt = Runtime::new();
     let c = rt.start(Counter(0)).await.unwrap();
     let r = c
-        .call(Op::Sleep(Duration::from_millis(200)), Duration::from_millis(20))
+        .call(
+            Op::Sleep(Duration::from_millis(200)),
+            Duration::from_millis(20),
+        )
         .await;
     assert_eq!(r, Err(CallError::Timeout));
     assert_eq!(c.call(Op::Add(1), T).await, Ok(1));
@@ -181,28 +184,22 @@ async fn demonitor_stops_the_down() {
 async fn links_propagate_abnormal_exits_and_trapping_turns_them_into_messages() {
     let rt = Runtime::new();
     let a = idle(&rt);
-    let b = rt.spawn_opts(
-SpawnOpts::linked_to(&a),
-        |mut ctx: Ctx| async move {
-            loop {
-                ctx.recv().await;
-            }
-        },
-    );
+    let b = rt.spawn_opts(SpawnOpts::linked_to(&a), |mut ctx: Ctx| async move {
+        loop {
+            ctx.recv().await;
+        }
+    });
     let b_exit = b.exited();
     a.kill();
     assert_eq!(b_exit.await, ExitReason::Killed);
 
     // A normal exit does not take a linked process down.
     let a = idle(&rt);
-    let b = rt.spawn_opts(
-SpawnOpts::linked_to(&a),
-        |mut ctx: Ctx| async move {
-            loop {
-                ctx.recv().await;
-            }
-        },
-    );
+    let b = rt.spawn_opts(SpawnOpts::linked_to(&a), |mut ctx: Ctx| async move {
+        loop {
+            ctx.recv().await;
+        }
+    });
     let a_exit = a.exited();
     a.send("stop").unwrap();
     a_exit.await;
@@ -213,7 +210,7 @@ SpawnOpts::linked_to(&a),
     let a = idle(&rt);
     let (tx, rx) = tokio::sync::oneshot::channel();
     rt.spawn_opts(
-SpawnOpts::linked_to(&a).trapping_exits(true),
+        SpawnOpts::linked_to(&a).trapping_exits(true),
         move |mut ctx: Ctx| async move {
             loop {
                 if let Envelope::Exit(sig) = ctx.recv().await {
@@ -232,7 +229,11 @@ SpawnOpts::linked_to(&a).trapping_exits(true),
 fn counting_child(id: &str, restart: Restart, starts: Arc<AtomicUsize>) -> ChildSpec {
     ChildSpec::new(id, restart, move |rt: Runtime, opts: StartOpts| {
         starts.fetch_add(1, Ordering::SeqCst);
-        async move { rt.start_opts(Counter(0), opts).await.map(|s| s.process().clone()) }
+        async move {
+            rt.start_opts(Counter(0), opts)
+                .await
+                .map(|s| s.process().clone())
+        }
     })
 }
 
@@ -278,7 +279,10 @@ async fn one_for_one_restarts_only_the_crashed_child() {
     let a2 = restarted(&sup, "a", &a).await;
     assert!(a2.is_alive());
     assert_eq!(child(&sup, "b").await.unwrap().pid(), b.pid());
-    assert_eq!((sa.load(Ordering::SeqCst), sb.load(Ordering::SeqCst)), (2, 1));
+    assert_eq!(
+        (sa.load(Ordering::SeqCst), sb.load(Ordering::SeqCst)),
+        (2, 1)
+    );
     assert_eq!(
         sup.count_children().await.unwrap(),
         ChildCounts {
@@ -342,8 +346,14 @@ async fn restart_policies_transient_and_temporary() {
     e.await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert!(child(&sup, "transient").await.is_none());
-    assert!(child(&sup, "temporary").await.is_none(), "temporary never restarts");
-    assert_eq!((st.load(Ordering::SeqCst), sp.load(Ordering::SeqCst)), (1, 1));
+    assert!(
+        child(&sup, "temporary").await.is_none(),
+        "temporary never restarts"
+    );
+    assert_eq!(
+        (st.load(Ordering::SeqCst), sp.load(Ordering::SeqCst)),
+        (1, 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,7 +382,11 @@ async fn beyond_restart_intensity_the_supervisor_stops_with_an_error() {
     assert_eq!(reason, ExitReason::error("reached_max_restart_intensity"));
     assert_eq!(starts.load(Ordering::SeqCst), 3);
     tokio::time::sleep(Duration::from_millis(10)).await;
-    assert_eq!(rt.process_count(), 0, "children go down with their supervisor");
+    assert_eq!(
+        rt.process_count(),
+        0,
+        "children go down with their supervisor"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,7 +428,10 @@ async fn dynamic_supervisor_starts_terminates_counts_and_restarts() {
     e.await;
     for _ in 0..2000 {
         let c = sup.which_children().await.unwrap();
-        if c.len() == 2 && c.iter().all(|c| c.process.as_ref().is_some_and(|p| p.is_alive())) {
+        if c.len() == 2
+            && c.iter()
+                .all(|c| c.process.as_ref().is_some_and(|p| p.is_alive()))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -444,7 +461,10 @@ async fn a_killed_supervisor_takes_its_children_down() {
         .unwrap();
     let e = kid.exited();
     sup.process().kill();
-    assert_eq!(tokio::time::timeout(T, e).await.unwrap(), ExitReason::Killed);
+    assert_eq!(
+        tokio::time::timeout(T, e).await.unwrap(),
+        ExitReason::Killed
+    );
 }
 
 #[tokio::test]

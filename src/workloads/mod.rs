@@ -4,10 +4,20 @@
 //! it never names a backend. [`run`] runs a selection of workloads over a selection of
 //! contenders and writes their rows under the output directory.
 
+pub mod churn;
+pub mod common;
+pub mod fanout;
+pub mod lookup;
+pub mod routing;
+pub mod scale;
+pub mod soak;
+
 use std::io;
 use std::path::PathBuf;
 
-use crate::results::Row;
+use crate::contenders::{self, Contender, TableVisitor, Visitor};
+use crate::environment::Environment;
+use crate::results::{write_workload, Row};
 
 /// The workloads [`run`] knows, in the order it runs them.
 pub const WORKLOADS: &[&str] = &["lookup", "routing", "churn", "scale", "fanout", "soak"];
@@ -50,9 +60,201 @@ impl Progress for PrintProgress {
     }
 }
 
+/// Client counts for the concurrency sweeps: `NAMING_BENCH_CLIENTS` (e.g. `1,2,4,8,16`),
+/// else 1 and the number of cores.
+pub fn client_counts() -> Vec<usize> {
+    if let Ok(v) = std::env::var("NAMING_BENCH_CLIENTS") {
+        let parsed: Vec<usize> = v
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .filter(|&n| n > 0)
+            .collect();
+        if !parsed.is_empty() {
+            return parsed;
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        vec![1, cores]
+    } else {
+        vec![1]
+    }
+}
+
+/// Every workload's parameters for one run.
+#[derive(Clone, Debug)]
+pub struct Specs {
+    /// lookup.
+    pub lookup: lookup::LookupSpec,
+    /// routing.
+    pub routing: routing::RoutingSpec,
+    /// churn.
+    pub churn: churn::ChurnSpec,
+    /// scale.
+    pub scale: scale::ScaleSpec,
+    /// fan-out.
+    pub fanout: fanout::FanOutSpec,
+    /// soak.
+    pub soak: soak::SoakSpec,
+}
+
+impl Specs {
+    /// Quick (`true`, about two minutes) or full sizes.
+    pub fn new(quick: bool) -> Self {
+        let clients = client_counts();
+        let most = clients.iter().copied().max().unwrap_or(1);
+        if quick {
+            Specs {
+                lookup: lookup::LookupSpec::quick(clients.clone()),
+                routing: routing::RoutingSpec::quick(clients.clone()),
+                churn: churn::ChurnSpec::quick(most),
+                scale: scale::ScaleSpec::quick(vec![1, most]),
+                fanout: fanout::FanOutSpec::quick(most),
+                soak: soak::SoakSpec::quick(most),
+            }
+        } else {
+            Specs {
+                lookup: lookup::LookupSpec::full(clients.clone()),
+                routing: routing::RoutingSpec::full(clients.clone()),
+                churn: churn::ChurnSpec::full(most),
+                scale: scale::ScaleSpec::full(vec![1, most]),
+                fanout: fanout::FanOutSpec::full(most),
+                soak: soak::SoakSpec::full(most),
+            }
+        }
+    }
+
+    /// Tiny sizes, for tests.
+    pub fn tiny() -> Self {
+        Specs {
+            lookup: lookup::LookupSpec::tiny(),
+            routing: routing::RoutingSpec::tiny(),
+            churn: churn::ChurnSpec::tiny(),
+            scale: scale::ScaleSpec::tiny(),
+            fanout: fanout::FanOutSpec::tiny(),
+            soak: soak::SoakSpec::tiny(),
+        }
+    }
+}
+
+/// Runs one workload over every selected contender (and its floors), returning the rows.
+pub fn run_workload(
+    workload: &str,
+    specs: &Specs,
+    backends: Option<&[String]>,
+    progress: &dyn Progress,
+) -> Vec<Row> {
+    struct Each<'a> {
+        workload: &'a str,
+        specs: &'a Specs,
+        backends: Option<&'a [String]>,
+        progress: &'a dyn Progress,
+        rows: Vec<Row>,
+    }
+    impl Visitor for Each<'_> {
+        fn visit<C: Contender>(&mut self, c: &C) {
+            if self
+                .backends
+                .is_some_and(|b| !b.iter().any(|l| l == c.label()))
+            {
+                return;
+            }
+            let s = self.specs;
+            let p = self.progress;
+            self.rows.extend(match self.workload {
+                "lookup" => lookup::lookup(c, &s.lookup, p),
+                "routing" => routing::routing(c, &s.routing, p),
+                "churn" => churn::churn(c, &s.churn, p),
+                "scale" => scale::scale(c, &s.scale, p),
+                "fanout" => fanout::fanout(c, &s.fanout, p),
+                "soak" => soak::soak(c, &s.soak, p),
+                _ => Vec::new(),
+            });
+        }
+    }
+    struct Floors<'a> {
+        spec: &'a lookup::LookupSpec,
+        wanted: Vec<&'static str>,
+        progress: &'a dyn Progress,
+        rows: Vec<Row>,
+    }
+    impl TableVisitor for Floors<'_> {
+        fn visit<T: naming_strategies::NameTable>(&mut self) {
+            if self.wanted.contains(&T::LABEL) {
+                self.rows
+                    .extend(lookup::lookup_floor::<T>(self.spec, self.progress));
+            }
+        }
+    }
+    let mut each = Each {
+        workload,
+        specs,
+        backends,
+        progress,
+        rows: Vec::new(),
+    };
+    contenders::for_each(&mut each);
+    let mut rows = each.rows;
+    match workload {
+        "lookup" => {
+            let mut floors = Floors {
+                spec: &specs.lookup,
+                wanted: contenders::floors(backends),
+                progress,
+                rows: Vec::new(),
+            };
+            contenders::for_each_table(&mut floors);
+            rows.extend(floors.rows);
+        }
+        "routing" => rows.extend(routing::routing_floors(&specs.routing, progress)),
+        _ => {}
+    }
+    rows
+}
+
 /// Runs the selected workloads over the selected backends, writes `<workload>.csv` and
 /// `environment.json` under `opts.out`, and returns every row.
 pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Vec<Row>> {
-    let _ = (opts, progress);
-    Err(io::Error::other("workloads not wired yet"))
+    let specs = Specs::new(opts.quick);
+    let selected: Vec<&str> = match &opts.workloads {
+        None => WORKLOADS.to_vec(),
+        Some(w) => {
+            for name in w {
+                if !WORKLOADS.contains(&name.as_str()) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("unknown workload {name:?}; known: {}", WORKLOADS.join(", ")),
+                    ));
+                }
+            }
+            WORKLOADS
+                .iter()
+                .copied()
+                .filter(|k| w.iter().any(|n| n == k))
+                .collect()
+        }
+    };
+    if let Some(b) = &opts.backends {
+        let known = contenders::labels();
+        for name in b {
+            if !known.contains(&name.as_str()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("unknown backend {name:?}; known: {}", known.join(", ")),
+                ));
+            }
+        }
+    }
+    std::fs::create_dir_all(&opts.out)?;
+    let env = Environment::capture(opts.quick, crate::alloc::description());
+    std::fs::write(opts.out.join("environment.json"), env.to_json())?;
+    let mut all = Vec::new();
+    for workload in selected {
+        progress.start(workload, 1);
+        let rows = run_workload(workload, &specs, opts.backends.as_deref(), progress);
+        write_workload(&opts.out, workload, &rows)?;
+        progress.finish(workload);
+        all.extend(rows);
+    }
+    Ok(all)
 }

@@ -131,6 +131,12 @@ pub trait Naming: Clone + Send + Sync + 'static {
     /// How many names are registered now (for leak checks).
     fn registered_count(&self) -> impl Future<Output = usize> + Send;
 
+    /// Backend-specific gauges for the results, e.g. `("atom_count", 1234.0)` for interned
+    /// names that are never freed. Empty by default.
+    fn gauges(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
     /// Adds `process` to the group `group` (a gproc property, a duplicate Registry key, a
     /// `pg` group): many processes under one key, each released when it exits.
     /// `Unsupported("duplicate_keys")` where the backend has only unique names.

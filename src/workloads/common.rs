@@ -1,0 +1,293 @@
+//! Pieces every workload shares: the worker, key distributions, runtimes, statistics.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use naming_strategies::runtime::{
+    ChildSpec, Ctx, ExitReason, GenServer, Name, Pid, ProcessRef, Restart, Runtime, StartOpts,
+};
+use naming_strategies::{via, Naming};
+
+/// The call timeout workloads use (the BEAM default).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The worker every workload names: answers a call with its argument plus one.
+pub struct Worker {
+    claim: Option<(Name, Claims)>,
+}
+
+impl Worker {
+    /// A worker that records nothing.
+    pub fn plain() -> Self {
+        Worker { claim: None }
+    }
+}
+
+impl GenServer for Worker {
+    type Call = u64;
+    type Reply = u64;
+    type Cast = ();
+
+    async fn init(&mut self, ctx: &mut Ctx) -> Result<(), ExitReason> {
+        if let Some((name, claims)) = &self.claim {
+            claims.claim(name.clone(), ctx.me().clone());
+        }
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, n: u64, _ctx: &mut Ctx) -> u64 {
+        n.wrapping_add(1)
+    }
+}
+
+/// Who believes it owns each name: every worker records itself when it starts, so two live
+/// owners of one name are seen whatever the backend says.
+#[derive(Clone, Default)]
+pub struct Claims {
+    owners: Arc<DashMap<Name, ProcessRef, naming_strategies::FastHasher>>,
+    duplicates: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Claims {
+    fn claim(&self, name: Name, me: ProcessRef) {
+        if let Some(previous) = self.owners.insert(name, me) {
+            if previous.is_alive() {
+                self.duplicates
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Live processes that started under a name another live process also held.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Names whose last claimant is alive but which `naming` does not resolve to it, plus
+    /// names `naming` resolves to a dead process.
+    pub async fn mismatches<N: Naming>(&self, naming: &N) -> (u64, u64) {
+        let entries: Vec<(Name, ProcessRef)> = self
+            .owners
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        let (mut unresolved, mut dead) = (0, 0);
+        for (name, owner) in entries {
+            match naming.whereis(&name).await {
+                Some(p) if !p.is_alive() => dead += 1,
+                Some(p) if owner.is_alive() && p.pid() != owner.pid() => unresolved += 1,
+                None if owner.is_alive() => unresolved += 1,
+                _ => {}
+            }
+        }
+        (unresolved, dead)
+    }
+}
+
+/// A child spec for a worker started under `name` through `naming` (the `via` start).
+pub fn named_worker<N: Naming>(naming: &N, name: Name, claims: &Claims) -> ChildSpec {
+    let naming = naming.clone();
+    let claims = claims.clone();
+    ChildSpec::new(
+        "worker",
+        Restart::Permanent,
+        move |rt: Runtime, mut opts: StartOpts| {
+            opts.register = Some(via(&naming, name.clone()));
+            let worker = Worker {
+                claim: Some((name.clone(), claims.clone())),
+            };
+            async move {
+                rt.start_opts(worker, opts)
+                    .await
+                    .map(|s| s.process().clone())
+            }
+        },
+    )
+}
+
+/// Starts `n` plain workers (not named).
+pub async fn start_workers(rt: &Runtime, n: usize) -> Vec<ProcessRef> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        if let Ok(s) = rt.start(Worker::plain()).await {
+            out.push(s.process().clone());
+        }
+    }
+    out
+}
+
+/// Names `0..n` as integer ids, built once so that lookups do not build names.
+pub fn id_names(n: usize) -> Vec<Name> {
+    (0..n as u64).map(Name::Id).collect()
+}
+
+/// Registers `names[i]` for `workers[i]`; the first error, as text, if any.
+pub async fn register_all<N: Naming>(
+    naming: &N,
+    names: &[Name],
+    workers: &[ProcessRef],
+) -> Result<(), String> {
+    for (name, w) in names.iter().zip(workers) {
+        naming
+            .register(name.clone(), w)
+            .await
+            .map_err(|e| format!("register {name:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Kills every process and waits until each has exited.
+pub async fn kill_all(workers: &[ProcessRef]) {
+    for w in workers {
+        w.kill();
+    }
+    for w in workers {
+        w.exited().await;
+    }
+}
+
+/// Polls `check` (yielding between tries) until it holds or `limit` passes.
+pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+/// A multi-threaded tokio runtime with `threads` workers.
+pub fn tokio_runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
+}
+
+/// Runs `fut` on a worker thread of `rt` (not on the blocked caller), like a client process.
+pub fn run_on<F>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(async move { tokio::spawn(fut).await.expect("workload task panicked") })
+}
+
+/// SplitMix64: a small, fast, deterministic generator (Steele, Lea, Flood 2014).
+#[derive(Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// How keys are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyDist {
+    /// Every name equally likely.
+    Uniform,
+    /// Zipf with exponent 1.0: name rank `r` has weight `1/r`.
+    Zipf,
+}
+
+impl KeyDist {
+    /// The label in params.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyDist::Uniform => "uniform",
+            KeyDist::Zipf => "zipf",
+        }
+    }
+
+    /// `count` indices into `0..n`, drawn with this distribution from `seed`.
+    pub fn sample(self, n: usize, count: usize, seed: u64) -> Vec<u32> {
+        let mut rng = SplitMix64::new(seed);
+        match self {
+            KeyDist::Uniform => (0..count).map(|_| rng.below(n) as u32).collect(),
+            KeyDist::Zipf => {
+                let mut cdf = Vec::with_capacity(n);
+                let mut acc = 0.0;
+                for r in 1..=n {
+                    acc += 1.0 / r as f64;
+                    cdf.push(acc);
+                }
+                // Scatter ranks over ids so hot keys are not neighbours in any table.
+                let scatter =
+                    |rank: usize| ((rank as u64).wrapping_mul(0x9E37_79B9) % n as u64) as u32;
+                (0..count)
+                    .map(|_| {
+                        let u = rng.unit() * acc;
+                        scatter(cdf.partition_point(|&c| c < u).min(n - 1))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Median, minimum and maximum of some samples.
+pub fn spread(samples: &mut [f64]) -> (f64, f64, f64) {
+    if samples.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let mid = samples.len() / 2;
+    let median = if samples.len() % 2 == 1 {
+        samples[mid]
+    } else {
+        (samples[mid - 1] + samples[mid]) / 2.0
+    };
+    (median, samples[0], samples[samples.len() - 1])
+}
+
+/// A latency histogram in nanoseconds, 1 ns to 60 s, 3 significant digits.
+pub fn histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+}
+
+/// Formats `key=value` params in the given order.
+pub fn params(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The pids of `workers`.
+pub fn pids(workers: &[ProcessRef]) -> Vec<Pid> {
+    workers.iter().map(|w| w.pid()).collect()
+}

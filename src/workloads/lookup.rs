@@ -1,0 +1,274 @@
+//! lookup: `whereis` throughput alone, against the raw `get` of the storage map (the floor).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use naming_strategies::runtime::{Name, ProcessRef, Runtime};
+use naming_strategies::{NameTable, Naming};
+use tokio::sync::Barrier;
+
+use super::common::{
+    id_names, params, register_all, run_on, spread, start_workers, tokio_runtime, KeyDist,
+};
+use super::Progress;
+use crate::contenders::Contender;
+use crate::results::Row;
+
+/// What the lookup workload measures.
+#[derive(Clone, Debug)]
+pub struct LookupSpec {
+    /// Numbers of registered names.
+    pub sizes: Vec<usize>,
+    /// Key distributions.
+    pub dists: Vec<KeyDist>,
+    /// Numbers of concurrent client tasks (each on its own worker thread).
+    pub clients: Vec<usize>,
+    /// Lookups per client per repeat.
+    pub ops_per_client: usize,
+    /// Repeats per point (the spread is their min and max).
+    pub repeats: usize,
+}
+
+impl LookupSpec {
+    /// The full run.
+    pub fn full(clients: Vec<usize>) -> Self {
+        LookupSpec {
+            sizes: vec![100, 10_000, 100_000, 1_000_000],
+            dists: vec![KeyDist::Uniform, KeyDist::Zipf],
+            clients,
+            ops_per_client: 1_000_000,
+            repeats: 5,
+        }
+    }
+
+    /// The quick run.
+    pub fn quick(clients: Vec<usize>) -> Self {
+        LookupSpec {
+            sizes: vec![100, 10_000],
+            dists: vec![KeyDist::Uniform, KeyDist::Zipf],
+            clients,
+            ops_per_client: 200_000,
+            repeats: 3,
+        }
+    }
+
+    /// A tiny run for tests.
+    pub fn tiny() -> Self {
+        LookupSpec {
+            sizes: vec![50],
+            dists: vec![KeyDist::Zipf],
+            clients: vec![1, 2],
+            ops_per_client: 2_000,
+            repeats: 1,
+        }
+    }
+
+    /// Steps for progress.
+    pub fn steps(&self) -> u64 {
+        self.sizes.len() as u64
+    }
+}
+
+/// Something looked up by name, by many clients at once.
+trait Lookup: Clone + Send + Sync + 'static {
+    fn find(&self, name: &Name) -> impl std::future::Future<Output = bool> + Send;
+}
+
+#[derive(Clone)]
+struct ViaNaming<N>(N);
+
+impl<N: Naming> Lookup for ViaNaming<N> {
+    async fn find(&self, name: &Name) -> bool {
+        self.0.whereis(name).await.is_some()
+    }
+}
+
+struct RawTable<T>(Arc<T>);
+
+impl<T> Clone for RawTable<T> {
+    fn clone(&self) -> Self {
+        RawTable(Arc::clone(&self.0))
+    }
+}
+
+impl<T: NameTable> Lookup for RawTable<T> {
+    async fn find(&self, name: &Name) -> bool {
+        self.0.get(name).is_some()
+    }
+}
+
+/// ops/s of `clients` tasks each doing `keys.len()` lookups; `None` if a lookup missed.
+async fn measure<L: Lookup>(
+    target: &L,
+    names: &Arc<Vec<Name>>,
+    keys: &Arc<Vec<u32>>,
+    clients: usize,
+) -> Option<f64> {
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (target, names, keys, barrier) =
+                (target.clone(), names.clone(), keys.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut found = 0usize;
+                // Each client walks the key sequence from its own offset.
+                let offset = c * keys.len() / clients.max(1);
+                for i in 0..keys.len() {
+                    let k = keys[(i + offset) % keys.len()] as usize;
+                    found += target.find(&names[k]).await as usize;
+                }
+                found == keys.len()
+            })
+        })
+        .collect();
+    barrier.wait().await;
+    let start = Instant::now();
+    let mut all_found = true;
+    for t in tasks {
+        all_found &= t.await.unwrap_or(false);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all_found.then(|| (clients * keys.len()) as f64 / secs)
+}
+
+async fn measure_all<L: Lookup>(
+    label: &str,
+    target: L,
+    names: Arc<Vec<Name>>,
+    size: usize,
+    spec: &LookupSpec,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for dist in &spec.dists {
+        let keys = Arc::new(dist.sample(size, spec.ops_per_client, 0xC0FFEE + size as u64));
+        for &clients in &spec.clients {
+            let p = params(&[
+                ("names", size.to_string()),
+                ("keys", dist.label().to_string()),
+                ("clients", clients.to_string()),
+            ]);
+            let mut samples = Vec::new();
+            let mut missed = false;
+            // One untimed warm-up pass, then the repeats.
+            let _ = measure(&target, &names, &keys, clients).await;
+            for _ in 0..spec.repeats {
+                match measure(&target, &names, &keys, clients).await {
+                    Some(ops) => samples.push(ops),
+                    None => missed = true,
+                }
+            }
+            if missed {
+                rows.push(Row::skipped(
+                    label,
+                    "lookup",
+                    &p,
+                    "a registered name was not found",
+                ));
+                continue;
+            }
+            let (median, min, max) = spread(&mut samples);
+            rows.push(Row::new(
+                label,
+                "lookup",
+                &p,
+                "ops_per_sec",
+                median,
+                "ops/s",
+            ));
+            rows.push(Row::new(
+                label,
+                "lookup",
+                &p,
+                "ops_per_sec_min",
+                min,
+                "ops/s",
+            ));
+            rows.push(Row::new(
+                label,
+                "lookup",
+                &p,
+                "ops_per_sec_max",
+                max,
+                "ops/s",
+            ));
+            rows.push(Row::new(
+                label,
+                "lookup",
+                &p,
+                "ns_per_op",
+                1e9 * clients as f64 / median,
+                "ns",
+            ));
+        }
+    }
+    rows
+}
+
+/// Registers `size` workers under ids and measures `whereis` throughput.
+pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Progress) -> Vec<Row> {
+    let label = contender.label();
+    let threads = spec.clients.iter().copied().max().unwrap_or(1);
+    let mut rows = Vec::new();
+    for &size in &spec.sizes {
+        progress.step(&format!("lookup {label} names={size}"));
+        let rt_tokio = tokio_runtime(threads);
+        let spec2 = spec.clone();
+        let rt = Runtime::new();
+        let made = (rt.clone(), rt_tokio.block_on(contender.make(&rt, size)));
+        let (rt, naming) = match made {
+            (rt, Ok(n)) => (rt, n),
+            (_, Err(reason)) => {
+                rows.push(Row::skipped(
+                    label,
+                    "lookup",
+                    &params(&[("names", size.to_string())]),
+                    &reason,
+                ));
+                continue;
+            }
+        };
+        rows.extend(run_on(&rt_tokio, async move {
+            let workers = start_workers(&rt, size).await;
+            let names = Arc::new(id_names(size));
+            if let Err(reason) = register_all(&naming, &names, &workers).await {
+                return vec![Row::skipped(
+                    label,
+                    "lookup",
+                    &params(&[("names", size.to_string())]),
+                    &reason,
+                )];
+            }
+            let rows = measure_all(label, ViaNaming(naming), names, size, &spec2).await;
+            super::common::kill_all(&workers).await;
+            rows
+        }));
+    }
+    rows
+}
+
+/// The floor: the raw `get` of storage `T`, filled with the same names and processes.
+pub fn lookup_floor<T: NameTable>(spec: &LookupSpec, progress: &dyn Progress) -> Vec<Row> {
+    let label = format!("floor-{}-get", T::LABEL);
+    let threads = spec.clients.iter().copied().max().unwrap_or(1);
+    let mut rows = Vec::new();
+    for &size in &spec.sizes {
+        progress.step(&format!("lookup {label} names={size}"));
+        let rt_tokio = tokio_runtime(threads);
+        let spec2 = spec.clone();
+        let label2 = label.clone();
+        rows.extend(run_on(&rt_tokio, async move {
+            let rt = Runtime::new();
+            let workers: Vec<ProcessRef> = start_workers(&rt, size).await;
+            let names = Arc::new(id_names(size));
+            let table = T::with_capacity(size);
+            for (n, w) in names.iter().zip(&workers) {
+                let _ = table.insert_new(n.clone(), w.clone());
+            }
+            let rows = measure_all(&label2, RawTable(Arc::new(table)), names, size, &spec2).await;
+            super::common::kill_all(&workers).await;
+            rows
+        }));
+    }
+    rows
+}
