@@ -111,6 +111,7 @@ async fn measure<L: Lookup>(
                 (target.clone(), names.clone(), keys.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
+                let start = Instant::now();
                 let mut found = 0usize;
                 // Each client walks the key sequence from its own offset.
                 let offset = c * keys.len() / clients.max(1);
@@ -118,17 +119,29 @@ async fn measure<L: Lookup>(
                     let k = keys[(i + offset) % keys.len()] as usize;
                     found += target.find(&names[k]).await as usize;
                 }
-                found == keys.len()
+                (start, Instant::now(), found == keys.len())
             })
         })
         .collect();
     barrier.wait().await;
-    let start = Instant::now();
+    // The clock runs from the first client's start to the last client's end, each taken
+    // by the client itself (the coordinator may be descheduled meanwhile).
     let mut all_found = true;
+    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     for t in tasks {
-        all_found &= t.await.unwrap_or(false);
+        match t.await {
+            Ok((s, e, ok)) => {
+                all_found &= ok;
+                first = Some(first.map_or(s, |f| f.min(s)));
+                last = Some(last.map_or(e, |l| l.max(e)));
+            }
+            Err(_) => all_found = false,
+        }
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = match (first, last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64(),
+        _ => return None,
+    };
     all_found.then(|| (clients * keys.len()) as f64 / secs)
 }
 

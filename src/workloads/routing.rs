@@ -184,21 +184,30 @@ async fn measure<T: CallTarget>(
                     }
                     let _ = hist.record(due.elapsed().as_nanos().max(1) as u64);
                 }
-                (hist, errors)
+                (hist, errors, start, Instant::now())
             })
         })
         .collect();
     barrier.wait().await;
-    let start = Instant::now();
     let mut hist = histogram();
     let mut errors = 0;
+    // From the first client's start to the last client's end, as the clients saw them.
+    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     for t in tasks {
-        if let Ok((h, e)) = t.await {
-            let _ = hist.add(&h);
-            errors += e;
+        match t.await {
+            Ok((h, e, s, end)) => {
+                let _ = hist.add(&h);
+                errors += e;
+                first = Some(first.map_or(s, |f| f.min(s)));
+                last = Some(last.map_or(end, |l| l.max(end)));
+            }
+            Err(_) => errors += per_client_calls as u64,
         }
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = match (first, last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-9),
+        _ => f64::NAN,
+    };
     let mut pairs = vec![
         ("workers", workers.to_string()),
         ("clients", clients.to_string()),
