@@ -403,4 +403,7 @@ macro_rules! conformance {
 conformance! {
     registry_dashmap => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::DashMapTable>::new(1) };
     registry_dashmap_partitioned => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::DashMapTable>::new(4) };
+    registry_flurry => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::FlurryTable>::new(1) };
+    registry_scc => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::SccTable>::new(1) };
+    registry_rwlock => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::RwLockTable>::new(1) };
 }

@@ -3,6 +3,7 @@
 //! | backend | BEAM original |
 //! |---|---|
 //! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
+//! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
@@ -10,10 +11,12 @@
 mod naming;
 mod registry;
 mod storage;
+mod tables;
 
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
 pub use registry::Registry;
 pub use storage::{DashMapTable, FastHasher, NameTable};
+pub use tables::{FlurryTable, RwLockTable, SccTable};
 
 /// Re-exported runtime, so a backend's users need one dependency.
 pub use process_runtime as runtime;
