@@ -406,4 +406,9 @@ conformance! {
     registry_flurry => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::FlurryTable>::new(1) };
     registry_scc => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::SccTable>::new(1) };
     registry_rwlock => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::RwLockTable>::new(1) };
+    duplicate_dashmap => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::DashMapTable>::new(1) };
+    duplicate_dashmap_partitioned => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::DashMapTable>::new(4) };
+    duplicate_flurry => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::FlurryTable>::new(1) };
+    duplicate_scc => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::SccTable>::new(1) };
+    duplicate_rwlock => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::RwLockTable>::new(1) };
 }

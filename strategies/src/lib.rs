@@ -4,15 +4,21 @@
 //! |---|---|
 //! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
 //! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
+//! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
 
+mod duplicate_registry;
 mod naming;
 mod registry;
 mod storage;
 mod tables;
 
+pub use duplicate_registry::{
+    DashMapDuplicates, Dispatched, DuplicateRegistry, DuplicateStorage, DuplicateTable, EntryValue,
+    FlurryDuplicates, RwLockDuplicates, SccDuplicates,
+};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
 pub use registry::Registry;
 pub use storage::{DashMapTable, FastHasher, NameTable};
