@@ -411,4 +411,12 @@ conformance! {
     duplicate_flurry => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::FlurryTable>::new(1) };
     duplicate_scc => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::SccTable>::new(1) };
     duplicate_rwlock => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::RwLockTable>::new(1) };
+    startup_which_children => |rt: Runtime| async move {
+        let children = vec![naming_strategies::runtime::ChildSpec::server("db_worker", Restart::Permanent, || Echo)];
+        let sup = naming_strategies::runtime::Supervisor::start(&rt, children, naming_strategies::runtime::Strategy::OneForOne, Default::default()).await.unwrap();
+        naming_strategies::StartupDiscovery::scanning(sup)
+    };
+    startup_handed => |rt: Runtime| async move {
+        naming_strategies::StartupDiscovery::handed([(Name::text("db_worker"), echo(&rt).await)])
+    };
 }

@@ -5,6 +5,7 @@
 //! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
 //! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
 //! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
+//! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (seed 003) |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
@@ -12,6 +13,7 @@
 mod duplicate_registry;
 mod naming;
 mod registry;
+mod startup_discovery;
 mod storage;
 mod tables;
 
@@ -21,6 +23,7 @@ pub use duplicate_registry::{
 };
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
 pub use registry::Registry;
+pub use startup_discovery::StartupDiscovery;
 pub use storage::{DashMapTable, FastHasher, NameTable};
 pub use tables::{FlurryTable, RwLockTable, SccTable};
 
