@@ -419,4 +419,5 @@ conformance! {
     startup_handed => |rt: Runtime| async move {
         naming_strategies::StartupDiscovery::handed([(Name::text("db_worker"), echo(&rt).await)])
     };
+    static_names => |_rt: Runtime| async { naming_strategies::StaticNames::new(conformance_names()) };
 }

@@ -6,6 +6,7 @@
 //! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
 //! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
 //! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (seed 003) |
+//! | [`StaticNames`] (+ [`WorkerPool`]) | `Process.register(self(), :db_worker)` for a fixed, declared set of names; `:"db_worker_#{n}"` |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
@@ -14,6 +15,7 @@ mod duplicate_registry;
 mod naming;
 mod registry;
 mod startup_discovery;
+mod static_names;
 mod storage;
 mod tables;
 
@@ -24,6 +26,7 @@ pub use duplicate_registry::{
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
 pub use registry::Registry;
 pub use startup_discovery::StartupDiscovery;
+pub use static_names::{StaticNames, StaticSlot, WorkerPool};
 pub use storage::{DashMapTable, FastHasher, NameTable};
 pub use tables::{FlurryTable, RwLockTable, SccTable};
 
