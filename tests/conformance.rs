@@ -420,4 +420,5 @@ conformance! {
         naming_strategies::StartupDiscovery::handed([(Name::text("db_worker"), echo(&rt).await)])
     };
     static_names => |_rt: Runtime| async { naming_strategies::StaticNames::new(conformance_names()) };
+    interned_names => |_rt: Runtime| async { naming_strategies::InternedNames::new() };
 }
