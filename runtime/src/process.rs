@@ -46,6 +46,8 @@ enum Watcher {
 #[derive(Default)]
 struct CellState {
     exited: Option<ExitReason>,
+    /// The exit path has released the held names; watchers added from now on hear at once.
+    released: bool,
     kill_reason: Option<ExitReason>,
     abort: Option<AbortHandle>,
     trap_exit: bool,
@@ -187,13 +189,15 @@ impl ProcessRef {
         true
     }
 
-    /// Resolves with the exit reason once the process has exited (at once if it already has).
+    /// Resolves with the exit reason once the process has exited and its held names are
+    /// released (at once if that is done already).
     pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
         let rx = {
             let st = &mut *self.0.state.lock();
             match &st.exited {
-                Some(reason) => Err(reason.clone()),
-                None => {
+                // Until the exit path has released the names, wait with the other watchers.
+                Some(reason) if st.released => Err(reason.clone()),
+                _ => {
                     // Forget waiters that gave up, so repeated waits cannot grow the list.
                     st.monitors
                         .retain(|(_, w)| !matches!(w, Watcher::Once(tx) if tx.is_closed()));
@@ -272,7 +276,7 @@ impl ProcessRef {
         watcher: mpsc::UnboundedSender<Envelope>,
     ) -> Result<MonitorRef, CallError> {
         let st = &mut *self.0.state.lock();
-        if st.exited.is_some() {
+        if st.exited.is_some() && st.released {
             return Err(CallError::NoProc);
         }
         let mref = MonitorRef {
@@ -390,7 +394,13 @@ impl ProcessRef {
         for hold in holds {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
         }
-        for (mref, watcher) in monitors {
+        // Watchers that arrived while the names were being released hear now, after them.
+        let late = {
+            let st = &mut *self.0.state.lock();
+            st.released = true;
+            std::mem::take(&mut st.monitors)
+        };
+        for (mref, watcher) in monitors.into_iter().chain(late) {
             let down = Down {
                 monitor: mref,
                 pid,
@@ -510,5 +520,47 @@ impl Ctx {
     /// Asks a server loop to stop with `reason` after the current handler.
     pub fn stop(&mut self, reason: ExitReason) {
         self.stop = Some(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    /// An observer whose release takes a while, to hold the exit path open.
+    struct SlowRelease(Arc<AtomicBool>);
+
+    impl ExitObserver for SlowRelease {
+        fn process_exited(&self, _pid: Pid, _name: &Name, _tag: u32) {
+            std::thread::sleep(Duration::from_millis(100));
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiters_arriving_mid_exit_hear_after_names_are_released() {
+        let rt = Runtime::new();
+        let p = rt.spawn(|mut ctx: Ctx| async move {
+            let _ = ctx.recv().await;
+            ExitReason::Normal
+        });
+        let released = Arc::new(AtomicBool::new(false));
+        let observer: Arc<dyn ExitObserver> = Arc::new(SlowRelease(released.clone()));
+        p.hold_name(&observer, Name::Id(1), 0, |_| Ok::<(), ()>(()))
+            .unwrap();
+        p.send(()).unwrap();
+        // Wait until the exit path has begun: it is now inside the slow release.
+        while p.is_alive() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(p.exited().await, ExitReason::Normal);
+        assert!(
+            released.load(Ordering::SeqCst),
+            "exited() resolved before the names were released"
+        );
+        // Once released, late waiters hear at once.
+        assert_eq!(p.exited().await, ExitReason::Normal);
     }
 }

@@ -4,17 +4,35 @@
 //! | backend | BEAM original |
 //! |---|---|
 //! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
+//! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
+//! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
+//! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (seed 003) |
+//! | [`StaticNames`] (+ [`WorkerPool`]) | `Process.register(self(), :db_worker)` for a fixed, declared set of names; `:"db_worker_#{n}"` |
+//! | [`InternedNames`] | dynamic atoms `:"session_#{id}"`: never freed, limited to 1,048,576 |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
 
+mod duplicate_registry;
+mod interned_names;
 mod naming;
 mod registry;
+mod startup_discovery;
+mod static_names;
 mod storage;
+mod tables;
 
+pub use duplicate_registry::{
+    DashMapDuplicates, Dispatched, DuplicateRegistry, DuplicateStorage, DuplicateTable, EntryValue,
+    FlurryDuplicates, RwLockDuplicates, SccDuplicates,
+};
+pub use interned_names::{Atom, InternedNames, BEAM_ATOM_LIMIT};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
 pub use registry::Registry;
+pub use startup_discovery::StartupDiscovery;
+pub use static_names::{StaticNames, StaticSlot, WorkerPool};
 pub use storage::{DashMapTable, FastHasher, NameTable};
+pub use tables::{FlurryTable, RwLockTable, SccTable};
 
 /// Re-exported runtime, so a backend's users need one dependency.
 pub use process_runtime as runtime;
