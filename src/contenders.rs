@@ -5,8 +5,12 @@
 
 use std::future::Future;
 
+use naming_strategies::runtime::Name;
 use naming_strategies::runtime::Runtime;
-use naming_strategies::{DashMapTable, NameTable, Naming, Registry};
+use naming_strategies::{
+    DashMapTable, DuplicateRegistry, FlurryTable, InternedNames, NameTable, Naming, Registry,
+    RwLockTable, SccTable, StartupDiscovery, StaticNames,
+};
 
 /// A backend as the workloads see it.
 pub trait Contender: Sync {
@@ -79,14 +83,110 @@ impl<T: NameTable> Contender for RegistryOn<T> {
     }
 }
 
+/// Elixir's Registry with duplicate keys (dispatch / pub-sub) over dashmap.
+pub struct DuplicateKeys;
+
+impl Contender for DuplicateKeys {
+    type N = DuplicateRegistry<DashMapTable>;
+
+    fn label(&self) -> &'static str {
+        "duplicate-dashmap"
+    }
+
+    fn make(
+        &self,
+        _rt: &Runtime,
+        names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(Ok(DuplicateRegistry::with_capacity(1, names)))
+    }
+}
+
+/// The most names a static table is declared with: static names are a known, finite set
+/// (`:db_worker`, a pool `db_worker_1..N`), not one name per dynamic id.
+pub const STATIC_DECLARED_LIMIT: usize = 1_000;
+
+/// `Process.register/2` names: a table declared up front with the ids `0..names`.
+pub struct Static;
+
+impl Contender for Static {
+    type N = StaticNames;
+
+    fn label(&self) -> &'static str {
+        "static-names"
+    }
+
+    fn make(
+        &self,
+        _rt: &Runtime,
+        names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(if names <= STATIC_DECLARED_LIMIT {
+            Ok(StaticNames::new((0..names as u64).map(Name::Id)))
+        } else {
+            Err(format!(
+                "static names are a fixed set declared up front; {names} dynamic ids exceed the {STATIC_DECLARED_LIMIT} a static table is declared with"
+            ))
+        })
+    }
+}
+
+/// Dynamic atoms: `:"session_#{id}"`, interned forever, up to the BEAM's atom limit.
+pub struct Atoms;
+
+impl Contender for Atoms {
+    type N = InternedNames;
+
+    fn label(&self) -> &'static str {
+        "interned-atoms"
+    }
+
+    fn make(
+        &self,
+        _rt: &Runtime,
+        _names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(Ok(InternedNames::new()))
+    }
+}
+
+/// Startup discovery: no registry; pids handed over at start.
+pub struct Discovery;
+
+impl Contender for Discovery {
+    type N = StartupDiscovery;
+
+    fn label(&self) -> &'static str {
+        "startup-discovery"
+    }
+
+    fn make(
+        &self,
+        _rt: &Runtime,
+        _names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(Ok(StartupDiscovery::handed(Vec::new())))
+    }
+}
+
 /// Every contender, in report order. Adding a backend is one line here.
 pub fn for_each(v: &mut impl Visitor) {
     v.visit(&RegistryOn::<DashMapTable>::new("registry-dashmap", 1));
+    v.visit(&RegistryOn::<FlurryTable>::new("registry-flurry", 1));
+    v.visit(&RegistryOn::<SccTable>::new("registry-scc", 1));
+    v.visit(&RegistryOn::<RwLockTable>::new("registry-rwlock", 1));
+    v.visit(&DuplicateKeys);
+    v.visit(&Static);
+    v.visit(&Atoms);
+    v.visit(&Discovery);
 }
 
 /// Every storage table, for the lookup floors. Adding a table is one line here.
 pub fn for_each_table(v: &mut impl TableVisitor) {
     v.visit::<DashMapTable>();
+    v.visit::<FlurryTable>();
+    v.visit::<SccTable>();
+    v.visit::<RwLockTable>();
 }
 
 /// The labels of every contender.

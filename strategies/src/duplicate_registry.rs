@@ -810,4 +810,25 @@ impl<T: DuplicateStorage, V: EntryValue + Default> Naming for DuplicateRegistry<
     fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
         std::future::ready(self.count())
     }
+
+    fn join(
+        &self,
+        group: Name,
+        process: &ProcessRef,
+    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(DuplicateRegistry::register(
+            self,
+            group,
+            process,
+            V::default(),
+        ))
+    }
+
+    fn dispatch<M: Any + Send + Sync + Clone>(
+        &self,
+        group: &Name,
+        msg: M,
+    ) -> impl std::future::Future<Output = Result<usize, NamingError>> + Send {
+        std::future::ready(Ok(DuplicateRegistry::dispatch(self, group, msg).delivered))
+    }
 }

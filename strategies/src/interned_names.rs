@@ -289,4 +289,11 @@ impl Naming for InternedNames {
     fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
         std::future::ready(self.registered())
     }
+
+    fn gauges(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("atom_count", self.atom_count() as f64),
+            ("atom_bytes", self.atom_bytes() as f64),
+        ]
+    }
 }
