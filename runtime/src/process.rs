@@ -159,6 +159,10 @@ impl ProcessRef {
 
     #[inline]
     fn send_envelope(&self, env: Envelope) -> Result<(), CallError> {
+        // Once the exit path has begun the message could only be dropped: say so.
+        if !self.is_alive() {
+            return Err(CallError::NoProc);
+        }
         self.0.mailbox.send(env).map_err(|_| CallError::NoProc)
     }
 
