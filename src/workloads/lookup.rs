@@ -23,7 +23,7 @@ pub struct LookupSpec {
     pub dists: Vec<KeyDist>,
     /// Numbers of concurrent client tasks (each on its own worker thread).
     pub clients: Vec<usize>,
-    /// Lookups per client per repeat.
+    /// Lookups per client per repeat (`ns_per_op` is per lookup as one client sees it).
     pub ops_per_client: usize,
     /// Repeats per point (the spread is their min and max).
     pub repeats: usize,
@@ -36,8 +36,8 @@ impl LookupSpec {
             sizes: vec![100, 10_000, 100_000, 1_000_000],
             dists: vec![KeyDist::Uniform, KeyDist::Zipf],
             clients,
-            ops_per_client: 1_000_000,
-            repeats: 5,
+            ops_per_client: 500_000,
+            repeats: 3,
         }
     }
 

@@ -42,7 +42,7 @@ impl ScaleSpec {
     /// The quick run.
     pub fn quick(tasks: Vec<usize>) -> Self {
         ScaleSpec {
-            sizes: vec![1_000, 10_000, 100_000],
+            sizes: vec![1_000, 10_000],
             tasks,
             max_named_starts: 10_000,
             pairs: 50_000,
