@@ -8,7 +8,9 @@
 //! the same workloads; a workload only ever sees `N: Naming`.
 
 mod naming;
+pub mod recovery;
 mod registry;
+pub mod shard;
 mod storage;
 
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
