@@ -92,6 +92,8 @@ pub struct RecoveryRun {
     pub final_value: u64,
     /// Per cycle, time from the kill to a new worker answering a call.
     pub recover: Vec<Duration>,
+    /// Wall time of the kill cycles (callers running).
+    pub elapsed: Duration,
 }
 
 impl RecoveryRun {
@@ -101,7 +103,7 @@ impl RecoveryRun {
     }
 
     /// The run as result rows (`workload = "recovery"`): `lost_updates`, `acked_increments`,
-    /// `applied_unacked`, `failed_calls`, `kills`, `final_value`, and `recover_us_mean`,
+    /// `applied_unacked`, `failed_calls`, `kills`, `final_value`, `run_ms`, and `recover_us_mean`,
     /// `_p50`, `_p99`, `_max`.
     pub fn rows(&self, params: &str) -> Vec<ResultRow> {
         let row = |metric: &'static str, value: f64| ResultRow {
@@ -137,6 +139,7 @@ impl RecoveryRun {
             row("failed_calls", self.failed_calls as f64),
             row("kills", self.kills as f64),
             row("final_value", self.final_value as f64),
+            row("run_ms", self.elapsed.as_secs_f64() * 1e3),
             row("recover_us_mean", mean),
             row("recover_us_p50", pct(0.5)),
             row("recover_us_p99", pct(0.99)),
@@ -201,7 +204,9 @@ pub async fn run_recovery<N: Naming>(
         })
         .collect();
 
+    let started = Instant::now();
     let result = drive(&service, config).await;
+    let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let (mut acked, mut failed_calls, kills, recover) = match result {
         Ok(driven) => driven,
@@ -229,6 +234,7 @@ pub async fn run_recovery<N: Naming>(
         failed_calls,
         final_value,
         recover,
+        elapsed,
     })
 }
 

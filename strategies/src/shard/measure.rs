@@ -249,18 +249,28 @@ pub fn movement(spec: RouterSpec, shards: usize, keys: usize) -> Result<Movement
         .clamp(1, 16);
     let chunk = keys.div_ceil(threads).max(1);
     let parts: Vec<Movement> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..keys)
-            .step_by(chunk)
-            .map(|start| {
-                let end = (start + chunk).min(keys);
-                let (at, grown, shrunk) = (&at, &grown, shrunk.as_ref());
-                scope.spawn(move || count_range(at, grown, shrunk, start..end))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        let (at, grown, shrunk) = (&at, &grown, shrunk.as_ref());
+        let mut parts = Vec::new();
+        let mut handles = Vec::new();
+        for start in (0..keys).step_by(chunk) {
+            let range = start..(start + chunk).min(keys);
+            match std::thread::Builder::new().spawn_scoped(scope, {
+                let range = range.clone();
+                move || count_range(at, grown, shrunk, range)
+            }) {
+                Ok(handle) => handles.push(handle),
+                // No thread to be had: count this part here instead.
+                Err(_) => parts.push(count_range(at, grown, shrunk, range)),
+            }
+        }
+        for handle in handles {
+            parts.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        parts
     });
     let mut total = Movement {
         shards,
