@@ -39,6 +39,58 @@ pub fn criterion() -> Criterion {
         .configure_from_args()
 }
 
+/// The unit of a metric named by the suite's conventions (`_ns`, `_us`, `_bytes`, ...).
+pub fn unit_of(metric: &str) -> &'static str {
+    match metric {
+        m if m.ends_with("_ns") => "ns",
+        m if m.ends_with("_us") || m.contains("_us_") => "us",
+        m if m.ends_with("_ms") => "ms",
+        m if m.ends_with("_bytes") => "bytes",
+        m if m.contains("ratio") || m.contains("_vs_") || m.contains("over") => "ratio",
+        m if m.contains("fraction") => "fraction",
+        m if m.contains("updates") || m.contains("increments") => "updates",
+        m if m.contains("calls") => "calls",
+        _ => "count",
+    }
+}
+
+/// Rows from the shard and recovery measurements, in the suite's schema.
+pub fn from_strategy_rows(rows: &[naming_strategies::shard::ResultRow]) -> Vec<Row> {
+    rows.iter()
+        .map(|r| {
+            Row::new(
+                &r.backend,
+                r.workload,
+                &r.params,
+                r.metric,
+                r.value,
+                unit_of(r.metric),
+            )
+        })
+        .collect()
+}
+
+/// Writes `rows` as `<workload>.csv` plus `environment.json` under [`out_dir`].
+pub fn write_rows(workload: &str, rows: &[Row]) {
+    let out = out_dir();
+    let env = Environment::capture(quick(), naming_bench::alloc::description());
+    if let Err(e) = std::fs::create_dir_all(&out)
+        .and_then(|_| std::fs::write(out.join("environment.json"), env.to_json()))
+        .and_then(|_| results::write_workload(&out, workload, rows))
+    {
+        eprintln!(
+            "naming-bench {workload}: cannot write results to {}: {e}",
+            out.display()
+        );
+        std::process::exit(1);
+    }
+    eprintln!(
+        "naming-bench {workload}: {} rows -> {}",
+        rows.len(),
+        out.join(format!("{workload}.csv")).display()
+    );
+}
+
 /// Runs `workload` through the data-driven harness over every contender and writes
 /// `<workload>.csv` (plus `environment.json`), with criterion's estimates for `group` appended.
 pub fn run_and_write(workload: &str, micro_group: Option<&str>) {
@@ -52,23 +104,7 @@ pub fn run_and_write(workload: &str, micro_group: Option<&str>) {
     if let Some(group) = micro_group {
         rows.extend(criterion_rows(workload, group));
     }
-    let out = out_dir();
-    let env = Environment::capture(quick, naming_bench::alloc::description());
-    if let Err(e) = std::fs::create_dir_all(&out)
-        .and_then(|_| std::fs::write(out.join("environment.json"), env.to_json()))
-        .and_then(|_| results::write_workload(&out, workload, &rows))
-    {
-        eprintln!(
-            "naming-bench {workload}: cannot write results to {}: {e}",
-            out.display()
-        );
-        std::process::exit(1);
-    }
-    eprintln!(
-        "naming-bench {workload}: {} rows -> {}",
-        rows.len(),
-        out.join(format!("{workload}.csv")).display()
-    );
+    write_rows(workload, &rows);
 }
 
 fn number_after(text: &str, key: &str) -> Option<f64> {

@@ -16,7 +16,9 @@
 mod duplicate_registry;
 mod interned_names;
 mod naming;
+pub mod recovery;
 mod registry;
+pub mod shard;
 mod startup_discovery;
 mod static_names;
 mod storage;
