@@ -9,12 +9,14 @@
 //! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (seed 003) |
 //! | [`StaticNames`] (+ [`WorkerPool`]) | `Process.register(self(), :db_worker)` for a fixed, declared set of names; `:"db_worker_#{n}"` |
 //! | [`InternedNames`] | dynamic atoms `:"session_#{id}"`: never freed, limited to 1,048,576 |
+//! | [`MonitorRegistry`] (`monitor-registry`, `monitor-registry-ets`) | the fixed `KV.Registry`: one `GenServer` owning `names` + monitor `refs`, cleanup on `:DOWN`; lookups as calls, or (`ReadPath::Table`) from a `:protected` ETS-like table |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
 
 mod duplicate_registry;
 mod interned_names;
+mod monitor_registry;
 mod naming;
 mod registry;
 mod startup_discovery;
@@ -27,6 +29,7 @@ pub use duplicate_registry::{
     FlurryDuplicates, RwLockDuplicates, SccDuplicates,
 };
 pub use interned_names::{Atom, InternedNames, BEAM_ATOM_LIMIT};
+pub use monitor_registry::{MonitorRegistry, ReadPath, StaleWindow};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError};
 pub use registry::Registry;
 pub use startup_discovery::StartupDiscovery;
