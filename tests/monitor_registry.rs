@@ -189,8 +189,11 @@ async fn stale_window_measures_one_window() {
     let name = Name::Id(9);
     reg.register(name.clone(), &owner).await.unwrap();
     let queued = flood(&reg, &owner, 20_000);
-    owner.kill();
-    let w = reg.stale_window(&name, &owner, T).await.unwrap();
+    let w = reg
+        .stale_window(&name, &owner, ExitReason::Killed, T)
+        .await
+        .unwrap();
+    assert_eq!(owner.exit_reason(), Some(ExitReason::Killed));
     assert!(w.lookups >= 1 && w.stale_lookups <= w.lookups);
     assert!(
         w.stale_lookups >= 1,
@@ -198,24 +201,27 @@ async fn stale_window_measures_one_window() {
     );
     drop(queued);
 
-    // Not held by that owner: typed errors, not a hang.
+    // Not held by that owner: typed errors, and the process is left alone.
     assert_eq!(
-        reg.stale_window(&name, &owner, T).await,
+        reg.stale_window(&name, &owner, ExitReason::Killed, T).await,
         Err(NamingError::NotRegistered)
     );
     let other = echo(&rt).await;
     let third = echo(&rt).await;
     reg.register(name.clone(), &other).await.unwrap();
     assert_eq!(
-        reg.stale_window(&name, &third, T).await,
+        reg.stale_window(&name, &third, ExitReason::Killed, T).await,
         Err(NamingError::NotOwner { owner: other.pid() })
     );
-    // An owner that never dies: Timeout.
+    assert!(third.is_alive());
+    // A window longer than the timeout: Timeout.
+    let queued = flood(&reg, &other, 20_000);
     assert_eq!(
-        reg.stale_window(&name, &other, Duration::from_millis(20))
+        reg.stale_window(&name, &other, ExitReason::Shutdown, Duration::ZERO)
             .await,
         Err(NamingError::Timeout)
     );
+    drop(queued);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

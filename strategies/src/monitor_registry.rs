@@ -207,11 +207,11 @@ impl GenServer for Server {
 /// What one stale window looked like (see [`MonitorRegistry::stale_window`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StaleWindow {
-    /// From the start of the measurement to the first lookup that no longer returned the owner.
+    /// From ending the owner to the first lookup that no longer returned it.
     pub window: Duration,
     /// Lookups in that time that returned the owner after it had died.
     pub stale_lookups: u64,
-    /// All lookups made during the measurement.
+    /// All lookups made after ending the owner.
     pub lookups: u64,
 }
 
@@ -338,18 +338,28 @@ impl MonitorRegistry {
         self.shared.stale_lookups.load(Ordering::Relaxed)
     }
 
-    /// Measures one stale window: call it right after asking `owner`, which holds `name`, to
-    /// end (kill, stop, ...). Looks `name` up back to back until it no longer returns `owner`.
+    /// Measures one stale window: checks that `owner` holds `name`, ends `owner` with
+    /// `reason` (as [`ProcessRef::exit`] does; `ExitReason::Killed` is a kill), then looks
+    /// `name` up back to back until it no longer returns `owner`.
     ///
     /// `NotRegistered` / `NotOwner` if `owner` does not hold `name` to begin with, `Timeout`
-    /// if the name still points at `owner` after `timeout` (e.g. it never ended).
+    /// if the name still points at `owner` after `timeout`.
     pub async fn stale_window(
         &self,
         name: &Name,
         owner: &ProcessRef,
+        reason: ExitReason,
         timeout: Duration,
     ) -> Result<StaleWindow, NamingError> {
+        match self.lookup(name).await? {
+            None => return Err(NamingError::NotRegistered),
+            Some(p) if p.pid() != owner.pid() => {
+                return Err(NamingError::NotOwner { owner: p.pid() })
+            }
+            Some(_) => {}
+        }
         let start = Instant::now();
+        owner.exit(reason);
         let mut stale_lookups = 0;
         let mut lookups = 0;
         loop {
@@ -361,10 +371,6 @@ impl MonitorRegistry {
                         stale_lookups += 1;
                     }
                 }
-                Some(other) if lookups == 1 => {
-                    return Err(NamingError::NotOwner { owner: other.pid() })
-                }
-                None if lookups == 1 => return Err(NamingError::NotRegistered),
                 _ => {
                     return Ok(StaleWindow {
                         window: start.elapsed(),
