@@ -4,14 +4,16 @@
 //! (unique name), `p` (property: any number of processes under one key, each with its own
 //! value), `c` (counter: a per-process integer under a key) and `a` (aggregated counter: the
 //! sum of the `c` of that key, kept current). One public `ordered_set` holds the entries and
-//! reverse entries `{Pid, Key}`; writes of `n`/`c`/`a` go through the gproc server, reads
+//! reverse entries `{Pid, Key}`; writes of `n`/`c`/`a` go through the gproc server (`p` is
+//! inserted by the caller, then a cast has the server monitor it), reads
 //! (`where`, `lookup_pids`, `lookup_values`, `send`, `select`) go straight to the table, the
 //! server monitors every registered process and on `DOWN` deletes its keys through the reverse
 //! entries (adjusting aggregated counters), and `await(Key, Timeout)` parks the caller until
 //! the name appears. Only local scope (`l`) is modelled here.
 //!
-//! **Here, and why there is no server**: gproc needs its server for three things this runtime
-//! gives more cheaply, so every operation runs in the caller:
+//! **Here, and why there is no server**: gproc needs its server for four things that this
+//! runtime and concurrent tables give more cheaply, so every operation runs in the caller
+//! and no write waits behind another key's:
 //! - *Uniqueness*: ETS has `insert_new`, but gproc also has to write the reverse entry and
 //!   set up the monitor, so it funnels `n` through one process. Here a unique name is one
 //!   atomic insert-if-absent into a concurrent ordered tree (`scc::TreeIndex`, standing in for

@@ -25,7 +25,9 @@
 //!
 //! **Costs**: `Call`: every operation is a message round trip to one process (a mailbox
 //! send, a task wake-up, a oneshot reply), so throughput is bounded by one core whatever the
-//! number of callers. `Table`: a lookup is one table read; writes still take the round trip.
+//! number of callers. `Table`: a lookup is one table read (plus a liveness check of the
+//! registry process); writes still take the round trip. A registration that finds a dead
+//! holder whose `Down` is still queued takes the name over.
 //! **Choose it** when you want the whole registry in one place you can reason about (one
 //! owner of all state, no locks in your own code), with modest registration rates; prefer
 //! `Table` when lookups dominate. For many short-lived workers prefer [`Registry`](crate::Registry).
