@@ -599,3 +599,31 @@ async fn many_processes_many_keys_leave_nothing_behind() {
     // Only the aggregator keeps an entry.
     assert_eq!(g.tracked_processes(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_through_the_naming_trait_are_properties() {
+    let rt = Runtime::new();
+    let g: Gproc = Gproc::new();
+    let group = Name::Tagged("group", 1);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let members: Vec<ProcessRef> = (0..3).map(|_| forwarder(&rt, tx.clone())).collect();
+    for m in &members {
+        g.join(group.clone(), m).await.unwrap();
+    }
+    assert_eq!(
+        g.join(group.clone(), &members[0]).await,
+        Err(NamingError::AlreadyRegistered(members[0].pid()))
+    );
+    assert_eq!(pids(&g.lookup_pids(&group)), pids(&members));
+    assert_eq!(g.dispatch(&group, 5u32).await, Ok(3));
+    for _ in 0..3 {
+        assert_eq!(
+            tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap().1,
+            5
+        );
+    }
+    assert_eq!(g.dispatch(&Name::text("empty"), 5u32).await, Ok(0));
+    let gauges = g.gauges();
+    assert!(gauges.contains(&("tracked_processes", 3.0)), "{gauges:?}");
+    assert!(gauges.contains(&("awaiting", 0.0)), "{gauges:?}");
+}

@@ -175,6 +175,7 @@ async fn call_lookups_queued_before_the_down_answer_the_dead_owner() {
     assert_eq!(found.pid(), owner.pid());
     assert!(!found.is_alive());
     assert_eq!(reg.stale_lookups(), 1);
+    assert_eq!(reg.gauges(), vec![("stale_lookups", 1.0)]);
     // A lookup sent after the death queues behind the Down: never stale.
     assert!(reg.lookup(&name).await.unwrap().is_none());
     drop(queued);

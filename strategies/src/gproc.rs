@@ -710,7 +710,8 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
     }
 }
 
-impl<V: Clone + Send + Sync + 'static> Naming for Gproc<V> {
+/// Groups are properties: [`join`](Naming::join) registers one with the default value.
+impl<V: Clone + Default + Send + Sync + 'static> Naming for Gproc<V> {
     fn label(&self) -> &'static str {
         "gproc"
     }
@@ -747,5 +748,29 @@ impl<V: Clone + Send + Sync + 'static> Naming for Gproc<V> {
 
     fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
         std::future::ready(self.inner.name_count.load(Ordering::Acquire))
+    }
+
+    /// `tracked_processes` (reverse-index entries) and `awaiting` (parked `await_name`s).
+    fn gauges(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("tracked_processes", self.tracked_processes() as f64),
+            ("awaiting", self.awaiting() as f64),
+        ]
+    }
+
+    fn join(
+        &self,
+        group: Name,
+        process: &ProcessRef,
+    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(self.reg_property(group, process, V::default()))
+    }
+
+    fn dispatch<M: std::any::Any + Send + Sync + Clone>(
+        &self,
+        group: &Name,
+        msg: M,
+    ) -> impl std::future::Future<Output = Result<usize, NamingError>> + Send {
+        std::future::ready(Ok(self.send_property(group, msg)))
     }
 }

@@ -428,4 +428,9 @@ impl Naming for MonitorRegistry {
     async fn registered_count(&self) -> usize {
         self.count().await.unwrap_or(0)
     }
+
+    /// `stale_lookups`: lookups so far that returned a dead process (see the module doc).
+    fn gauges(&self) -> Vec<(&'static str, f64)> {
+        vec![("stale_lookups", self.stale_lookups() as f64)]
+    }
 }
