@@ -8,8 +8,8 @@ use std::future::Future;
 use naming_strategies::runtime::Name;
 use naming_strategies::runtime::Runtime;
 use naming_strategies::{
-    DashMapTable, DuplicateRegistry, FlurryTable, InternedNames, NameTable, Naming, Registry,
-    RwLockTable, SccTable, StartupDiscovery, StaticNames,
+    DashMapTable, DuplicateRegistry, FlurryTable, Gproc, InternedNames, MonitorRegistry, NameTable,
+    Naming, ReadPath, Registry, RwLockTable, SccTable, StartupDiscovery, StaticNames,
 };
 
 /// A backend as the workloads see it.
@@ -169,6 +169,52 @@ impl Contender for Discovery {
     }
 }
 
+/// The `KV.Registry`-style monitor registry, its process started in the run's runtime.
+pub struct MonitorRegistryWith(pub ReadPath);
+
+impl Contender for MonitorRegistryWith {
+    type N = MonitorRegistry;
+
+    fn label(&self) -> &'static str {
+        match self.0 {
+            ReadPath::Call => "monitor-registry",
+            ReadPath::Table => "monitor-registry-ets",
+        }
+    }
+
+    fn make(
+        &self,
+        rt: &Runtime,
+        _names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        let (rt, reads) = (rt.clone(), self.0);
+        async move {
+            MonitorRegistry::start(&rt, reads)
+                .await
+                .map_err(|e| format!("the registry process did not start: {e}"))
+        }
+    }
+}
+
+/// The gproc-style registry (unique names; properties for groups).
+pub struct GprocLocal;
+
+impl Contender for GprocLocal {
+    type N = Gproc;
+
+    fn label(&self) -> &'static str {
+        "gproc"
+    }
+
+    fn make(
+        &self,
+        _rt: &Runtime,
+        _names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(Ok(Gproc::new()))
+    }
+}
+
 /// Every contender, in report order. Adding a backend is one line here.
 pub fn for_each(v: &mut impl Visitor) {
     v.visit(&RegistryOn::<DashMapTable>::new("registry-dashmap", 1));
@@ -179,6 +225,9 @@ pub fn for_each(v: &mut impl Visitor) {
     v.visit(&Static);
     v.visit(&Atoms);
     v.visit(&Discovery);
+    v.visit(&MonitorRegistryWith(ReadPath::Call));
+    v.visit(&MonitorRegistryWith(ReadPath::Table));
+    v.visit(&GprocLocal);
 }
 
 /// Every storage table, for the lookup floors. Adding a table is one line here.

@@ -421,4 +421,7 @@ conformance! {
     };
     static_names => |_rt: Runtime| async { naming_strategies::StaticNames::new(conformance_names()) };
     interned_names => |_rt: Runtime| async { naming_strategies::InternedNames::new() };
+    monitor_registry => |rt: Runtime| async move { naming_strategies::MonitorRegistry::start(&rt, naming_strategies::ReadPath::Call).await.unwrap() };
+    monitor_registry_ets => |rt: Runtime| async move { naming_strategies::MonitorRegistry::start(&rt, naming_strategies::ReadPath::Table).await.unwrap() };
+    gproc => |_rt: Runtime| async { naming_strategies::Gproc::<()>::new() };
 }

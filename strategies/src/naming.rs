@@ -41,6 +41,9 @@ pub enum NamingError {
     /// A registry process did not answer in time.
     #[error("the registry timed out")]
     Timeout,
+    /// The registry process a server-based backend relies on is not running.
+    #[error("the registry process is down")]
+    RegistryDown,
 }
 
 impl From<NamingError> for StartError {
