@@ -57,11 +57,15 @@ struct CellState {
     holds: Vec<Hold>,
 }
 
+/// Laid out in declaration order so that what a lookup touches (the `Arc` counts, `alive`,
+/// `pid`, `mailbox`) shares the first cache line: a registry's liveness check must not cost
+/// a second cache miss per lookup.
+#[repr(C)]
 pub(crate) struct ProcessCell {
+    alive: AtomicBool,
     pid: Pid,
     mailbox: mpsc::UnboundedSender<Envelope>,
     protocol: Protocol,
-    alive: AtomicBool,
     state: Mutex<CellState>,
     runtime: Weak<RuntimeInner>,
 }
