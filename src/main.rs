@@ -7,7 +7,7 @@
 //! - `naming-bench report [--in DIR ...] [--out DIR]` rebuilds the report from existing
 //!   results without running anything.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -169,8 +169,11 @@ fn compare(
 
 fn write_report(inputs: &[PathBuf], out: &std::path::Path) -> Result<(), CliError> {
     let rep = report::build(inputs, out)?;
-    println!("{}", report::summary(&rep));
-    println!(
+    // A closed stdout (`| head`) is not an error worth a panic: the report is written.
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", report::summary(&rep));
+    let _ = writeln!(
+        stdout,
         "report: {} and {} ({} charts)",
         rep.markdown.display(),
         rep.html.display(),

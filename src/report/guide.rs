@@ -247,7 +247,7 @@ pub struct Verdict {
     /// The runner-up.
     pub runner_up: Option<String>,
     /// How much better the winner is than the runner-up (>= 1; infinite if the runner-up
-    /// is infinitely worse, e.g. any failures against none).
+    /// is infinitely worse, e.g. any failures against none; NaN for negative values).
     pub ratio: Option<f64>,
     /// The margin in words.
     pub margin: String,
@@ -305,7 +305,9 @@ fn none_or<T>(o: Option<T>, f: impl FnOnce(T) -> bool) -> bool {
 }
 
 fn ratio_text(v: f64) -> String {
-    if v.is_infinite() {
+    if v.is_nan() {
+        "n/a (negative values)".into()
+    } else if v.is_infinite() {
         "∞".into()
     } else {
         format!("{v:.2}×")
@@ -313,9 +315,12 @@ fn ratio_text(v: f64) -> String {
 }
 
 /// How much better `a` is than `b` (>= 1 when `a` is better).
+/// NaN where a value is negative (no ratio means anything there).
 fn ratio(a: f64, b: f64, higher_better: bool) -> f64 {
     let (good, bad) = if higher_better { (a, b) } else { (b, a) };
-    if good == bad {
+    if good < 0.0 || bad < 0.0 {
+        f64::NAN
+    } else if good == bad {
         1.0
     } else if bad == 0.0 {
         f64::INFINITY
@@ -611,7 +616,7 @@ fn seed_rows(data: &Data, verdicts: &[Verdict]) -> Vec<SeedRow> {
                         (Some((0, (b, _))), _) => (format!("`{b}` wins"), Some(true)),
                         (Some((i, (b, val))), Some((_, top))) => {
                             let q = ratio(*top, *val, v.higher_better);
-                            let close = q <= CLOSE;
+                            let close = q.is_finite() && q <= CLOSE;
                             (
                                 format!(
                                     "`{b}` ranks {} of {}, {} behind{}",
@@ -681,5 +686,6 @@ mod tests {
         assert_eq!(ratio(5.0, 10.0, false), 2.0);
         assert!(ratio(0.0, 3.0, false).is_infinite());
         assert_eq!(ratio(0.0, 0.0, false), 1.0);
+        assert!(ratio(0.0, -3.0, true).is_nan());
     }
 }
