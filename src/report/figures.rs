@@ -165,11 +165,25 @@ fn group_key(params: &str, dims: &BTreeSet<String>) -> String {
     params_without(params, &drop)
 }
 
-/// Skipped backends matching a chart's group, as legend notes, plus their labels.
+/// Skipped backends matching a chart's group (its parameters other than `x`), as legend
+/// notes, plus their labels.
 fn skip_notes(data: &Data, workload: &str, group: &str, x: &str) -> (Vec<String>, Vec<String>) {
     let mut by: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let keys = |p: &str| -> BTreeSet<String> {
+        p.split(';')
+            .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_string()))
+            .filter(|k| k != x)
+            .collect()
+    };
+    let group_keys = keys(group);
     for r in data.skips(workload) {
-        if params_agree(&r.row.params, group, &[x]) {
+        // A skip belongs to a chart when its parameters agree with the chart's and, if
+        // both name parameters, they share one (a skip of another shape of the workload,
+        // e.g. `pairs=` against `names=`, does not).
+        let skip_keys = keys(&r.row.params);
+        let related =
+            group_keys.is_empty() || skip_keys.is_empty() || !skip_keys.is_disjoint(&group_keys);
+        if related && params_agree(&r.row.params, group, &[x]) {
             let at = r.row.param(x).map(|v| v.to_string()).unwrap_or_default();
             by.entry((r.row.backend.clone(), r.row.unit.clone()))
                 .or_default()
@@ -283,6 +297,22 @@ impl Out<'_> {
             .filter(|r| sw.floors || !is_floor(&r.row.backend))
             .filter(|r| param_num(&r.row, sw.x).is_some())
             .collect();
+        if rows.is_empty() {
+            // Recorded without the swept parameter (e.g. at one fixed size): bars instead.
+            let metrics: Vec<(&str, &str)> =
+                sw.lines.iter().map(|l| (l.metric, l.metric)).collect();
+            return self
+                .bars(BarSpec {
+                    id: sw.id,
+                    workload: sw.workload,
+                    metrics: &metrics,
+                    filter: sw.filter,
+                    title: sw.title,
+                    y_desc: sw.y_desc,
+                    caption: sw.caption,
+                })
+                .map(usize::from);
+        }
         let dims = dimensions(&rows, sw.x);
         let mut groups: BTreeMap<String, Vec<&Rec>> = BTreeMap::new();
         for r in &rows {
@@ -461,7 +491,7 @@ impl Out<'_> {
 
     /// Grouped bars of `metrics` (one group each) for every backend at the headline
     /// parameters of `workload`; floors drawn as outlined bars.
-    fn bars(&mut self, spec: BarSpec) -> Result<(), ReportError> {
+    fn bars(&mut self, spec: BarSpec) -> Result<bool, ReportError> {
         let BarSpec {
             id,
             workload,
@@ -473,7 +503,7 @@ impl Out<'_> {
         } = spec;
         let data = self.data;
         let Some((src, params)) = headline(data, workload, metrics[0].0, filter) else {
-            return Ok(());
+            return Ok(false);
         };
         let mut bars = Vec::new();
         let mut backends = Vec::new();
@@ -524,7 +554,8 @@ impl Out<'_> {
             notes,
         };
         let caption = format!("{caption} Parameters: {params}.");
-        self.push_bars(id.into(), workload, caption, chart, vec![src], backends)
+        self.push_bars(id.into(), workload, caption, chart, vec![src], backends)?;
+        Ok(true)
     }
 }
 

@@ -18,7 +18,8 @@ pub enum Family {
     SimpleRegistration,
     /// Names made as atoms at run time (`:"worker_#{id}"`), bounded by the atom table.
     DynamicAtoms,
-    /// A registry of arbitrary terms: Elixir `Registry`, gproc, a monitor-based registry.
+    /// A registry of arbitrary terms: Elixir `Registry` (unique or duplicate keys), gproc,
+    /// a monitor-based registry.
     RichRegistration,
     /// Anything else (routers, recovery strategies, unknown labels).
     Other,
@@ -34,7 +35,7 @@ impl Family {
             Family::SimpleRegistration
         } else if l.contains("atom") {
             Family::DynamicAtoms
-        } else if l.contains("registry") || l.contains("gproc") {
+        } else if l.contains("registry") || l.contains("gproc") || l.contains("duplicate") {
             Family::RichRegistration
         } else {
             Family::Other
@@ -674,6 +675,8 @@ mod tests {
         assert_eq!(Family::of("registry-dashmap"), Family::RichRegistration);
         assert_eq!(Family::of("monitor-registry"), Family::RichRegistration);
         assert_eq!(Family::of("gproc"), Family::RichRegistration);
+        assert_eq!(Family::of("duplicate-dashmap"), Family::RichRegistration);
+        assert_eq!(Family::of("interned-atoms"), Family::DynamicAtoms);
         assert_eq!(Family::of("static-names"), Family::SimpleRegistration);
         assert_eq!(Family::of("dynamic-atoms"), Family::DynamicAtoms);
         assert_eq!(Family::of("startup-discovery"), Family::StartupDiscovery);
