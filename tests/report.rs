@@ -30,14 +30,8 @@ const NAMING: &[&str] = &[
     "dynamic-atoms",
     "startup-discovery",
 ];
-const ROUTERS: &[&str] = &[
-    "modulo",
-    "rendezvous",
-    "jump",
-    "ring-vnodes=160",
-    "maglev-m=65537",
-];
-const RECOVERY: &[&str] = &["keep-table", "heir", "no-backup"];
+const ROUTERS: &[&str] = &["modulo", "rendezvous", "jump", "ring", "maglev"];
+const RECOVERY: &[&str] = &["supervisor-table", "keeper-heir", "no-backup"];
 const FLOORS: &[&str] = &[
     "floor-dashmap-get",
     "floor-scc-get",
@@ -74,9 +68,13 @@ const CHARTS: &[(&str, &[&str])] = &[
     ("soak-registered", NAMING),
     ("soak-atoms", &["dynamic-atoms"]),
     ("reshard-grow", ROUTERS),
+    ("reshard-grow-ratio", ROUTERS),
     ("reshard-shrink", ROUTERS),
+    ("reshard-shrink-ratio", ROUTERS),
     ("reshard-balance", ROUTERS),
+    ("reshard-spread", ROUTERS),
     ("reshard-lookup", ROUTERS),
+    ("reshard-memory", ROUTERS),
     ("recovery-lost", RECOVERY),
     ("recovery-latency", RECOVERY),
 ];
@@ -492,4 +490,47 @@ fn bad_input_is_a_clear_error() {
         report::build(&[], &out),
         Err(ReportError::NoInput)
     ));
+}
+
+#[test]
+fn older_reshard_and_recovery_metric_names_still_chart() {
+    let input = temp("older-in");
+    let mut reshard = Vec::new();
+    for (b, own) in [("modulo", ""), ("ring", ";vnodes=160")] {
+        for k in [4.0, 8.0] {
+            let p = format!("k={k};keys=1000{own}");
+            reshard.push(Row::new(b, "reshard", &p, "max_over_mean", 1.05, "ratio"));
+            reshard.push(Row::new(
+                b,
+                "reshard",
+                &p,
+                "stddev_over_binomial",
+                1.0,
+                "ratio",
+            ));
+        }
+    }
+    let recovery: Vec<Row> = [("heir", 1e4), ("keep-table", 2e4)]
+        .iter()
+        .flat_map(|(b, v)| {
+            [
+                Row::new(b, "recovery", "", "kill_to_serving_p50_ns", *v, "ns"),
+                Row::new(b, "recovery", "", "kill_to_serving_p99_ns", v * 3.0, "ns"),
+            ]
+        })
+        .collect();
+    results::write_workload(&input, "reshard", &reshard).unwrap();
+    results::write_workload(&input, "recovery", &recovery).unwrap();
+    let out = temp("older-out");
+    let rep = report::build(&[input], &out).unwrap();
+    let ids: Vec<&str> = rep.figures.iter().map(|f| f.id.as_str()).collect();
+    for id in ["reshard-balance", "reshard-spread", "recovery-latency"] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let svg = fs::read_to_string(out.join("fig-recovery-latency.svg")).unwrap();
+    assert!(svg.contains("heir") && svg.contains("keep-table") && svg.contains("(ns)"));
+    // The ring's private `vnodes=` does not keep it out of the routers' table.
+    let md = fs::read_to_string(out.join("REPORT.md")).unwrap();
+    let table = md.split("## Resharding").nth(1).unwrap();
+    assert!(table.contains("| `ring` | **1.05** ★"), "{table}");
 }

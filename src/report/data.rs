@@ -415,6 +415,45 @@ impl Data {
     }
 }
 
+/// The backend-private parameter keys among `rows`: keys that some backend never records
+/// and every other backend records on all its rows (a ring router's `vnodes=`, a Maglev
+/// router's `table_size=`). They say which variant a backend is, not where it was
+/// measured, so comparisons across backends ignore them.
+pub fn private_keys<'a>(rows: impl Iterator<Item = &'a Rec>) -> BTreeSet<String> {
+    // key -> backend -> (rows with the key, rows in all)
+    let mut seen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut with: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    for r in rows {
+        let e = seen.entry(r.row.backend.as_str()).or_default();
+        e.1 += 1;
+        for kv in r.row.params.split(';') {
+            if let Some((k, _)) = kv.split_once('=') {
+                *with
+                    .entry((k.to_string(), r.row.backend.as_str()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let keys: BTreeSet<&String> = with.keys().map(|(k, _)| k).collect();
+    keys.into_iter()
+        .filter(|k| {
+            let count = |b: &str| with.get(&((*k).clone(), b)).copied().unwrap_or(0);
+            let some_never = seen.keys().any(|b| count(b) == 0);
+            let others_always = seen
+                .iter()
+                .all(|(b, (_, all))| count(b) == 0 || count(b) == *all);
+            some_never && others_always
+        })
+        .cloned()
+        .collect()
+}
+
+/// `params` without the keys in `private` (see [`private_keys`]).
+pub fn normalize(params: &str, private: &BTreeSet<String>) -> String {
+    let drop: Vec<&str> = private.iter().map(String::as_str).collect();
+    params_without(params, &drop)
+}
+
 /// `params` without the keys in `drop`, in their order.
 pub fn params_without(params: &str, drop: &[&str]) -> String {
     params

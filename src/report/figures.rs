@@ -7,7 +7,9 @@ use std::path::Path;
 
 use crate::results::Row;
 
-use super::data::{is_floor, param_num, params_agree, params_without, Data, Rec};
+use super::data::{
+    is_floor, normalize, param_num, params_agree, params_without, private_keys, Data, Rec,
+};
 use super::plot::{self, BarChart, Bars, LineChart, Point, RefLine, Series};
 use super::ReportError;
 
@@ -502,7 +504,15 @@ impl Out<'_> {
             caption,
         } = spec;
         let data = self.data;
-        let Some((src, params)) = headline(data, workload, metrics[0].0, filter) else {
+        let metrics: Vec<(&str, &str)> = metrics
+            .iter()
+            .copied()
+            .filter(|(m, _)| data.measured(workload, m).any(|r| filter(&r.row)))
+            .collect();
+        let Some(&(first, _)) = metrics.first() else {
+            return Ok(false);
+        };
+        let Some((src, params)) = headline(data, workload, first, filter) else {
             return Ok(false);
         };
         let mut bars = Vec::new();
@@ -568,8 +578,14 @@ pub fn value(
     params: &str,
     metric: &str,
 ) -> Option<f64> {
+    let private = private_keys(data.measured(workload, metric));
+    let want = normalize(params, &private);
     data.measured(workload, metric)
-        .find(|r| r.source == src && r.row.backend == backend && r.row.params == params)
+        .find(|r| {
+            r.source == src
+                && r.row.backend == backend
+                && normalize(&r.row.params, &private) == want
+        })
         .map(|r| r.row.value)
 }
 
@@ -585,18 +601,20 @@ pub fn size_score(params: &str) -> f64 {
 }
 
 /// The headline parameters of `metric` in `workload`: the (source, params) measured for
-/// the most contenders, then from the first source, then the largest sizes.
+/// the most contenders, then from the first source, then the largest sizes. The params
+/// leave out backend-private keys (see [`private_keys`]).
 pub fn headline(
     data: &Data,
     workload: &str,
     metric: &str,
     filter: fn(&Row) -> bool,
 ) -> Option<(usize, String)> {
+    let private = private_keys(data.measured(workload, metric));
     let mut cover: BTreeMap<(usize, String), BTreeSet<&str>> = BTreeMap::new();
     for r in data.measured(workload, metric).filter(|r| filter(&r.row)) {
         if !is_floor(&r.row.backend) {
             cover
-                .entry((r.source, r.row.params.clone()))
+                .entry((r.source, normalize(&r.row.params, &private)))
                 .or_default()
                 .insert(&r.row.backend);
         }
@@ -842,57 +860,113 @@ pub fn draw_all(data: &Data, dir: &Path) -> Result<Vec<Figure>, ReportError> {
         out.sweep(sw)?;
     }
 
-    // reshard
-    let mut sw = Sweep::new("reshard-grow", "reshard", "moved_ratio_grow", "k");
+    // reshard (the shard module's metric names first, the brief's older names as fallback)
+    let first = |names: &[&'static str]| {
+        names
+            .iter()
+            .copied()
+            .find(|m| data.measured("reshard", m).next().is_some())
+    };
+    let mut sw = Sweep::new("reshard-grow", "reshard", "moved_fraction_grow", "k");
     sw.title = "Keys moved when adding a shard";
     sw.x_desc = "shards K before growth (count)";
     sw.y_desc = "keys moved on K -> K+1 (fraction of keys)";
     sw.caption = "Fraction of keys whose shard changes when a shard is added; black dashed: the minimum any balanced router must move, 1/(K+1).";
     sw.ideal = Some(("minimum 1/(K+1)", |k| 1.0 / (k + 1.0)));
     out.sweep(sw)?;
-    let mut sw = Sweep::new("reshard-shrink", "reshard", "moved_ratio_shrink", "k");
+    let mut sw = Sweep::new("reshard-grow-ratio", "reshard", "moved_ratio_grow", "k");
+    sw.title = "Keys moved when adding a shard, over the minimum";
+    sw.x_desc = "shards K before growth (count)";
+    sw.y_desc = "moved on K -> K+1 / minimum 1/(K+1) (ratio)";
+    sw.caption = "The fraction of keys moved when a shard is added, over the minimum 1/(K+1) any balanced router must move: 1.0 is minimal disruption.";
+    sw.refs = vec![("minimal disruption 1.0".into(), 1.0)];
+    out.sweep(sw)?;
+    let mut sw = Sweep::new("reshard-shrink", "reshard", "moved_fraction_shrink", "k");
     sw.title = "Keys moved when removing a shard";
     sw.x_desc = "shards K before shrinking (count)";
     sw.y_desc = "keys moved on K -> K-1 (fraction of keys)";
-    sw.caption = "Fraction of keys whose shard changes when a shard is removed; black dashed: the minimum, 1/K.";
+    sw.caption = "Fraction of keys whose shard changes when the last shard is removed; black dashed: the minimum, 1/K.";
     sw.ideal = Some(("minimum 1/K", |k| 1.0 / k));
     out.sweep(sw)?;
-    let mut sw = Sweep::new("reshard-balance", "reshard", "max_over_mean", "k");
-    sw.title = "Load balance across shards";
-    sw.x_desc = "shards K (count)";
-    sw.y_desc = "max / mean keys per shard (ratio)";
-    sw.caption = "The fullest shard's key count over the mean (1.0 is perfect balance).";
-    sw.refs = vec![("perfect balance 1.0".into(), 1.0)];
+    let mut sw = Sweep::new("reshard-shrink-ratio", "reshard", "moved_ratio_shrink", "k");
+    sw.title = "Keys moved when removing a shard, over the minimum";
+    sw.x_desc = "shards K before shrinking (count)";
+    sw.y_desc = "moved on K -> K-1 / minimum 1/K (ratio)";
+    sw.caption = "The fraction of keys moved when a shard is removed, over the minimum 1/K: 1.0 is minimal disruption.";
+    sw.refs = vec![("minimal disruption 1.0".into(), 1.0)];
     out.sweep(sw)?;
+    if let Some(m) = first(&["load_max_over_mean", "max_over_mean"]) {
+        let mut sw = Sweep::new("reshard-balance", "reshard", m, "k");
+        sw.title = "Load balance across shards";
+        sw.x_desc = "shards K (count)";
+        sw.y_desc = "max / mean keys per shard (ratio)";
+        sw.caption = "The fullest shard's key count over the mean (1.0 is perfect balance).";
+        sw.refs = vec![("perfect balance 1.0".into(), 1.0)];
+        out.sweep(sw)?;
+    }
+    if let Some(m) = first(&["load_stddev_ratio", "stddev_over_binomial"]) {
+        let mut sw = Sweep::new("reshard-spread", "reshard", m, "k");
+        sw.title = "Spread of shard loads against random";
+        sw.x_desc = "shards K (count)";
+        sw.y_desc = "stddev of keys per shard / binomial stddev (ratio)";
+        sw.caption = "The standard deviation of keys per shard over that of a uniformly random assignment: 1.0 is as good as random, above is worse.";
+        sw.refs = vec![("as random 1.0".into(), 1.0)];
+        out.sweep(sw)?;
+    }
     let mut sw = Sweep::new("reshard-lookup", "reshard", "lookup_ns", "k");
     sw.title = "Router lookup time";
     sw.x_desc = "shards K (count)";
     sw.y_desc = "time per key lookup (ns)";
     sw.caption = "Time to map one key to its shard, in nanoseconds.";
     out.sweep(sw)?;
+    let mut sw = Sweep::new("reshard-memory", "reshard", "memory_bytes", "k");
+    sw.title = "Router memory";
+    sw.x_desc = "shards K (count)";
+    sw.y_desc = "router state (bytes)";
+    sw.caption = "Heap bytes of the router's own state (tables, rings), against the shard count.";
+    out.sweep(sw)?;
 
     // recovery
     out.bars(BarSpec {
         id: "recovery-lost",
         workload: "recovery",
-        metrics: &[("lost_updates", "lost updates")],
+        metrics: &[
+            ("lost_updates", "lost updates"),
+            ("failed_calls", "failed calls"),
+        ],
         filter: all,
-        title: "Updates lost when the table owner dies",
-        y_desc: "lost updates (count)",
-        caption: "Updates acknowledged before the owner was killed but missing afterwards (count).",
+        title: "Updates lost and calls failed when the state owner dies",
+        y_desc: "updates or calls (count)",
+        caption: "Acknowledged updates missing after the state's owner was killed and restarted, and calls that failed meanwhile (counts).",
     })?;
+    let us = data.measured("recovery", "recover_us_p50").next().is_some();
     out.bars(BarSpec {
         id: "recovery-latency",
         workload: "recovery",
-        metrics: &[
-            ("kill_to_serving_p50_ns", "p50"),
-            ("kill_to_serving_p99_ns", "p99"),
-        ],
+        metrics: if us {
+            &[
+                ("recover_us_p50", "p50"),
+                ("recover_us_p99", "p99"),
+                ("recover_us_max", "max"),
+            ]
+        } else {
+            &[
+                ("kill_to_serving_p50_ns", "p50"),
+                ("kill_to_serving_p99_ns", "p99"),
+            ]
+        },
         filter: all,
         title: "Kill to serving again",
-        y_desc: "time until lookups are served again (ns)",
-        caption:
-            "Time from killing the table owner until lookups are answered again, in nanoseconds.",
+        y_desc: if us {
+            "time until served again (µs)"
+        } else {
+            "time until served again (ns)"
+        },
+        caption: if us {
+            "Time from killing the state's owner until calls are answered again, in microseconds."
+        } else {
+            "Time from killing the state's owner until calls are answered again, in nanoseconds."
+        },
     })?;
 
     Ok(out.figures)

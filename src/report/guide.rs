@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::data::{is_floor, param_num, params_agree, Data};
+use super::data::{is_floor, normalize, param_num, params_agree, private_keys, Data};
 use super::figures::size_score;
 use super::plot::si;
 
@@ -401,8 +401,13 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
             .unwrap_or_default()
     );
     let at = |backend: &str, metric: &str| {
+        let private = private_keys(data.measured(c.workload, metric));
         data.measured(c.workload, metric)
-            .find(|r| r.source == src && r.row.backend == backend && r.row.params == params)
+            .find(|r| {
+                r.source == src
+                    && r.row.backend == backend
+                    && normalize(&r.row.params, &private) == params
+            })
             .map(|r| (r.row.value, r.row.unit.clone()))
     };
     let mut ranked: Vec<(String, f64, f64)> = Vec::new();
@@ -548,11 +553,12 @@ fn choose(data: &Data, c: &Criterion) -> Option<(usize, String)> {
         Extreme::Min => vals.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v)))),
         Extreme::Max => vals.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
     };
+    let private = private_keys(data.measured(c.workload, c.metric));
     let mut cover: BTreeMap<(usize, String), BTreeSet<&str>> = BTreeMap::new();
     for r in rows {
         if target.is_none() || param_num(&r.row, key) == target {
             cover
-                .entry((r.source, r.row.params.clone()))
+                .entry((r.source, normalize(&r.row.params, &private)))
                 .or_default()
                 .insert(&r.row.backend);
         }

@@ -101,23 +101,59 @@ pub const NAMING: &[Column] = &[
     col("soak", "dead_names_left", "dead names left", "count", false),
 ];
 
-/// The routers' columns (reshard workload).
+/// The routers' columns (reshard workload); a column without rows is left out, so both
+/// the shard module's names and the older ones (`max_over_mean`, ...) are listed.
 pub const RESHARD: &[Column] = &[
     col(
         "reshard",
-        "moved_ratio_grow",
+        "moved_fraction_grow",
         "moved on grow",
-        "fraction",
+        "fraction of keys",
+        false,
+    ),
+    col(
+        "reshard",
+        "moved_ratio_grow",
+        "moved on grow / minimum",
+        "ratio",
+        false,
+    ),
+    col(
+        "reshard",
+        "moved_fraction_shrink",
+        "moved on shrink",
+        "fraction of keys",
         false,
     ),
     col(
         "reshard",
         "moved_ratio_shrink",
-        "moved on shrink",
-        "fraction",
+        "moved on shrink / minimum",
+        "ratio",
+        false,
+    ),
+    col(
+        "reshard",
+        "excess_fraction_grow",
+        "excess moves on grow",
+        "fraction of keys",
+        false,
+    ),
+    col(
+        "reshard",
+        "load_max_over_mean",
+        "max/mean load",
+        "ratio",
         false,
     ),
     col("reshard", "max_over_mean", "max/mean load", "ratio", false),
+    col(
+        "reshard",
+        "load_stddev_ratio",
+        "stddev / binomial",
+        "ratio",
+        false,
+    ),
     col(
         "reshard",
         "stddev_over_binomial",
@@ -137,9 +173,24 @@ pub const RESHARD: &[Column] = &[
     col("reshard", "build_ns", "build", "ns", false),
 ];
 
-/// The recovery strategies' columns.
+/// The recovery strategies' columns (both metric namings, as for [`RESHARD`]).
 pub const RECOVERY: &[Column] = &[
     col("recovery", "lost_updates", "lost updates", "count", false),
+    col("recovery", "failed_calls", "failed calls", "count", false),
+    col(
+        "recovery",
+        "recover_us_p50",
+        "kill to serving p50",
+        "µs",
+        false,
+    ),
+    col(
+        "recovery",
+        "recover_us_p99",
+        "kill to serving p99",
+        "µs",
+        false,
+    ),
     col(
         "recovery",
         "kill_to_serving_p50_ns",
