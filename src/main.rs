@@ -1,114 +1,213 @@
-//! `naming-bench`: routes calls to a fleet of named workers through the Registry
-//! (seed 000's drills 1-3), crashes one, and shows its name re-registered after the restart.
+//! `naming-bench`: runs the workloads over the backends and writes the report.
+//!
+//! - `naming-bench compare [--quick] [--backends a,b] [--workloads x,y] [--out DIR]` runs
+//!   the selected workloads, writes their CSV rows and `environment.json` under `DIR`
+//!   (default `results`), then the report (SVG charts, `REPORT.md`, `index.html`), and
+//!   prints a summary.
+//! - `naming-bench report [--in DIR ...] [--out DIR]` rebuilds the report from existing
+//!   results without running anything.
 
-use std::time::{Duration, Instant};
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use naming_strategies::runtime::{
-    ChildSpec, Ctx, DynamicSupervisor, DynamicSupervisorOpts, GenServer, Name, Restart, Runtime,
-    StartOpts,
-};
-use naming_strategies::{via, Naming, Registry};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use naming_bench::contenders;
+use naming_bench::report::{self, ReportError};
+use naming_bench::workloads::{self, Progress, RunOptions, WORKLOADS};
 
-const TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A user worker: counts the pings it has answered.
-struct UserWorker {
-    pings: u64,
+/// BEAM naming strategies, in Rust on tokio, measured side by side.
+#[derive(Parser, Debug)]
+#[command(name = "naming-bench", version, about, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-impl GenServer for UserWorker {
-    type Call = ();
-    type Reply = u64;
-    type Cast = ();
-
-    async fn handle_call(&mut self, _: (), _ctx: &mut Ctx) -> u64 {
-        self.pings += 1;
-        self.pings
-    }
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the workloads over the backends, then write the report.
+    Compare {
+        /// Small sizes: a couple of minutes in all.
+        #[arg(long)]
+        quick: bool,
+        /// Only these backends (comma-separated labels).
+        #[arg(long, value_delimiter = ',')]
+        backends: Option<Vec<String>>,
+        /// Only these workloads (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        workloads: Option<Vec<String>>,
+        /// Where the CSV rows, environment.json and the report go.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
+    /// Rebuild the report from existing results, without running anything.
+    Report {
+        /// Result directories to read (repeatable). Default: `results` and each of its
+        /// subdirectories holding CSV files (e.g. `results/device-16core`).
+        #[arg(long = "in", value_name = "DIR")]
+        inputs: Vec<PathBuf>,
+        /// Where the report goes (default: the first input directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
-fn user_worker<N: Naming>(naming: &N, user_id: u64) -> ChildSpec {
-    let naming = naming.clone();
-    ChildSpec::new(
-        "user_worker",
-        Restart::Permanent,
-        move |rt: Runtime, mut opts: StartOpts| {
-            opts.register = Some(via(&naming, Name::Id(user_id)));
-            async move {
-                rt.start_opts(UserWorker { pings: 0 }, opts)
-                    .await
-                    .map(|s| s.process().clone())
-            }
-        },
-    )
+/// Why the command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("unknown backend {0:?}; known backends: {1}")]
+    UnknownBackend(String, String),
+    #[error("unknown workload {0:?}; known workloads: {1}")]
+    UnknownWorkload(String, String),
+    #[error("running the workloads: {0}")]
+    Run(#[source] std::io::Error),
+    #[error("building the report: {0}")]
+    Report(#[from] ReportError),
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    // Run on a worker thread, as a client process would, not on the blocked main thread.
-    tokio::spawn(fleet_demo()).await?
+/// Shows each workload as an indicatif bar on a terminal, as plain lines otherwise.
+struct BarProgress {
+    bar: Mutex<Option<ProgressBar>>,
+    terminal: bool,
 }
 
-async fn fleet_demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let users: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
-    let rt = Runtime::new();
-    let registry = Registry::<naming_strategies::DashMapTable>::new(1);
-    let fleet = DynamicSupervisor::start(&rt, DynamicSupervisorOpts::default()).await?;
-
-    let t = Instant::now();
-    for id in 0..users {
-        fleet.start_child(user_worker(&registry, id)).await?;
-    }
-    println!(
-        "started {users} workers under a DynamicSupervisor, named via {} in {:?} ({:.0} ns each)",
-        registry.label(),
-        t.elapsed(),
-        t.elapsed().as_nanos() as f64 / users as f64
-    );
-
-    let t = Instant::now();
-    for id in 0..users {
-        let _: u64 = registry.call(&Name::Id(id), (), TIMEOUT).await?;
-    }
-    println!(
-        "routed {users} calls through names in {:?} ({:.0} ns per call)",
-        t.elapsed(),
-        t.elapsed().as_nanos() as f64 / users as f64
-    );
-
-    let name = Name::Id(users / 2);
-    let victim = registry
-        .whereis(&name)
-        .await
-        .ok_or("worker not registered")?;
-    let t = Instant::now();
-    let exited = victim.exited();
-    victim.kill();
-    let reason = exited.await;
-    let mut polls = 0u64;
-    let restarted = loop {
-        match registry.whereis(&name).await {
-            Some(p) if p.pid() != victim.pid() => break p,
-            _ => {
-                polls += 1;
-                tokio::task::yield_now().await;
-            }
+impl BarProgress {
+    fn new() -> Self {
+        BarProgress {
+            bar: Mutex::new(None),
+            terminal: std::io::stderr().is_terminal(),
         }
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&mut Option<ProgressBar>)) {
+        // A poisoned lock only means another thread panicked mid-update: keep going.
+        let mut guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard);
+    }
+}
+
+impl Progress for BarProgress {
+    fn start(&self, workload: &str, steps: u64) {
+        if !self.terminal {
+            eprintln!("== {workload} ({steps} steps)");
+            return;
+        }
+        let bar = ProgressBar::new(steps);
+        let style = ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} {elapsed_precise} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(workload.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        self.with_bar(|b| *b = Some(bar));
+    }
+
+    fn step(&self, message: &str) {
+        if !self.terminal {
+            eprintln!("   {message}");
+            return;
+        }
+        self.with_bar(|b| {
+            if let Some(bar) = b {
+                bar.set_message(message.to_string());
+                bar.inc(1);
+            }
+        });
+    }
+
+    fn finish(&self, workload: &str) {
+        if !self.terminal {
+            eprintln!("== {workload} done");
+            return;
+        }
+        self.with_bar(|b| {
+            if let Some(bar) = b.take() {
+                bar.finish_with_message("done");
+            }
+        });
+    }
+}
+
+fn check_names(
+    given: &Option<Vec<String>>,
+    known: &[&str],
+    err: fn(String, String) -> CliError,
+) -> Result<(), CliError> {
+    for g in given.iter().flatten() {
+        if !known.contains(&g.as_str()) {
+            return Err(err(g.clone(), known.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+fn compare(
+    quick: bool,
+    backends: Option<Vec<String>>,
+    workloads_sel: Option<Vec<String>>,
+    out: PathBuf,
+) -> Result<(), CliError> {
+    check_names(&backends, &contenders::labels(), CliError::UnknownBackend)?;
+    check_names(&workloads_sel, WORKLOADS, CliError::UnknownWorkload)?;
+    let opts = RunOptions {
+        quick,
+        backends,
+        workloads: workloads_sel,
+        out: out.clone(),
     };
-    println!(
-        "killed {} ({reason}); restarted as {} under the same name after {:?} ({polls} polls)",
-        victim.pid(),
-        restarted.pid(),
-        t.elapsed()
-    );
-    let pings: u64 = registry.call(&name, (), TIMEOUT).await?;
-    println!(
-        "call through {name:?} after the restart answered {pings} (fresh state); {} names registered, {} children",
-        registry.registered_count().await,
-        fleet.count_children().await?.active
+    let progress = BarProgress::new();
+    let rows = workloads::run(&opts, &progress).map_err(CliError::Run)?;
+    eprintln!("{} rows written under {}", rows.len(), out.display());
+    write_report(&report::discover_inputs(&out), &out)
+}
+
+fn write_report(inputs: &[PathBuf], out: &std::path::Path) -> Result<(), CliError> {
+    let rep = report::build(inputs, out)?;
+    // A closed stdout (`| head`) is not an error worth a panic: the report is written.
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", report::summary(&rep));
+    let _ = writeln!(
+        stdout,
+        "report: {} and {} ({} charts)",
+        rep.markdown.display(),
+        rep.html.display(),
+        rep.figures.len()
     );
     Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compare {
+            quick,
+            backends,
+            workloads,
+            out,
+        } => compare(quick, backends, workloads, out),
+        Command::Report { inputs, out } => {
+            let inputs = if inputs.is_empty() {
+                report::discover_inputs(std::path::Path::new("results"))
+            } else {
+                inputs
+            };
+            let out = out
+                .or_else(|| inputs.first().cloned())
+                .unwrap_or_else(|| PathBuf::from("results"));
+            write_report(&inputs, &out)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("naming-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,614 @@
+//! Chart primitives over plotters' SVG backend: a line chart (x sweep) and a grouped bar
+//! chart, both with log axes where values span decades and a legend panel of their own.
+//!
+//! Log axes are drawn by plotting `log10(v)` on a linear axis and labelling ticks with
+//! `10^t`, so one coordinate type serves all four axis combinations.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+/// A colour as RGB.
+pub type Rgb = (u8, u8, u8);
+
+/// One point of a series, with an optional min..max whisker.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// x value (data units).
+    pub x: f64,
+    /// y value (data units).
+    pub y: f64,
+    /// Optional whisker low and high ends.
+    pub whisker: Option<(f64, f64)>,
+}
+
+/// One line of a line chart.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend label (`None`: no legend entry of its own).
+    pub label: Option<String>,
+    /// Line colour.
+    pub color: Rgb,
+    /// Dashed (floors, second percentile) or solid.
+    pub dashed: bool,
+    /// Marker shape index (0 circle, 1 triangle, 2 square, 3 cross): one per source.
+    pub marker: usize,
+    /// Points, sorted by x.
+    pub points: Vec<Point>,
+}
+
+/// A horizontal reference line (a floor, an ideal value).
+#[derive(Clone, Debug)]
+pub struct RefLine {
+    /// Legend label.
+    pub label: String,
+    /// y value.
+    pub y: f64,
+    /// Colour.
+    pub color: Rgb,
+}
+
+/// A line chart: y against an x sweep, every backend one series.
+#[derive(Clone, Debug, Default)]
+pub struct LineChart {
+    /// Title above the plot.
+    pub title: String,
+    /// x axis description, with unit.
+    pub x_desc: String,
+    /// y axis description, with unit.
+    pub y_desc: String,
+    /// The series.
+    pub series: Vec<Series>,
+    /// Horizontal reference lines.
+    pub refs: Vec<RefLine>,
+    /// Extra legend lines (line-style keys, markers per source, skipped backends).
+    pub notes: Vec<String>,
+}
+
+/// One coloured bar per group of a grouped bar chart.
+#[derive(Clone, Debug)]
+pub struct Bars {
+    /// Legend label.
+    pub label: String,
+    /// Fill colour.
+    pub color: Rgb,
+    /// Outline only (floors), instead of filled.
+    pub outline: bool,
+    /// One value per group (`None`: no bar).
+    pub values: Vec<Option<f64>>,
+}
+
+/// A grouped bar chart: groups along x, one bar per backend in each group.
+#[derive(Clone, Debug, Default)]
+pub struct BarChart {
+    /// Title above the plot.
+    pub title: String,
+    /// y axis description, with unit.
+    pub y_desc: String,
+    /// Group names along x.
+    pub groups: Vec<String>,
+    /// The bars, one entry per backend.
+    pub bars: Vec<Bars>,
+    /// Extra legend lines.
+    pub notes: Vec<String>,
+}
+
+/// An axis: linear or log10, over `lo..hi` in axis units (log10 of data for log axes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Axis {
+    /// Whether the axis is log10.
+    pub log: bool,
+    /// Lower end, axis units.
+    pub lo: f64,
+    /// Upper end, axis units.
+    pub hi: f64,
+}
+
+/// Values spanning at least this ratio get a log axis.
+const LOG_SPAN: f64 = 30.0;
+
+impl Axis {
+    /// An axis fitting `values` (finite ones only); `from_zero` anchors a linear axis at 0.
+    pub fn fit(values: impl IntoIterator<Item = f64>, from_zero: bool) -> Axis {
+        let vals: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+        let (mut min, mut max) = vals
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        if vals.is_empty() {
+            (min, max) = (0.0, 1.0);
+        }
+        if min > 0.0 && max / min >= LOG_SPAN {
+            return Axis {
+                log: true,
+                lo: min.log10().floor(),
+                hi: max.log10().ceil(),
+            };
+        }
+        if from_zero {
+            min = min.min(0.0);
+            max = max.max(0.0);
+        }
+        if max == min {
+            let pad = if max == 0.0 { 1.0 } else { max.abs() * 0.1 };
+            return Axis {
+                log: false,
+                lo: if from_zero && min >= 0.0 {
+                    0.0
+                } else {
+                    min - pad
+                },
+                hi: max + pad,
+            };
+        }
+        let pad = (max - min) * 0.08;
+        Axis {
+            log: false,
+            lo: if from_zero && min >= 0.0 {
+                0.0
+            } else {
+                min - pad
+            },
+            hi: max + pad,
+        }
+    }
+
+    /// Data value to axis units (`None` where a log axis cannot show it).
+    pub fn pos(self, v: f64) -> Option<f64> {
+        if !v.is_finite() {
+            None
+        } else if self.log {
+            (v > 0.0).then(|| v.log10())
+        } else {
+            Some(v)
+        }
+    }
+
+    /// The axis-unit value as a tick label.
+    pub fn label(self, t: f64) -> String {
+        if self.log {
+            si(10f64.powf(t))
+        } else {
+            si(t)
+        }
+    }
+
+    /// Bottom of a bar: the axis floor.
+    fn base(self) -> f64 {
+        if self.log {
+            self.lo
+        } else {
+            0f64.clamp(self.lo, self.hi)
+        }
+    }
+
+    /// How many ticks to ask for.
+    fn ticks(self) -> usize {
+        if self.log {
+            ((self.hi - self.lo).round() as usize + 1).clamp(2, 12)
+        } else {
+            8
+        }
+    }
+}
+
+/// A number in short SI form: `1.5k`, `12M`, `0.25`, `3.2µ`.
+pub fn si(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 1e12 {
+        (v / 1e12, "T")
+    } else if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else if a >= 1.0 {
+        (v, "")
+    } else if a >= 1e-3 {
+        return trim(format!("{v:.3}"));
+    } else {
+        (v * 1e6, "µ")
+    };
+    let digits = if scaled.abs() >= 100.0 {
+        0
+    } else if scaled.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{}{suffix}", trim(format!("{scaled:.digits$}")))
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn color(c: Rgb) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+type Err = String;
+
+fn e<E: std::fmt::Display>(err: E) -> Err {
+    err.to_string()
+}
+
+const W: u32 = 1000;
+const LEGEND_W: u32 = 340;
+const ROW_H: i32 = 18;
+
+/// One legend line: a sample (line, bar or none) and its text.
+enum Sample {
+    Line {
+        color: Rgb,
+        dashed: bool,
+        marker: Option<usize>,
+    },
+    Bar {
+        color: Rgb,
+        outline: bool,
+    },
+    Text,
+}
+
+fn height_for(entries: usize) -> u32 {
+    (60 + entries as u32 * ROW_H as u32).max(520)
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Wraps notes (plain text lines) at word boundaries to fit the legend panel, up to four
+/// lines each; labelled entries stay one line.
+fn wrap_notes(entries: Vec<(Sample, String)>) -> Vec<(Sample, String)> {
+    const WIDTH: usize = 48;
+    let mut out = Vec::new();
+    for (sample, text) in entries {
+        if !matches!(sample, Sample::Text) || text.chars().count() <= WIDTH {
+            out.push((sample, text));
+            continue;
+        }
+        let mut lines: Vec<String> = vec![String::new()];
+        for word in text.split(' ') {
+            let cur = lines.last_mut().expect("never empty");
+            if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > WIDTH {
+                lines.push(format!("   {word}"));
+            } else {
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(word);
+            }
+        }
+        if lines.len() > 4 {
+            lines.truncate(4);
+            lines[3].push('…');
+        }
+        out.extend(lines.into_iter().map(|l| (Sample::Text, l)));
+    }
+    out
+}
+
+fn draw_legend(
+    area: &DrawingArea<SVGBackend, Shift>,
+    entries: &[(Sample, String)],
+) -> Result<(), Err> {
+    let font = ("sans-serif", 13).into_font();
+    let mut y = 40;
+    for (sample, text) in entries {
+        match sample {
+            Sample::Line {
+                color: c,
+                dashed,
+                marker,
+            } => {
+                let style = ShapeStyle::from(color(*c)).stroke_width(2);
+                if *dashed {
+                    area.draw(&DashedPathElement::new(vec![(8, y), (38, y)], 5, 3, style))
+                        .map_err(e)?;
+                } else {
+                    area.draw(&PathElement::new(vec![(8, y), (38, y)], style))
+                        .map_err(e)?;
+                }
+                if let Some(m) = marker {
+                    draw_marker(area, (23, y), *m, *c)?;
+                }
+            }
+            Sample::Bar { color: c, outline } => {
+                let style = if *outline {
+                    ShapeStyle::from(color(*c)).stroke_width(2)
+                } else {
+                    color(*c).filled()
+                };
+                area.draw(&Rectangle::new([(12, y - 6), (34, y + 6)], style))
+                    .map_err(e)?;
+            }
+            Sample::Text => {}
+        }
+        let x = if matches!(sample, Sample::Text) {
+            8
+        } else {
+            44
+        };
+        area.draw(&Text::new(shorten(text, 50), (x, y - 7), font.clone()))
+            .map_err(e)?;
+        y += ROW_H;
+    }
+    Ok(())
+}
+
+fn draw_marker<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    at: CT::From,
+    marker: usize,
+    c: Rgb,
+) -> Result<(), Err>
+where
+    CT::From: Clone,
+{
+    let style = color(c).filled();
+    match marker % 4 {
+        0 => area.draw(&Circle::new(at, 4, style)),
+        1 => area.draw(&TriangleMarker::new(at, 5, style)),
+        2 => area.draw(&Cross::new(
+            at,
+            4,
+            ShapeStyle::from(color(c)).stroke_width(2),
+        )),
+        _ => area.draw(&Circle::new(
+            at,
+            4,
+            ShapeStyle::from(color(c)).stroke_width(2),
+        )),
+    }
+    .map_err(|err| err.to_string())
+}
+
+/// Draws `chart` as an SVG file at `path`.
+pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
+    let xs = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x));
+    let x_axis = Axis::fit(xs, false);
+    let ys = chart
+        .series
+        .iter()
+        .flat_map(|s| {
+            s.points.iter().flat_map(|p| {
+                let (lo, hi) = p.whisker.unwrap_or((p.y, p.y));
+                [p.y, lo, hi]
+            })
+        })
+        .chain(chart.refs.iter().map(|r| r.y));
+    let y_axis = Axis::fit(ys, true);
+
+    let mut legend = Vec::new();
+    for s in &chart.series {
+        if let Some(l) = &s.label {
+            if !legend.iter().any(|(_, t): &(Sample, String)| t == l) {
+                let marker = Some(s.marker);
+                legend.push((
+                    Sample::Line {
+                        color: s.color,
+                        dashed: s.dashed,
+                        marker,
+                    },
+                    l.clone(),
+                ));
+            }
+        }
+    }
+    for r in &chart.refs {
+        legend.push((
+            Sample::Line {
+                color: r.color,
+                dashed: true,
+                marker: None,
+            },
+            r.label.clone(),
+        ));
+    }
+    legend.extend(chart.notes.iter().map(|n| (Sample::Text, n.clone())));
+    let legend = wrap_notes(legend);
+
+    let h = height_for(legend.len());
+    let root = SVGBackend::new(path, (W + LEGEND_W, h)).into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    let (plot_area, legend_area) = root.split_horizontally(W);
+    let mut ctx = ChartBuilder::on(&plot_area)
+        .caption(&chart.title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(90)
+        .build_cartesian_2d(x_axis.lo..x_axis.hi, y_axis.lo..y_axis.hi)
+        .map_err(e)?;
+    let xl = |v: &f64| x_axis.label(*v);
+    let yl = |v: &f64| y_axis.label(*v);
+    ctx.configure_mesh()
+        .x_desc(chart.x_desc.as_str())
+        .y_desc(chart.y_desc.as_str())
+        .x_labels(x_axis.ticks())
+        .y_labels(y_axis.ticks())
+        .x_label_formatter(&xl)
+        .y_label_formatter(&yl)
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(e)?;
+
+    for r in &chart.refs {
+        if let Some(y) = y_axis.pos(r.y) {
+            let style = ShapeStyle::from(color(r.color)).stroke_width(2);
+            ctx.draw_series(std::iter::once(DashedPathElement::new(
+                vec![(x_axis.lo, y), (x_axis.hi, y)],
+                8,
+                5,
+                style,
+            )))
+            .map_err(e)?;
+        }
+    }
+    for s in &chart.series {
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter_map(|p| Some((x_axis.pos(p.x)?, y_axis.pos(p.y)?)))
+            .collect();
+        let style = ShapeStyle::from(color(s.color)).stroke_width(2);
+        if s.dashed {
+            ctx.draw_series(DashedLineSeries::new(pts.clone(), 7, 4, style))
+                .map_err(e)?;
+        } else {
+            ctx.draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(e)?;
+        }
+        for p in &s.points {
+            if let (Some(x), Some((lo, hi))) = (x_axis.pos(p.x), p.whisker) {
+                if let (Some(lo), Some(hi)) = (y_axis.pos(lo), y_axis.pos(hi)) {
+                    ctx.draw_series(std::iter::once(PathElement::new(
+                        vec![(x, lo), (x, hi)],
+                        ShapeStyle::from(color(s.color)).stroke_width(1),
+                    )))
+                    .map_err(e)?;
+                }
+            }
+        }
+        for p in pts {
+            draw_marker(ctx.plotting_area(), p, s.marker, s.color)?;
+        }
+    }
+    draw_legend(&legend_area, &legend)?;
+    root.present().map_err(e)
+}
+
+/// Draws `chart` as an SVG file at `path`.
+pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
+    let ys = chart
+        .bars
+        .iter()
+        .flat_map(|b| b.values.iter().flatten().copied());
+    let y_axis = Axis::fit(ys, true);
+    let n = chart.groups.len().max(1);
+
+    let mut legend: Vec<(Sample, String)> = chart
+        .bars
+        .iter()
+        .map(|b| {
+            (
+                Sample::Bar {
+                    color: b.color,
+                    outline: b.outline,
+                },
+                b.label.clone(),
+            )
+        })
+        .collect();
+    legend.extend(chart.notes.iter().map(|t| (Sample::Text, t.clone())));
+    let legend = wrap_notes(legend);
+
+    let h = height_for(legend.len());
+    let root = SVGBackend::new(path, (W + LEGEND_W, h)).into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    let (plot_area, legend_area) = root.split_horizontally(W);
+    let mut ctx = ChartBuilder::on(&plot_area)
+        .caption(&chart.title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(90)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), y_axis.lo..y_axis.hi)
+        .map_err(e)?;
+    let groups = &chart.groups;
+    let xl = |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 {
+            groups.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let yl = |v: &f64| y_axis.label(*v);
+    ctx.configure_mesh()
+        .disable_x_mesh()
+        .y_desc(chart.y_desc.as_str())
+        .x_labels(n)
+        .y_labels(y_axis.ticks())
+        .x_label_formatter(&xl)
+        .y_label_formatter(&yl)
+        .axis_desc_style(("sans-serif", 15))
+        .x_label_style(("sans-serif", 14))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(e)?;
+
+    let k = chart.bars.len().max(1) as f64;
+    let width = 0.8 / k;
+    let base = y_axis.base();
+    for (j, b) in chart.bars.iter().enumerate() {
+        let style = if b.outline {
+            ShapeStyle::from(color(b.color)).stroke_width(2)
+        } else {
+            color(b.color).filled()
+        };
+        for (i, v) in b.values.iter().enumerate() {
+            let Some(top) = v.and_then(|v| y_axis.pos(v)) else {
+                continue;
+            };
+            let x0 = i as f64 - 0.4 + j as f64 * width;
+            ctx.draw_series(std::iter::once(Rectangle::new(
+                [(x0 + width * 0.08, base), (x0 + width * 0.92, top)],
+                style,
+            )))
+            .map_err(e)?;
+        }
+    }
+    draw_legend(&legend_area, &legend)?;
+    root.present().map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_go_log_across_decades_only() {
+        let a = Axis::fit([10.0, 1e6], true);
+        assert!(a.log && a.lo == 1.0 && a.hi == 6.0);
+        let b = Axis::fit([10.0, 20.0], true);
+        assert!(!b.log && b.lo == 0.0 && b.hi > 20.0);
+        let c = Axis::fit([0.0, 1e6], true);
+        assert!(!c.log, "a zero cannot sit on a log axis");
+        let d = Axis::fit(std::iter::empty(), false);
+        assert!(d.hi > d.lo);
+    }
+
+    #[test]
+    fn si_is_short() {
+        assert_eq!(si(1500.0), "1.5k");
+        assert_eq!(si(12_000_000.0), "12M");
+        assert_eq!(si(0.25), "0.25");
+        assert_eq!(si(0.0), "0");
+        assert_eq!(si(250.0), "250");
+    }
+}
