@@ -101,5 +101,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    common::write_rows("recovery", &common::from_strategy_rows(&rows));
+    common::write_rows(
+        "recovery",
+        &naming_bench::results::from_strategy_rows(&rows),
+    );
 }

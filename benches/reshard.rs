@@ -87,5 +87,5 @@ fn main() {
             std::process::exit(1);
         }
     };
-    common::write_rows("reshard", &common::from_strategy_rows(&rows));
+    common::write_rows("reshard", &naming_bench::results::from_strategy_rows(&rows));
 }

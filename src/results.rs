@@ -69,6 +69,38 @@ impl Row {
     }
 }
 
+/// The unit of a metric named by the suite's conventions (`_ns`, `_us`, `_bytes`, ...).
+pub fn unit_of(metric: &str) -> &'static str {
+    match metric {
+        m if m.ends_with("_ns") => "ns",
+        m if m.ends_with("_us") || m.contains("_us_") => "us",
+        m if m.ends_with("_ms") => "ms",
+        m if m.ends_with("_bytes") => "bytes",
+        m if m.contains("ratio") || m.contains("_vs_") || m.contains("over") => "ratio",
+        m if m.contains("fraction") => "fraction",
+        m if m.contains("updates") || m.contains("increments") => "updates",
+        m if m.contains("calls") => "calls",
+        _ => "count",
+    }
+}
+
+/// Rows from the shard and recovery measurements (which live in `naming-strategies`), in
+/// this schema.
+pub fn from_strategy_rows(rows: &[naming_strategies::shard::ResultRow]) -> Vec<Row> {
+    rows.iter()
+        .map(|r| {
+            Row::new(
+                &r.backend,
+                r.workload,
+                &r.params,
+                r.metric,
+                r.value,
+                unit_of(r.metric),
+            )
+        })
+        .collect()
+}
+
 /// The CSV header.
 pub const HEADER: &str = "backend,workload,params,metric,value,unit";
 

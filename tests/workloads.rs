@@ -150,3 +150,22 @@ fn soak_keeps_invariants_every_phase() {
         }
     }
 }
+
+#[test]
+fn reshard_rows_cover_every_router_and_recovery_loses_nothing_with_a_backup() {
+    let rows = run("reshard");
+    for router in ["modulo", "rendezvous", "ring", "jump", "maglev"] {
+        assert!(
+            rows.iter()
+                .any(|r| r.backend == router && r.metric == "moved_ratio_grow"),
+            "{router} missing"
+        );
+    }
+    let rows = run("recovery");
+    for r in values(&rows, "lost_updates") {
+        if r.backend != "no-backup" {
+            assert_eq!(r.value, 0.0, "{r:?}");
+        }
+    }
+    assert!(values(&rows, "lost_updates").count() >= 3);
+}

@@ -39,37 +39,6 @@ pub fn criterion() -> Criterion {
         .configure_from_args()
 }
 
-/// The unit of a metric named by the suite's conventions (`_ns`, `_us`, `_bytes`, ...).
-pub fn unit_of(metric: &str) -> &'static str {
-    match metric {
-        m if m.ends_with("_ns") => "ns",
-        m if m.ends_with("_us") || m.contains("_us_") => "us",
-        m if m.ends_with("_ms") => "ms",
-        m if m.ends_with("_bytes") => "bytes",
-        m if m.contains("ratio") || m.contains("_vs_") || m.contains("over") => "ratio",
-        m if m.contains("fraction") => "fraction",
-        m if m.contains("updates") || m.contains("increments") => "updates",
-        m if m.contains("calls") => "calls",
-        _ => "count",
-    }
-}
-
-/// Rows from the shard and recovery measurements, in the suite's schema.
-pub fn from_strategy_rows(rows: &[naming_strategies::shard::ResultRow]) -> Vec<Row> {
-    rows.iter()
-        .map(|r| {
-            Row::new(
-                &r.backend,
-                r.workload,
-                &r.params,
-                r.metric,
-                r.value,
-                unit_of(r.metric),
-            )
-        })
-        .collect()
-}
-
 /// Writes `rows` as `<workload>.csv` plus `environment.json` under [`out_dir`].
 pub fn write_rows(workload: &str, rows: &[Row]) {
     let out = out_dir();

@@ -133,7 +133,7 @@ pub async fn register_all<N: Naming>(
         naming
             .register(name.clone(), w)
             .await
-            .map_err(|e| format!("register {name:?}: {e}"))?;
+            .map_err(|e| format!("register: {e}"))?;
     }
     Ok(())
 }

@@ -20,7 +20,9 @@ use crate::environment::Environment;
 use crate::results::{write_workload, Row};
 
 /// The workloads [`run`] knows, in the order it runs them.
-pub const WORKLOADS: &[&str] = &["lookup", "routing", "churn", "scale", "fanout", "soak"];
+pub const WORKLOADS: &[&str] = &[
+    "lookup", "routing", "churn", "scale", "fanout", "soak", "reshard", "recovery",
+];
 
 /// What to run and where the results go.
 #[derive(Clone, Debug)]
@@ -96,6 +98,10 @@ pub struct Specs {
     pub fanout: fanout::FanOutSpec,
     /// soak.
     pub soak: soak::SoakSpec,
+    /// reshard (shard routers; not per backend).
+    pub reshard: naming_strategies::shard::ReshardConfig,
+    /// recovery (state across a crash; not per backend).
+    pub recovery: naming_strategies::recovery::RecoveryConfig,
 }
 
 impl Specs {
@@ -111,6 +117,8 @@ impl Specs {
                 scale: scale::ScaleSpec::quick(vec![1, most]),
                 fanout: fanout::FanOutSpec::quick(most),
                 soak: soak::SoakSpec::quick(most),
+                reshard: naming_strategies::shard::ReshardConfig::quick(),
+                recovery: naming_strategies::recovery::RecoveryConfig::quick(),
             }
         } else {
             Specs {
@@ -120,6 +128,8 @@ impl Specs {
                 scale: scale::ScaleSpec::full(vec![1, most]),
                 fanout: fanout::FanOutSpec::full(most),
                 soak: soak::SoakSpec::full(most),
+                reshard: naming_strategies::shard::ReshardConfig::full(),
+                recovery: naming_strategies::recovery::RecoveryConfig::full(),
             }
         }
     }
@@ -133,6 +143,18 @@ impl Specs {
             scale: scale::ScaleSpec::tiny(),
             fanout: fanout::FanOutSpec::tiny(),
             soak: soak::SoakSpec::tiny(),
+            reshard: naming_strategies::shard::ReshardConfig {
+                shard_counts: vec![4, 16],
+                keys: 5_000,
+                routers: naming_strategies::shard::RouterSpec::defaults().to_vec(),
+                lookup_keys: 256,
+                lookup_sample: std::time::Duration::from_millis(1),
+                samples: 1,
+            },
+            recovery: naming_strategies::recovery::RecoveryConfig {
+                cycles: 10,
+                ..naming_strategies::recovery::RecoveryConfig::quick()
+            },
         }
     }
 }
@@ -209,7 +231,31 @@ pub fn run_workload(
         "routing" => rows.extend(routing::routing_floors(&specs.routing, progress)),
         _ => {}
     }
+    rows.extend(run_strategy_workload(workload, specs, progress));
     rows
+}
+
+/// The workloads that compare shard routers and backup schemes rather than naming backends.
+fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress) -> Vec<Row> {
+    use crate::results::from_strategy_rows;
+    match workload {
+        "reshard" => {
+            progress.step("reshard: routers x shard counts");
+            match naming_strategies::shard::reshard_rows(&specs.reshard) {
+                Ok(rows) => from_strategy_rows(&rows),
+                Err(e) => vec![Row::skipped("routers", "reshard", "", &e.to_string())],
+            }
+        }
+        "recovery" => {
+            progress.step("recovery: kill / restart cycles per backup scheme");
+            let rt = common::tokio_runtime(2);
+            match rt.block_on(naming_strategies::recovery::recovery_rows(&specs.recovery)) {
+                Ok(rows) => from_strategy_rows(&rows),
+                Err(e) => vec![Row::skipped("recovery", "recovery", "", &e.to_string())],
+            }
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Runs the selected workloads over the selected backends, writes `<workload>.csv` and

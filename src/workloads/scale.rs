@@ -137,7 +137,7 @@ async fn register_and_release<N: Naming>(
             tokio::spawn(async move {
                 for i in (t * chunk)..((t + 1) * chunk).min(names.len()) {
                     if let Err(e) = naming.register(names[i].clone(), &workers[i]).await {
-                        return Err(format!("register {:?}: {e}", names[i]));
+                        return Err(format!("register: {e}"));
                     }
                 }
                 Ok(())
