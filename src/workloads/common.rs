@@ -107,13 +107,15 @@ pub fn named_worker<N: Naming>(naming: &N, name: Name, claims: &Claims) -> Child
     )
 }
 
-/// Starts `n` plain workers (not named).
+/// Starts `n` plain workers (not named), many `init`s in flight at once.
 pub async fn start_workers(rt: &Runtime, n: usize) -> Vec<ProcessRef> {
     let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        if let Ok(s) = rt.start(Worker::plain()).await {
-            out.push(s.process().clone());
-        }
+    let mut left = n;
+    while left > 0 {
+        let batch = left.min(1024);
+        let started = futures_util::future::join_all((0..batch).map(|_| rt.start(Worker::plain()))).await;
+        out.extend(started.into_iter().filter_map(|s| s.ok().map(|s| s.process().clone())));
+        left -= batch;
     }
     out
 }
@@ -140,12 +142,11 @@ pub async fn register_all<N: Naming>(
 
 /// Kills every process and waits until each has exited.
 pub async fn kill_all(workers: &[ProcessRef]) {
+    let exits: Vec<_> = workers.iter().map(|w| w.exited()).collect();
     for w in workers {
         w.kill();
     }
-    for w in workers {
-        w.exited().await;
-    }
+    futures_util::future::join_all(exits).await;
 }
 
 /// Polls `check` (yielding between tries) until it holds or `limit` passes.

@@ -36,7 +36,7 @@ impl LookupSpec {
             sizes: vec![100, 10_000, 100_000, 1_000_000],
             dists: vec![KeyDist::Uniform, KeyDist::Zipf],
             clients,
-            ops_per_client: 500_000,
+            ops_per_client: 300_000,
             repeats: 3,
         }
     }

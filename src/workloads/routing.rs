@@ -48,9 +48,9 @@ impl RoutingSpec {
         RoutingSpec {
             workers: 10_000,
             clients,
-            calls_per_client: 300_000,
+            calls_per_client: 200_000,
             open_rates: vec![50_000.0, 200_000.0],
-            open_duration: Duration::from_secs(3),
+            open_duration: Duration::from_millis(1500),
         }
     }
 
