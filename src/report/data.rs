@@ -383,7 +383,11 @@ impl Data {
             };
             let m = |w: &str, name: &str| metrics.get(&(w.to_string(), name.to_string())).copied();
             if let (Some(ops), Some(floor)) = (m("lookup", "ops_per_sec"), self.floor_of(backend)) {
-                if let Some(f) = get(*src, &floor, params, "lookup", "ops_per_sec") {
+                // The floor measured beside this backend (`of=`), else one at the same params.
+                let beside = format!("{params};of={backend}");
+                let f = get(*src, &floor, &beside, "lookup", "ops_per_sec")
+                    .or_else(|| get(*src, &floor, params, "lookup", "ops_per_sec"));
+                if let Some(f) = f {
                     if f > 0.0 {
                         out.push(mk("lookup", "ops_vs_floor", ops / f, "x floor"));
                     }

@@ -113,8 +113,13 @@ pub async fn start_workers(rt: &Runtime, n: usize) -> Vec<ProcessRef> {
     let mut left = n;
     while left > 0 {
         let batch = left.min(1024);
-        let started = futures_util::future::join_all((0..batch).map(|_| rt.start(Worker::plain()))).await;
-        out.extend(started.into_iter().filter_map(|s| s.ok().map(|s| s.process().clone())));
+        let started =
+            futures_util::future::join_all((0..batch).map(|_| rt.start(Worker::plain()))).await;
+        out.extend(
+            started
+                .into_iter()
+                .filter_map(|s| s.ok().map(|s| s.process().clone())),
+        );
         left -= batch;
     }
     out

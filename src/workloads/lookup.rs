@@ -3,15 +3,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use naming_strategies::runtime::{Name, ProcessRef, Runtime};
-use naming_strategies::{NameTable, Naming};
+use naming_strategies::runtime::{Name, Runtime};
+use naming_strategies::{DashMapTable, NameTable, Naming};
 use tokio::sync::Barrier;
 
 use super::common::{
-    id_names, params, register_all, run_on, spread, start_workers, tokio_runtime, KeyDist,
+    id_names, kill_all, params, register_all, run_on, spread, start_workers, tokio_runtime, KeyDist,
 };
 use super::Progress;
-use crate::contenders::Contender;
+use crate::contenders::{self, Contender, TableVisitor};
 use crate::results::Row;
 
 /// What the lookup workload measures.
@@ -145,9 +145,13 @@ async fn measure<L: Lookup>(
     all_found.then(|| (clients * keys.len()) as f64 / secs)
 }
 
-async fn measure_all<L: Lookup>(
+/// Measures `target` (and, interleaved repeat by repeat, `floor` on the same processes and
+/// keys) at every distribution and client count, so that the two are compared under the
+/// same conditions.
+async fn measure_all<L: Lookup, F: Lookup>(
     label: &str,
     target: L,
+    floor: Option<(String, F)>,
     names: Arc<Vec<Name>>,
     size: usize,
     spec: &LookupSpec,
@@ -161,14 +165,22 @@ async fn measure_all<L: Lookup>(
                 ("keys", dist.label().to_string()),
                 ("clients", clients.to_string()),
             ]);
-            let mut samples = Vec::new();
+            let (mut samples, mut floor_samples) = (Vec::new(), Vec::new());
             let mut missed = false;
-            // One untimed warm-up pass, then the repeats.
+            // One untimed warm-up pass each, then the repeats, alternating.
             let _ = measure(&target, &names, &keys, clients).await;
+            if let Some((_, f)) = &floor {
+                let _ = measure(f, &names, &keys, clients).await;
+            }
             for _ in 0..spec.repeats {
                 match measure(&target, &names, &keys, clients).await {
                     Some(ops) => samples.push(ops),
                     None => missed = true,
+                }
+                if let Some((_, f)) = &floor {
+                    if let Some(ops) = measure(f, &names, &keys, clients).await {
+                        floor_samples.push(ops);
+                    }
                 }
             }
             if missed {
@@ -180,46 +192,83 @@ async fn measure_all<L: Lookup>(
                 ));
                 continue;
             }
-            let (median, min, max) = spread(&mut samples);
-            rows.push(Row::new(
-                label,
-                "lookup",
-                &p,
-                "ops_per_sec",
-                median,
-                "ops/s",
-            ));
-            rows.push(Row::new(
-                label,
-                "lookup",
-                &p,
-                "ops_per_sec_min",
-                min,
-                "ops/s",
-            ));
-            rows.push(Row::new(
-                label,
-                "lookup",
-                &p,
-                "ops_per_sec_max",
-                max,
-                "ops/s",
-            ));
-            rows.push(Row::new(
-                label,
-                "lookup",
-                &p,
-                "ns_per_op",
-                1e9 * clients as f64 / median,
-                "ns",
-            ));
+            let mut push = |who: &str, samples: &mut Vec<f64>, p: &str| {
+                let (median, min, max) = spread(samples);
+                rows.push(Row::new(who, "lookup", p, "ops_per_sec", median, "ops/s"));
+                rows.push(Row::new(who, "lookup", p, "ops_per_sec_min", min, "ops/s"));
+                rows.push(Row::new(who, "lookup", p, "ops_per_sec_max", max, "ops/s"));
+                rows.push(Row::new(
+                    who,
+                    "lookup",
+                    p,
+                    "ns_per_op",
+                    1e9 * clients as f64 / median,
+                    "ns",
+                ));
+            };
+            push(label, &mut samples, &p);
+            if let Some((floor_label, _)) = &floor {
+                if !floor_samples.is_empty() {
+                    let (target_ops, _, _) = spread(&mut samples);
+                    let (floor_ops, _, _) = spread(&mut floor_samples);
+                    // The floor of this backend, measured beside it: `of=` names the backend.
+                    let fp = format!("{p};of={label}");
+                    push(floor_label, &mut floor_samples, &fp);
+                    rows.push(Row::new(
+                        label,
+                        "lookup",
+                        &p,
+                        "cost_vs_floor",
+                        floor_ops / target_ops,
+                        "ratio",
+                    ));
+                }
+            }
         }
     }
     rows
 }
 
-/// Registers `size` workers under ids and measures `whereis` throughput.
+/// Registers `size` workers under ids and measures `whereis` throughput; where the backend
+/// names a storage map (`Contender::floor`), that map's raw `get` is measured beside it.
 pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Progress) -> Vec<Row> {
+    struct WithFloor<'a, C> {
+        contender: &'a C,
+        spec: &'a LookupSpec,
+        progress: &'a dyn Progress,
+        rows: Option<Vec<Row>>,
+    }
+    impl<C: Contender> TableVisitor for WithFloor<'_, C> {
+        fn visit<T: NameTable>(&mut self) {
+            if self.rows.is_none() && self.contender.floor() == Some(T::LABEL) {
+                self.rows = Some(lookup_paired::<C, T>(
+                    self.contender,
+                    self.spec,
+                    self.progress,
+                    true,
+                ));
+            }
+        }
+    }
+    let mut v = WithFloor {
+        contender,
+        spec,
+        progress,
+        rows: None,
+    };
+    contenders::for_each_table(&mut v);
+    match v.rows {
+        Some(rows) => rows,
+        None => lookup_paired::<C, DashMapTable>(contender, spec, progress, false),
+    }
+}
+
+fn lookup_paired<C: Contender, T: NameTable>(
+    contender: &C,
+    spec: &LookupSpec,
+    progress: &dyn Progress,
+    with_floor: bool,
+) -> Vec<Row> {
     let label = contender.label();
     let threads = spec.clients.iter().copied().max().unwrap_or(1);
     let mut rows = Vec::new();
@@ -228,10 +277,9 @@ pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Pro
         let rt_tokio = tokio_runtime(threads);
         let spec2 = spec.clone();
         let rt = Runtime::new();
-        let made = (rt.clone(), rt_tokio.block_on(contender.make(&rt, size)));
-        let (rt, naming) = match made {
-            (rt, Ok(n)) => (rt, n),
-            (_, Err(reason)) => {
+        let naming = match rt_tokio.block_on(contender.make(&rt, size)) {
+            Ok(n) => n,
+            Err(reason) => {
                 rows.push(Row::skipped(
                     label,
                     "lookup",
@@ -245,6 +293,7 @@ pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Pro
             let workers = start_workers(&rt, size).await;
             let names = Arc::new(id_names(size));
             if let Err(reason) = register_all(&naming, &names, &workers).await {
+                kill_all(&workers).await;
                 return vec![Row::skipped(
                     label,
                     "lookup",
@@ -252,34 +301,15 @@ pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Pro
                     &reason,
                 )];
             }
-            let rows = measure_all(label, ViaNaming(naming), names, size, &spec2).await;
-            super::common::kill_all(&workers).await;
-            rows
-        }));
-    }
-    rows
-}
-
-/// The floor: the raw `get` of storage `T`, filled with the same names and processes.
-pub fn lookup_floor<T: NameTable>(spec: &LookupSpec, progress: &dyn Progress) -> Vec<Row> {
-    let label = format!("floor-{}-get", T::LABEL);
-    let threads = spec.clients.iter().copied().max().unwrap_or(1);
-    let mut rows = Vec::new();
-    for &size in &spec.sizes {
-        progress.step(&format!("lookup {label} names={size}"));
-        let rt_tokio = tokio_runtime(threads);
-        let spec2 = spec.clone();
-        let label2 = label.clone();
-        rows.extend(run_on(&rt_tokio, async move {
-            let rt = Runtime::new();
-            let workers: Vec<ProcessRef> = start_workers(&rt, size).await;
-            let names = Arc::new(id_names(size));
-            let table = T::with_capacity(size);
-            for (n, w) in names.iter().zip(&workers) {
-                let _ = table.insert_new(n.clone(), w.clone());
-            }
-            let rows = measure_all(&label2, RawTable(Arc::new(table)), names, size, &spec2).await;
-            super::common::kill_all(&workers).await;
+            let floor = with_floor.then(|| {
+                let table = T::with_capacity(size);
+                for (n, w) in names.iter().zip(&workers) {
+                    let _ = table.insert_new(n.clone(), w.clone());
+                }
+                (format!("floor-{}-get", T::LABEL), RawTable(Arc::new(table)))
+            });
+            let rows = measure_all(label, ViaNaming(naming), floor, names, size, &spec2).await;
+            kill_all(&workers).await;
             rows
         }));
     }

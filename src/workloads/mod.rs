@@ -15,7 +15,7 @@ pub mod soak;
 use std::io;
 use std::path::PathBuf;
 
-use crate::contenders::{self, Contender, TableVisitor, Visitor};
+use crate::contenders::{self, Contender, Visitor};
 use crate::environment::Environment;
 use crate::results::{write_workload, Row};
 
@@ -194,20 +194,6 @@ pub fn run_workload(
             });
         }
     }
-    struct Floors<'a> {
-        spec: &'a lookup::LookupSpec,
-        wanted: Vec<&'static str>,
-        progress: &'a dyn Progress,
-        rows: Vec<Row>,
-    }
-    impl TableVisitor for Floors<'_> {
-        fn visit<T: naming_strategies::NameTable>(&mut self) {
-            if self.wanted.contains(&T::LABEL) {
-                self.rows
-                    .extend(lookup::lookup_floor::<T>(self.spec, self.progress));
-            }
-        }
-    }
     let mut each = Each {
         workload,
         specs,
@@ -218,16 +204,6 @@ pub fn run_workload(
     contenders::for_each(&mut each);
     let mut rows = each.rows;
     match workload {
-        "lookup" => {
-            let mut floors = Floors {
-                spec: &specs.lookup,
-                wanted: contenders::floors(backends),
-                progress,
-                rows: Vec::new(),
-            };
-            contenders::for_each_table(&mut floors);
-            rows.extend(floors.rows);
-        }
         "routing" => rows.extend(routing::routing_floors(&specs.routing, progress)),
         _ => {}
     }
