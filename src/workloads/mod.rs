@@ -203,9 +203,8 @@ pub fn run_workload(
     };
     contenders::for_each(&mut each);
     let mut rows = each.rows;
-    match workload {
-        "routing" => rows.extend(routing::routing_floors(&specs.routing, progress)),
-        _ => {}
+    if workload == "routing" {
+        rows.extend(routing::routing_floors(&specs.routing, progress));
     }
     rows.extend(run_strategy_workload(workload, specs, progress));
     rows
