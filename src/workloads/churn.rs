@@ -40,7 +40,7 @@ impl ChurnSpec {
         ChurnSpec {
             workers: 1_000,
             clients,
-            ops_per_client: 100_000,
+            ops_per_client: 50_000,
             kill_rates: vec![0.001, 0.01, 0.1],
         }
     }
