@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-results}
-page="$PWD/$dir/index.html"
+case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
+page="$dir/index.html"
 png="$dir/index.png"
 
 if [ ! -f "$page" ]; then

@@ -147,11 +147,12 @@ pub async fn register_all<N: Naming>(
 
 /// Kills every process and waits until each has exited.
 pub async fn kill_all(workers: &[ProcessRef]) {
-    let exits: Vec<_> = workers.iter().map(|w| w.exited()).collect();
     for w in workers {
         w.kill();
     }
-    futures_util::future::join_all(exits).await;
+    for w in workers {
+        w.exited().await;
+    }
 }
 
 /// Polls `check` (yielding between tries) until it holds or `limit` passes.
