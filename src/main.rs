@@ -15,9 +15,14 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders;
 use naming_bench::report::{self, ReportError};
 use naming_bench::workloads::{self, Progress, RunOptions, WORKLOADS};
+
+/// Counts live heap bytes, for bytes per name and memory drift.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// BEAM naming strategies, in Rust on tokio, measured side by side.
 #[derive(Parser, Debug)]
