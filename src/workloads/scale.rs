@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use naming_strategies::runtime::{Name, Runtime, StartOpts};
+use naming_strategies::runtime::{Name, ProcessRef, Runtime, StartOpts};
 use naming_strategies::{via, Naming};
 
 use super::common::{
@@ -80,16 +80,34 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
             let p = params(&[("names", size.to_string()), ("tasks", tasks.to_string())]);
             let rt_tokio = tokio_runtime(threads);
             let rt = Runtime::new();
+            // A backend that cannot hold `size` names says so before any set-up.
+            if let Err(reason) = rt_tokio.block_on(contender.make(&rt, size)) {
+                rows.push(Row::skipped(label, "scale", &p, &reason));
+                continue;
+            }
+            // Workers first; then the memory baseline; then the backend, so that the
+            // memory it sets aside for `size` names counts towards its bytes per name.
+            let workers = Arc::new(run_on(&rt_tokio, {
+                let rt = rt.clone();
+                async move { start_workers(&rt, size).await }
+            }));
+            let bytes0 = run_on(&rt_tokio, async {
+                // Let frees still in flight from the set-up land before the baseline is read.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                live_bytes()
+            });
             let naming = match rt_tokio.block_on(contender.make(&rt, size)) {
                 Ok(n) => n,
                 Err(reason) => {
                     rows.push(Row::skipped(label, "scale", &p, &reason));
+                    run_on(&rt_tokio, async move { kill_all(&workers).await });
                     continue;
                 }
             };
             let named_starts = size <= spec.max_named_starts;
             rows.extend(run_on(&rt_tokio, async move {
-                register_and_release(label, &p, naming, rt, size, tasks, named_starts).await
+                register_and_release(label, &p, naming, rt, workers, bytes0, tasks, named_starts)
+                    .await
             }));
         }
     }
@@ -124,22 +142,21 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
     rows
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn register_and_release<N: Naming>(
     label: &str,
     p: &str,
     naming: N,
     rt: Runtime,
-    size: usize,
+    workers: Arc<Vec<ProcessRef>>,
+    bytes0: Option<usize>,
     tasks: usize,
     named_starts: bool,
 ) -> Vec<Row> {
+    let size = workers.len();
     let row =
         |metric: &str, value: f64, unit: &str| Row::new(label, "scale", p, metric, value, unit);
-    let workers = Arc::new(start_workers(&rt, size).await);
     let names = Arc::new(id_names(size));
-    // Let frees still in flight from the set-up land before the baseline is read.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let bytes0 = live_bytes();
     let start = Instant::now();
     let chunk = size.div_ceil(tasks);
     let handles: Vec<_> = (0..tasks)
