@@ -37,8 +37,9 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use process_runtime::{ExitObserver, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
+use crate::naming::claim_unique;
 use crate::naming::{Capabilities, Naming, NamingError};
 use crate::storage::{DashMapTable, FastHasher};
 use crate::tables::{FlurryTable, RwLockTable, SccTable, Shards};
@@ -681,22 +682,16 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
         value: V,
     ) -> Result<(), NamingError> {
         let table = self.partitions.of(&key);
-        loop {
-            let held = process.hold_name(&self.observer, key.clone(), 0, |k| {
-                table.insert_if_vacant(k.clone(), process.clone(), value.clone())
-            });
-            match held {
-                Ok(()) => return Ok(()),
-                Err(HoldError::NoProc) => return Err(NamingError::NoProc),
-                Err(HoldError::Rejected(holder)) if holder.is_alive() => {
-                    return Err(NamingError::AlreadyRegistered(holder.pid()))
-                }
-                // Only dead holders whose exit path has not run yet: drop their entries.
-                Err(HoldError::Rejected(stale)) => {
-                    let _ = table.remove_holder(&key, stale.pid());
-                }
-            }
-        }
+        claim_unique(
+            process,
+            &self.observer,
+            &key,
+            0,
+            || table.insert_if_vacant(key.clone(), process.clone(), value.clone()),
+            |stale| {
+                let _ = table.remove_holder(&key, stale);
+            },
+        )
     }
 
     /// The live entries under `key`, one per registration (`Registry.lookup/2`).

@@ -33,8 +33,9 @@ use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use process_runtime::{ExitObserver, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
+use crate::naming::claim_unique;
 use crate::naming::{Capabilities, Naming, NamingError};
 use crate::storage::{DashMapTable, FastHasher, NameTable};
 
@@ -202,22 +203,16 @@ impl InternedNames {
     pub fn register_now(&self, name: &Name, process: &ProcessRef) -> Result<(), NamingError> {
         let key = self.intern(name)?.key();
         let table = &self.registered.0;
-        loop {
-            let held = process.hold_name(&self.observer, key.clone(), 0, |k| {
-                table.insert_new(k.clone(), process.clone())
-            });
-            match held {
-                Ok(()) => return Ok(()),
-                Err(HoldError::NoProc) => return Err(NamingError::NoProc),
-                Err(HoldError::Rejected(holder)) if holder.is_alive() => {
-                    return Err(NamingError::AlreadyRegistered(holder.pid()))
-                }
-                // The holder died and its exit path has not released the name yet.
-                Err(HoldError::Rejected(stale)) => {
-                    let _ = table.remove_if_owner(&key, stale.pid());
-                }
-            }
-        }
+        claim_unique(
+            process,
+            &self.observer,
+            &key,
+            0,
+            || table.insert_new(key.clone(), process.clone()),
+            |stale| {
+                let _ = table.remove_if_owner(&key, stale);
+            },
+        )
     }
 
     /// `Process.whereis(String.to_atom(name))`: interns the name as the BEAM would (a miss

@@ -4,7 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use process_runtime::{CallError, Name, Pid, ProcessRef, RegisterHook, StartError};
+use process_runtime::{
+    CallError, ExitObserver, HoldError, Name, Pid, ProcessRef, RegisterHook, StartError,
+};
 
 /// Why a naming operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -205,4 +207,29 @@ pub fn via<N: Naming>(naming: &N, name: Name) -> RegisterHook {
                 .map_err(StartError::from)
         })
     })
+}
+
+/// Claims a unique `name` for `process` in a backend's table, tied to the process's exit
+/// path (`hold_name`): `insert` adds it if free (else gives back the holder), and a holder
+/// that has died but whose exit path has not yet removed it is evicted with `evict` and the
+/// claim retried, as Elixir's `Registry` does with a dead pid. The one claim loop every
+/// hold-based backend shares.
+pub(crate) fn claim_unique(
+    process: &ProcessRef,
+    observer: &Arc<dyn ExitObserver>,
+    name: &Name,
+    tag: u32,
+    insert: impl Fn() -> Result<(), ProcessRef>,
+    evict: impl Fn(Pid),
+) -> Result<(), NamingError> {
+    loop {
+        match process.hold_name(observer, name.clone(), tag, |_| insert()) {
+            Ok(()) => return Ok(()),
+            Err(HoldError::NoProc) => return Err(NamingError::NoProc),
+            Err(HoldError::Rejected(holder)) if holder.is_alive() => {
+                return Err(NamingError::AlreadyRegistered(holder.pid()))
+            }
+            Err(HoldError::Rejected(stale)) => evict(stale.pid()),
+        }
+    }
 }

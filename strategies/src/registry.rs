@@ -17,8 +17,9 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use process_runtime::{ExitObserver, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
+use crate::naming::claim_unique;
 use crate::naming::{Capabilities, Naming, NamingError};
 use crate::storage::{DashMapTable, NameTable};
 
@@ -103,22 +104,16 @@ impl<T: NameTable> Registry<T> {
 
     fn register_now(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let table = self.partitions.of(&name);
-        loop {
-            let held = process.hold_name(&self.observer, name.clone(), 0, |n| {
-                table.insert_new(n.clone(), process.clone())
-            });
-            match held {
-                Ok(()) => return Ok(()),
-                Err(HoldError::NoProc) => return Err(NamingError::NoProc),
-                Err(HoldError::Rejected(holder)) if holder.is_alive() => {
-                    return Err(NamingError::AlreadyRegistered(holder.pid()))
-                }
-                // The holder died and its exit path has not removed it yet: take it over.
-                Err(HoldError::Rejected(stale)) => {
-                    let _ = table.remove_if_owner(&name, stale.pid());
-                }
-            }
-        }
+        claim_unique(
+            process,
+            &self.observer,
+            &name,
+            0,
+            || table.insert_new(name.clone(), process.clone()),
+            |stale| {
+                let _ = table.remove_if_owner(&name, stale);
+            },
+        )
     }
 
     fn unregister_now(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {

@@ -25,8 +25,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
-use process_runtime::{ExitObserver, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
+use crate::naming::claim_unique;
 use crate::naming::{Capabilities, Naming, NamingError};
 use crate::storage::FastHasher;
 
@@ -176,22 +177,16 @@ impl StaticNames {
             return Err(NamingError::Undeclared(name));
         };
         let slot = &self.table.slots[i];
-        loop {
-            let held = process.hold_name(&self.observer, name.clone(), i as u32, |_| {
-                slot.insert_new(process)
-            });
-            match held {
-                Ok(()) => return Ok(()),
-                Err(HoldError::NoProc) => return Err(NamingError::NoProc),
-                Err(HoldError::Rejected(holder)) if holder.is_alive() => {
-                    return Err(NamingError::AlreadyRegistered(holder.pid()))
-                }
-                // The holder died and its exit path has not freed the slot yet.
-                Err(HoldError::Rejected(stale)) => {
-                    let _ = slot.remove_if_owner(stale.pid());
-                }
-            }
-        }
+        claim_unique(
+            process,
+            &self.observer,
+            &name,
+            i as u32,
+            || slot.insert_new(process),
+            |stale| {
+                let _ = slot.remove_if_owner(stale);
+            },
+        )
     }
 
     /// `Process.unregister(name)` by its owner.
