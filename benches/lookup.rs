@@ -10,7 +10,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId};
 use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders::{self, Contender, TableVisitor, Visitor};
-use naming_bench::workloads::common::{id_names, register_all, start_workers};
+use naming_bench::workloads::common::{id_names, start_workers};
 use naming_strategies::runtime::Runtime;
 use naming_strategies::{NameTable, Naming};
 
@@ -32,10 +32,13 @@ impl Visitor for Micro<'_, '_> {
         };
         let names = Arc::new(id_names(NAMES));
         let workers = self.tokio.block_on(start_workers(&rt, NAMES));
-        if let Err(reason) = self.tokio.block_on(register_all(&naming, &names, &workers)) {
-            eprintln!("lookup micro: {} skipped: {reason}", c.label());
-            return;
-        }
+        let naming = match self.tokio.block_on(C::adopt(naming, &names, &workers)) {
+            Ok(n) => n,
+            Err(reason) => {
+                eprintln!("lookup micro: {} skipped: {reason}", c.label());
+                return;
+            }
+        };
         let i = Cell::new(0usize);
         self.group
             .bench_function(BenchmarkId::new(c.label(), NAMES), |b| {

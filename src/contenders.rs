@@ -5,15 +5,15 @@
 
 use std::future::Future;
 
-use naming_strategies::runtime::Name;
 use naming_strategies::runtime::Runtime;
+use naming_strategies::runtime::{Name, ProcessRef};
 use naming_strategies::{
     DashMapTable, DuplicateRegistry, FlurryTable, Gproc, InternedNames, MonitorRegistry, NameTable,
     Naming, ReadPath, Registry, RwLockTable, SccTable, StartupDiscovery, StaticNames,
 };
 
 /// A backend as the workloads see it.
-pub trait Contender: Sync {
+pub trait Contender: Sync + 'static {
     /// The backend type.
     type N: Naming;
 
@@ -26,6 +26,20 @@ pub trait Contender: Sync {
         rt: &Runtime,
         names: usize,
     ) -> impl Future<Output = Result<Self::N, String>> + Send;
+
+    /// Makes `names[i]` find `workers[i]` and returns the backend to use: registration for
+    /// every backend that has it; startup discovery is handed the pids instead, as a client
+    /// started after its servers is.
+    fn adopt(
+        naming: Self::N,
+        names: &[Name],
+        workers: &[ProcessRef],
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        async move {
+            crate::workloads::common::register_all(&naming, names, workers).await?;
+            Ok(naming)
+        }
+    }
 
     /// The storage map whose raw `get` is this backend's lookup floor, if it has one.
     fn floor(&self) -> Option<&'static str> {

@@ -8,7 +8,7 @@ use naming_strategies::{DashMapTable, NameTable, Naming};
 use tokio::sync::Barrier;
 
 use super::common::{
-    id_names, kill_all, params, register_all, run_on, spread, start_workers, tokio_runtime, KeyDist,
+    id_names, kill_all, params, run_on, spread, start_workers, tokio_runtime, KeyDist,
 };
 use super::Progress;
 use crate::contenders::{self, Contender, TableVisitor};
@@ -292,15 +292,18 @@ fn lookup_paired<C: Contender, T: NameTable>(
         rows.extend(run_on(&rt_tokio, async move {
             let workers = start_workers(&rt, size).await;
             let names = Arc::new(id_names(size));
-            if let Err(reason) = register_all(&naming, &names, &workers).await {
-                kill_all(&workers).await;
-                return vec![Row::skipped(
-                    label,
-                    "lookup",
-                    &params(&[("names", size.to_string())]),
-                    &reason,
-                )];
-            }
+            let naming = match C::adopt(naming, &names, &workers).await {
+                Ok(n) => n,
+                Err(reason) => {
+                    kill_all(&workers).await;
+                    return vec![Row::skipped(
+                        label,
+                        "lookup",
+                        &params(&[("names", size.to_string())]),
+                        &reason,
+                    )];
+                }
+            };
             let floor = with_floor.then(|| {
                 let table = T::with_capacity(size);
                 for (n, w) in names.iter().zip(&workers) {

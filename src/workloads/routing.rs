@@ -9,8 +9,8 @@ use naming_strategies::Naming;
 use tokio::sync::{mpsc, oneshot, Barrier};
 
 use super::common::{
-    histogram, id_names, kill_all, params, register_all, run_on, start_workers, tokio_runtime,
-    SplitMix64, CALL_TIMEOUT,
+    histogram, id_names, kill_all, params, run_on, start_workers, tokio_runtime, SplitMix64,
+    CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::contenders::Contender;
@@ -335,15 +335,18 @@ pub fn routing<C: Contender>(
     run_on(&rt_tokio, async move {
         let workers = start_workers(&rt, spec.workers).await;
         let names = Arc::new(id_names(spec.workers));
-        if let Err(reason) = register_all(&naming, &names, &workers).await {
-            kill_all(&workers).await;
-            return vec![Row::skipped(
-                label,
-                "routing",
-                &params(&[("workers", spec.workers.to_string())]),
-                &reason,
-            )];
-        }
+        let naming = match C::adopt(naming, &names, &workers).await {
+            Ok(n) => n,
+            Err(reason) => {
+                kill_all(&workers).await;
+                return vec![Row::skipped(
+                    label,
+                    "routing",
+                    &params(&[("workers", spec.workers.to_string())]),
+                    &reason,
+                )];
+            }
+        };
         let rows = measure_all(label, ViaName { naming, names }, &spec).await;
         kill_all(&workers).await;
         rows
