@@ -181,6 +181,15 @@ impl Contender for Discovery {
     ) -> impl Future<Output = Result<Self::N, String>> + Send {
         std::future::ready(Ok(StartupDiscovery::handed(Vec::new())))
     }
+
+    fn adopt(
+        _naming: Self::N,
+        names: &[Name],
+        workers: &[ProcessRef],
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        let handed: Vec<_> = names.iter().cloned().zip(workers.iter().cloned()).collect();
+        std::future::ready(Ok(StartupDiscovery::handed(handed)))
+    }
 }
 
 /// The `KV.Registry`-style monitor registry, its process started in the run's runtime.
