@@ -241,23 +241,10 @@ impl Out<'_> {
         sources: Vec<usize>,
         backends: Vec<String>,
     ) -> Result<(), ReportError> {
-        let file = self.file(&id);
-        plot::draw_line_chart(&self.dir.join(&file), &chart).map_err(|message| {
-            ReportError::Plot {
-                chart: file.clone(),
-                message,
-            }
-        })?;
-        self.figures.push(Figure {
-            id,
-            file,
-            workload: workload.into(),
-            title: chart.title,
-            caption,
-            sources,
-            backends,
-        });
-        Ok(())
+        let title = chart.title.clone();
+        self.push(id, workload, caption, title, sources, backends, |path| {
+            plot::draw_line_chart(path, &chart)
+        })
     }
 
     fn push_bars(
@@ -269,18 +256,34 @@ impl Out<'_> {
         sources: Vec<usize>,
         backends: Vec<String>,
     ) -> Result<(), ReportError> {
+        let title = chart.title.clone();
+        self.push(id, workload, caption, title, sources, backends, |path| {
+            plot::draw_bar_chart(path, &chart)
+        })
+    }
+
+    /// Draws one chart with `draw` into its file and records it as a figure.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        id: String,
+        workload: &str,
+        caption: String,
+        title: String,
+        sources: Vec<usize>,
+        backends: Vec<String>,
+        draw: impl FnOnce(&std::path::Path) -> Result<(), String>,
+    ) -> Result<(), ReportError> {
         let file = self.file(&id);
-        plot::draw_bar_chart(&self.dir.join(&file), &chart).map_err(|message| {
-            ReportError::Plot {
-                chart: file.clone(),
-                message,
-            }
+        draw(&self.dir.join(&file)).map_err(|message| ReportError::Plot {
+            chart: file.clone(),
+            message,
         })?;
         self.figures.push(Figure {
             id,
             file,
             workload: workload.into(),
-            title: chart.title,
+            title,
             caption,
             sources,
             backends,
