@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: the runtime's own tests, the conformance suite over
-# every backend, and the workloads at tiny sizes. Installs nothing beyond the Rust toolchain
-# today; servers that later tests need (etcd) will be installed and started here.
+# every backend, the workloads at tiny sizes, and the multi-node tests, which start a real
+# cluster of node processes (in network namespaces where the machine allows) and a real
+# 3-member etcd cluster themselves. Installs etcd-server first if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/ensure-etcd.sh
+
+# Here etcd is installed, so its tests must run rather than skip.
+export NAMING_BENCH_REQUIRE_ETCD=1
 cargo test --workspace --release "$@"
 
 # Every example must run to completion.

@@ -6,6 +6,8 @@
 //!   prints a summary.
 //! - `naming-bench report [--in DIR ...] [--out DIR]` rebuilds the report from existing
 //!   results without running anything.
+//! - `naming-bench node --id N --rpc ADDR --gossip ADDR --node ID=RPC,GOSSIP ... [--etcd URLS]`
+//!   runs one node of a multi-node cluster (started by the harness, not by hand).
 
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -59,6 +61,56 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run one node of a multi-node cluster (the harness starts these).
+    #[command(hide = true)]
+    Node {
+        /// This node's id (1-based); its pids name it.
+        #[arg(long)]
+        id: u32,
+        /// The address its RPC server listens on.
+        #[arg(long)]
+        rpc: std::net::SocketAddr,
+        /// The address its gossip listens on (UDP).
+        #[arg(long)]
+        gossip: std::net::SocketAddr,
+        /// Every node as `ID=RPC_ADDR,GOSSIP_ADDR` (repeatable).
+        #[arg(long = "node", value_parser = parse_node)]
+        nodes: Vec<(u32, std::net::SocketAddr, std::net::SocketAddr)>,
+        /// etcd client URLs, comma-separated; none: no global names on this node.
+        #[arg(long, value_delimiter = ',')]
+        etcd: Vec<String>,
+        /// The etcd lease TTL of this node, seconds.
+        #[arg(long, default_value_t = 2)]
+        lease_ttl: i64,
+        /// The cluster's id (gossip cluster and etcd key prefix).
+        #[arg(long)]
+        cluster_id: String,
+    },
+}
+
+/// Parses `ID=RPC_ADDR,GOSSIP_ADDR`.
+fn parse_node(s: &str) -> Result<(u32, std::net::SocketAddr, std::net::SocketAddr), String> {
+    let (id, addrs) = s.split_once('=').ok_or("expected ID=RPC_ADDR,GOSSIP_ADDR")?;
+    let (rpc, gossip) = addrs
+        .split_once(',')
+        .ok_or("expected ID=RPC_ADDR,GOSSIP_ADDR")?;
+    Ok((
+        id.parse().map_err(|e| format!("node id {id:?}: {e}"))?,
+        rpc.parse().map_err(|e| format!("rpc address {rpc:?}: {e}"))?,
+        gossip
+            .parse()
+            .map_err(|e| format!("gossip address {gossip:?}: {e}"))?,
+    ))
+}
+
+/// Runs node mode on a multi-threaded tokio runtime until the harness closes our stdin.
+fn run_node(cfg: naming_cluster::NodeConfig) -> Result<(), CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Run)?;
+    rt.block_on(naming_cluster::run_node(cfg))
+        .map_err(|e| CliError::Node(e.to_string()))
 }
 
 /// Why the command failed.
@@ -72,6 +124,8 @@ enum CliError {
     Run(#[source] std::io::Error),
     #[error("building the report: {0}")]
     Report(#[from] ReportError),
+    #[error("node: {0}")]
+    Node(String),
 }
 
 /// Shows each workload as an indicatif bar on a terminal, as plain lines otherwise.
@@ -207,6 +261,23 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|| PathBuf::from("results"));
             write_report(&inputs, &out)
         }
+        Command::Node {
+            id,
+            rpc,
+            gossip,
+            nodes,
+            etcd,
+            lease_ttl,
+            cluster_id,
+        } => run_node(naming_cluster::NodeConfig {
+            id,
+            rpc,
+            gossip,
+            nodes,
+            etcd,
+            lease_ttl_secs: lease_ttl,
+            cluster_id,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

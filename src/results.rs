@@ -75,6 +75,7 @@ pub fn unit_of(metric: &str) -> &'static str {
         m if m.ends_with("_ns") => "ns",
         m if m.ends_with("_us") || m.contains("_us_") => "us",
         m if m.ends_with("_ms") => "ms",
+        m if m.ends_with("_per_sec") => "per_sec",
         m if m.ends_with("_bytes") => "bytes",
         m if m.contains("ratio") || m.contains("_vs_") || m.contains("over") => "ratio",
         m if m.contains("fraction") => "fraction",

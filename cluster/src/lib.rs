@@ -10,3 +10,17 @@
 //! | global names over etcd | `:global` | one owner per name, decided by a consensus store; a dead node's names go with its lease |
 //! | gossip-replicated registry | `pg` / `syn` | each node owns its own names; replicated by gossip, reads are local; conflicts after a heal resolved by a rule |
 //! | hash-ring ownership | Swarm / `libring` | the owner node of a name is picked by consistent hashing over the live members; handoff when membership changes |
+
+pub mod node;
+pub mod wire;
+pub mod ring;
+pub mod global;
+pub mod gossip_names;
+pub mod harness;
+pub mod measure;
+pub mod server;
+
+pub use harness::{Cluster, ClusterError, ClusterOpts, NetworkMode};
+pub use measure::{multinode_rows, MultiNodeSpec, MultiRow};
+pub use server::{run_node, Node, NodeConfig, NodeError};
+pub use wire::{Backend, Payload};

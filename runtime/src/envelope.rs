@@ -83,6 +83,11 @@ impl<Rep> ReplyTo<Rep> {
     pub fn reply(self, rep: Rep) {
         let _ = self.0.send(Ok(rep));
     }
+
+    /// Answer with a call error, e.g. a remote node's `NoProc` or `Timeout` relayed by a proxy.
+    pub fn fail(self, error: CallError) {
+        let _ = self.0.send(Err(error));
+    }
 }
 
 impl<Req: Send + 'static, Rep: Send + 'static> ErasedCall for CallRequest<Req, Rep> {
@@ -122,4 +127,6 @@ impl dyn ErasedCall {
 pub(crate) struct Protocol {
     pub(crate) call: Option<TypeId>,
     pub(crate) cast: Option<TypeId>,
+    /// Plain messages, checked only for remote proxies (a local mailbox takes any type).
+    pub(crate) info: Option<TypeId>,
 }

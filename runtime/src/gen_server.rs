@@ -144,6 +144,7 @@ impl Runtime {
             protocol: Protocol {
                 call: Some(TypeId::of::<CallRequest<S::Call, S::Reply>>()),
                 cast: Some(TypeId::of::<S::Cast>()),
+                info: None,
             },
         };
         let register = opts.register;

@@ -116,11 +116,21 @@ impl ProcessRef {
     /// Returns `NoProc` when the process is known to be dead. As on the BEAM, `Ok` means the
     /// message was queued, not that it was handled: a process that dies with it queued drops it.
     pub fn send<M: Any + Send>(&self, msg: M) -> Result<(), CallError> {
+        if let Some(expected) = self.0.protocol.info {
+            if expected != TypeId::of::<M>() {
+                return Err(CallError::BadRequest);
+            }
+        }
         self.send_envelope(Envelope::Info(Box::new(msg)))
     }
 
     /// Sends an already boxed plain message.
     pub fn send_boxed(&self, msg: Msg) -> Result<(), CallError> {
+        if let Some(expected) = self.0.protocol.info {
+            if expected != (*msg).type_id() {
+                return Err(CallError::BadRequest);
+            }
+        }
         self.send_envelope(Envelope::Info(msg))
     }
 

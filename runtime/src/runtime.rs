@@ -23,7 +23,10 @@ pub(crate) struct RuntimeInner {
 
 impl RuntimeInner {
     pub(crate) fn remove(&self, pid: Pid) {
-        self.table.remove(&pid.serial());
+        // A proxy for a remote process shares no serial space with local ones.
+        if pid.node() == self.node {
+            self.table.remove(&pid.serial());
+        }
     }
 }
 
@@ -110,7 +113,22 @@ impl Runtime {
         let (me, rx) =
             ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit, Arc::downgrade(&self.0));
         self.0.table.insert(serial, me.clone());
-        if let Some(parent) = &opts.link {
+        self.run_body(me, rx, opts.link.as_ref(), body)
+    }
+
+    /// Links (if asked), then runs `body` as the task of process `me`, with its exit path.
+    fn run_body<F, Fut>(
+        &self,
+        me: ProcessRef,
+        rx: tokio::sync::mpsc::UnboundedReceiver<crate::Envelope>,
+        link: Option<&ProcessRef>,
+        body: F,
+    ) -> ProcessRef
+    where
+        F: FnOnce(Ctx) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        if let Some(parent) = link {
             if ProcessRef::link(&me, parent).is_err() {
                 me.exit(parent.exit_reason().unwrap_or(ExitReason::Killed));
             }
@@ -136,6 +154,36 @@ impl Runtime {
         });
         me.set_abort(task.abort_handle());
         me
+    }
+
+    /// Spawns a local stand-in for the process `remote` on another node: a process with that
+    /// pid whose mailbox `body` drains and forwards (over a socket, say), so a remote process
+    /// is reached through the same [`ProcessRef`] as a local one, as on the BEAM.
+    ///
+    /// It takes only calls, casts and sends of types `Req`/`Rep`/`Req` (what the transport
+    /// can carry); others fail at the sender with `BadRequest`. It is not in the process
+    /// table (its pid is not this node's). `BadRequest` if `remote` names this node.
+    pub fn spawn_remote_proxy<Req, Rep, F, Fut>(
+        &self,
+        remote: Pid,
+        body: F,
+    ) -> Result<ProcessRef, CallError>
+    where
+        Req: Send + 'static,
+        Rep: Send + 'static,
+        F: FnOnce(Ctx) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        if remote.node() == self.0.node {
+            return Err(CallError::BadRequest);
+        }
+        let protocol = Protocol {
+            call: Some(std::any::TypeId::of::<crate::CallRequest<Req, Rep>>()),
+            cast: Some(std::any::TypeId::of::<Req>()),
+            info: Some(std::any::TypeId::of::<Req>()),
+        };
+        let (me, rx) = ProcessRef::new_cell(remote, protocol, false, Arc::downgrade(&self.0));
+        Ok(self.run_body(me, rx, None, body))
     }
 
     /// The live process with this pid, if any.

@@ -170,7 +170,15 @@ pub fn is_floor(backend: &str) -> bool {
 type Metrics = BTreeMap<(String, String), f64>;
 
 /// Workloads whose backends are not naming backends (routers, recovery strategies).
-const SIDE_WORKLOADS: &[&str] = &["reshard", "recovery"];
+const SIDE_WORKLOADS: &[&str] = &[
+    "reshard",
+    "recovery",
+    "multinode",
+    "multinode-call",
+    "multinode-register",
+    "multinode-crash",
+    "multinode-netsplit",
+];
 
 /// A fixed palette (Tableau 20 order, strong colours first).
 const PALETTE: [Rgb; 20] = [

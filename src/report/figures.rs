@@ -42,6 +42,10 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("soak", "Soak: memory and leaks over phases"),
     ("reshard", "Resharding: routers"),
     ("recovery", "Recovery of a registry table"),
+    ("multinode-call", "Multi-node: lookup + call across nodes"),
+    ("multinode-register", "Multi-node: registration rate and propagation"),
+    ("multinode-crash", "Multi-node: a node crashes"),
+    ("multinode-netsplit", "Multi-node: netsplit and heal"),
 ];
 
 /// A reference curve: its legend label and `y = f(x)`.
@@ -972,5 +976,81 @@ pub fn draw_all(data: &Data, dir: &Path) -> Result<Vec<Figure>, ReportError> {
         },
     })?;
 
+    multinode(&mut out)?;
+
     Ok(out.figures)
+}
+
+/// The multi-node section: the three distributed designs beside the single-node
+/// `registry-local` (the reference: same work, one node, no network).
+fn multinode(out: &mut Out) -> Result<(), ReportError> {
+    out.bars(BarSpec {
+        id: "multinode-call",
+        workload: "multinode-call",
+        metrics: &[
+            ("same_p50_ns", "p50 same node"),
+            ("cross_p50_ns", "p50 cross node"),
+            ("same_p99_ns", "p99 same node"),
+            ("cross_p99_ns", "p99 cross node"),
+        ],
+        filter: all,
+        title: "Lookup + call through a name, same node vs across nodes",
+        y_desc: "latency of whereis + call (ns)",
+        caption: "Latency of a lookup plus a call through a name, in nanoseconds, measured inside a node: to a worker on the same node, and to a worker on another node (a real socket between two OS processes). `registry-local` is the single-node reference; it cannot see other nodes' names.",
+    })?;
+    out.bars(BarSpec {
+        id: "multinode-register-rate",
+        workload: "multinode-register",
+        metrics: &[("registrations_per_sec", "registrations")],
+        filter: all,
+        title: "Registration rate on one node of a cluster",
+        y_desc: "registrations per second (1/s)",
+        caption: "Workers started and registered back to back on one node, per second; `registry-local` is the single-node reference.",
+    })?;
+    out.bars(BarSpec {
+        id: "multinode-propagation",
+        workload: "multinode-register",
+        metrics: &[
+            ("propagation_p50_ms", "p50"),
+            ("propagation_max_ms", "max"),
+        ],
+        filter: all,
+        title: "Registered on node A, visible on node B",
+        y_desc: "time until visible on another node (ms)",
+        caption: "Time from a registration returning on one node until another node's `whereis` finds it, in milliseconds (polled over the control connection, so about 0.2 ms is the resolution).",
+    })?;
+    out.bars(BarSpec {
+        id: "multinode-crash",
+        workload: "multinode-crash",
+        metrics: &[("release_ms", "names released")],
+        filter: all,
+        title: "Node killed: time until its names are released elsewhere",
+        y_desc: "time from SIGKILL until no survivor finds the names (ms)",
+        caption: "A node holding names in every backend is killed with SIGKILL; time until a surviving node no longer finds any of them, in milliseconds. etcd releases with the lease TTL, gossip and the ring with failure detection.",
+    })?;
+    out.bars(BarSpec {
+        id: "multinode-netsplit-names",
+        workload: "multinode-netsplit",
+        metrics: &[
+            ("accepted_both_sides", "accepted on both sides"),
+            ("duplicates_during", "duplicates during split"),
+            ("duplicates_after", "duplicates after heal"),
+            ("names_lost", "names lost"),
+            ("losers_alive", "losers still alive"),
+        ],
+        filter: all,
+        title: "Netsplit: the same names registered on both sides, then healed",
+        y_desc: "names (count)",
+        caption: "The cluster is cut in two, the same names are registered on both sides, and the cut is healed. Duplicates after the heal and names lost must be 0.",
+    })?;
+    out.bars(BarSpec {
+        id: "multinode-netsplit-converge",
+        workload: "multinode-netsplit",
+        metrics: &[("converge_ms", "converged")],
+        filter: all,
+        title: "Netsplit: time from heal until every node agrees",
+        y_desc: "time until one owner per name everywhere (ms)",
+        caption: "Time from restoring the links until every node names the same single owner for every name, in milliseconds.",
+    })?;
+    Ok(())
 }

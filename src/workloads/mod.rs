@@ -8,6 +8,7 @@ pub mod churn;
 pub mod common;
 pub mod fanout;
 pub mod lookup;
+pub mod multinode;
 pub mod routing;
 pub mod scale;
 pub mod soak;
@@ -21,7 +22,7 @@ use crate::results::{write_workload, Row};
 
 /// The workloads [`run`] knows, in the order it runs them.
 pub const WORKLOADS: &[&str] = &[
-    "lookup", "routing", "churn", "scale", "fanout", "soak", "reshard", "recovery",
+    "lookup", "routing", "churn", "scale", "fanout", "soak", "reshard", "recovery", "multinode",
 ];
 
 /// What to run and where the results go.
@@ -102,6 +103,8 @@ pub struct Specs {
     pub reshard: naming_strategies::shard::ReshardConfig,
     /// recovery (state across a crash; not per backend).
     pub recovery: naming_strategies::recovery::RecoveryConfig,
+    /// multi-node (a cluster of node processes; the distributed backends).
+    pub multinode: naming_cluster::MultiNodeSpec,
 }
 
 impl Specs {
@@ -119,6 +122,7 @@ impl Specs {
                 soak: soak::SoakSpec::quick(most),
                 reshard: naming_strategies::shard::ReshardConfig::quick(),
                 recovery: naming_strategies::recovery::RecoveryConfig::quick(),
+                multinode: naming_cluster::MultiNodeSpec::quick(),
             }
         } else {
             Specs {
@@ -130,6 +134,7 @@ impl Specs {
                 soak: soak::SoakSpec::full(most),
                 reshard: naming_strategies::shard::ReshardConfig::full(),
                 recovery: naming_strategies::recovery::RecoveryConfig::full(),
+                multinode: naming_cluster::MultiNodeSpec::full(),
             }
         }
     }
@@ -155,6 +160,7 @@ impl Specs {
                 cycles: 10,
                 ..naming_strategies::recovery::RecoveryConfig::quick()
             },
+            multinode: naming_cluster::MultiNodeSpec::tiny(),
         }
     }
 }
@@ -229,6 +235,7 @@ fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress)
                 Err(e) => vec![Row::skipped("recovery", "recovery", "", &e.to_string())],
             }
         }
+        "multinode" => multinode::multinode(&specs.multinode, progress),
         _ => Vec::new(),
     }
 }

@@ -1,0 +1,326 @@
+//! The replicated, eventually consistent registry (`pg` / syn), over the gossip layer.
+//!
+//! **BEAM original**: syn (and `pg` for groups): every node is the authority for its own
+//! processes' names; the table is replicated to every node, so lookups are local reads.
+//! During a netsplit both sides accept registrations; after the heal syn keeps the more
+//! recent registration and kills the other process (the loser is told by its exit reason).
+//!
+//! **Here**: a node keeps its own processes in a local table tied to their exit paths and
+//! publishes each as a gossip key (`n/{name}` -> `serial:stamp`, groups as
+//! `g/{group}/{serial}`); chitchat replicates the keys, and a refresh task rebuilds the
+//! replicated index from the live members' keys. A lookup reads the local table, then the
+//! index: no network on the read path. The same task applies syn's rule: a local process
+//! whose name another live node also claims with a more recent stamp is killed with
+//! reason `name conflict`, which unpublishes it through its exit path. A dead node's names
+//! vanish when failure detection declares it dead.
+//!
+//! **Costs**: reads are local; a registration is visible elsewhere after a gossip round or
+//! a few; memory per node holds every node's names; during a split a name can have two
+//! owners (the price of availability), resolved after the heal.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use naming_strategies::{Capabilities, Naming, NamingError};
+use parking_lot::RwLock;
+use process_runtime::{CallError, ExitObserver, HoldError, Name, Pid, ProcessRef};
+
+use crate::gossip::Gossip;
+use crate::node::NodeCore;
+use crate::replicated::{encode_claim, Claim, ReplicatedIndex};
+use crate::ring::now_stamp;
+
+/// How often the replicated index is rebuilt from gossip state.
+pub const REFRESH_EVERY: Duration = Duration::from_millis(50);
+
+const NAME_TAG: u32 = 0;
+const GROUP_TAG: u32 = 1;
+const NAME_PREFIX: &str = "n/";
+const GROUP_PREFIX: &str = "g/";
+
+struct Inner {
+    core: Arc<NodeCore>,
+    gossip: Gossip,
+    /// This node's own named processes: name -> (process, stamp).
+    local: DashMap<String, (ProcessRef, u64)>,
+    /// Every live node's names, as last rebuilt from gossip.
+    index: RwLock<ReplicatedIndex>,
+    /// Every live node's group members: group -> pids.
+    groups: RwLock<std::collections::HashMap<String, Vec<Pid>>>,
+}
+
+/// The gossip-replicated registry of one node.
+#[derive(Clone)]
+pub struct GossipNames {
+    inner: Arc<Inner>,
+    observer: Arc<dyn ExitObserver>,
+}
+
+struct Observer(Arc<Inner>);
+
+impl ExitObserver for Observer {
+    fn process_exited(&self, pid: Pid, name: &Name, tag: u32) {
+        let text = name.to_text();
+        let key = if tag == GROUP_TAG {
+            format!("{GROUP_PREFIX}{text}/{}", pid.serial())
+        } else {
+            if self.0.local.remove_if(&text, |_, (p, _)| p.pid() == pid).is_none() {
+                return;
+            }
+            format!("{NAME_PREFIX}{text}")
+        };
+        let gossip = self.0.gossip.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { gossip.delete(&key).await });
+        }
+    }
+}
+
+impl Inner {
+    /// Rebuilds the index and groups from the live members' keys, then resolves conflicts.
+    async fn refresh(&self) {
+        let names = self.gossip.scan(NAME_PREFIX).await;
+        let mut index = ReplicatedIndex::default();
+        for (node, key, value) in &names {
+            if let Some(name) = key.strip_prefix(NAME_PREFIX) {
+                index.insert_encoded(*node, name, value);
+            }
+        }
+        let mut groups: std::collections::HashMap<String, Vec<Pid>> =
+            std::collections::HashMap::new();
+        for (node, key, _) in self.gossip.scan(GROUP_PREFIX).await {
+            if let Some((group, serial)) = key
+                .strip_prefix(GROUP_PREFIX)
+                .and_then(|rest| rest.rsplit_once('/'))
+            {
+                if let Ok(serial) = serial.parse::<u64>() {
+                    groups
+                        .entry(group.to_string())
+                        .or_default()
+                        .push(Pid::new(node, serial));
+                }
+            }
+        }
+        let lost = index.conflicts_lost_by(self.core.id());
+        *self.index.write() = index;
+        *self.groups.write() = groups;
+        for (name, loser, _winner) in lost {
+            if let Some(entry) = self.local.get(&name) {
+                let (p, _) = &*entry;
+                if p.pid() == loser.pid {
+                    let p = p.clone();
+                    drop(entry);
+                    if p.exit(process_runtime::ExitReason::error(format!(
+                        "name conflict: {name}"
+                    ))) {
+                        self.core
+                            .counters
+                            .conflict_kills
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remote_claim(&self, text: &str) -> Option<Claim> {
+        self.index
+            .read()
+            .lookup(text)
+            .filter(|c| c.pid.node() != self.core.id())
+    }
+}
+
+impl GossipNames {
+    /// The replicated registry of node `core`, publishing through `gossip`.
+    pub fn start(core: Arc<NodeCore>, gossip: Gossip) -> Self {
+        let inner = Arc::new(Inner {
+            core,
+            gossip,
+            local: DashMap::new(),
+            index: RwLock::new(ReplicatedIndex::default()),
+            groups: RwLock::new(Default::default()),
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REFRESH_EVERY).await;
+                let Some(inner) = weak.upgrade() else { return };
+                inner.refresh().await;
+            }
+        });
+        let observer: Arc<dyn ExitObserver> = Arc::new(Observer(Arc::clone(&inner)));
+        GossipNames { inner, observer }
+    }
+
+    /// Every name this node sees, with the owner its index picks.
+    pub fn names(&self) -> Vec<(String, Pid)> {
+        let mut out: std::collections::BTreeMap<String, Pid> = self
+            .inner
+            .index
+            .read()
+            .winners()
+            .into_iter()
+            .map(|(n, c)| (n, c.pid))
+            .collect();
+        for e in self.inner.local.iter() {
+            out.entry(e.key().clone()).or_insert(e.value().0.pid());
+        }
+        out.into_iter().collect()
+    }
+
+    /// The members of `group` on every live node.
+    pub fn members(&self, group: &Name) -> Vec<Pid> {
+        self.inner
+            .groups
+            .read()
+            .get(&group.to_text())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn lookup_pid(&self, text: &str) -> Option<Pid> {
+        if let Some(e) = self.inner.local.get(text) {
+            if e.value().0.is_alive() {
+                return Some(e.value().0.pid());
+            }
+        }
+        self.inner.index.read().lookup(text).map(|c| c.pid)
+    }
+}
+
+impl Naming for GossipNames {
+    fn label(&self) -> &'static str {
+        "gossip-replicated"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            dynamic_names: true,
+            bounded_memory: true,
+            duplicate_keys: true,
+            await_name: false,
+            register: true,
+        }
+    }
+
+    async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        let inner = &self.inner;
+        if process.pid().node() != inner.core.id() {
+            return Err(NamingError::Unsupported(
+                "registering a process of another node",
+            ));
+        }
+        let text = name.to_text();
+        if let Some(c) = inner.remote_claim(&text) {
+            return Err(NamingError::AlreadyRegistered(c.pid));
+        }
+        let stamp = now_stamp();
+        let held = process.hold_name(&self.observer, name, NAME_TAG, |_| {
+            match inner.local.entry(text.clone()) {
+                dashmap::Entry::Occupied(mut e) => {
+                    if e.get().0.is_alive() {
+                        Err(e.get().0.pid())
+                    } else {
+                        e.insert((process.clone(), stamp));
+                        Ok(())
+                    }
+                }
+                dashmap::Entry::Vacant(v) => {
+                    v.insert((process.clone(), stamp));
+                    Ok(())
+                }
+            }
+        });
+        match held {
+            Ok(()) => {}
+            Err(HoldError::NoProc) => return Err(NamingError::NoProc),
+            Err(HoldError::Rejected(holder)) => return Err(NamingError::AlreadyRegistered(holder)),
+        }
+        let key = format!("{NAME_PREFIX}{text}");
+        inner
+            .gossip
+            .set(&key, &encode_claim(process.pid().serial(), stamp))
+            .await;
+        if !process.is_alive() && inner.local.get(&text).is_none() {
+            // It died while being published: its exit path may have run first.
+            inner.gossip.delete(&key).await;
+            return Err(NamingError::NoProc);
+        }
+        Ok(())
+    }
+
+    async fn unregister(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+        let text = name.to_text();
+        match self.lookup_pid(&text) {
+            None => Err(NamingError::NotRegistered),
+            Some(holder) if holder != owner => Err(NamingError::NotOwner { owner: holder }),
+            Some(holder) => {
+                let Some((_, (p, _))) = self
+                    .inner
+                    .local
+                    .remove_if(&text, |_, (p, _)| p.pid() == holder)
+                else {
+                    // Held on another node: only its own node may unregister it.
+                    return Err(NamingError::NotOwner { owner: holder });
+                };
+                p.release_name(&self.observer, name, NAME_TAG);
+                self.inner
+                    .gossip
+                    .delete(&format!("{NAME_PREFIX}{text}"))
+                    .await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn whereis(&self, name: &Name) -> Option<ProcessRef> {
+        let pid = self.lookup_pid(&name.to_text())?;
+        self.inner.core.resolve(pid)
+    }
+
+    async fn registered_count(&self) -> usize {
+        self.names().len()
+    }
+
+    async fn join(&self, group: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        if process.pid().node() != self.inner.core.id() {
+            return Err(NamingError::Unsupported("joining a process of another node"));
+        }
+        let key = format!(
+            "{GROUP_PREFIX}{}/{}",
+            group.to_text(),
+            process.pid().serial()
+        );
+        match process.hold_name(&self.observer, group, GROUP_TAG, |_| Ok::<(), ()>(())) {
+            Ok(()) => {}
+            Err(_) => return Err(NamingError::NoProc),
+        }
+        self.inner.gossip.set(&key, "").await;
+        Ok(())
+    }
+
+    async fn dispatch<M: std::any::Any + Send + Sync + Clone>(
+        &self,
+        group: &Name,
+        msg: M,
+    ) -> Result<usize, NamingError> {
+        let mut reached = 0;
+        for pid in self.members(group) {
+            if let Some(p) = self.inner.core.resolve(pid) {
+                match p.send(msg.clone()) {
+                    Ok(()) => reached += 1,
+                    Err(CallError::BadRequest) => {
+                        return Err(NamingError::Unsupported(
+                            "only Payload messages cross nodes",
+                        ))
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(reached)
+    }
+}

@@ -1,0 +1,411 @@
+//! Starts and stops a cluster of nodes, each a separate OS process of the suite's binary in
+//! node mode, optionally each in its own network namespace, with etcd beside them.
+//!
+//! Teardown happens on every exit path: the harness holds each node's stdin (a node exits
+//! when it closes), children are killed when their handle drops, and every child also gets
+//! `SIGKILL` from the kernel if the harness process dies (`PR_SET_PDEATHSIG`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tarpc::tokio_serde::formats::Bincode;
+use tarpc::{client, context};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+use crate::etcd_server::{EtcdCluster, EtcdConfig};
+use crate::netns::ClusterNet;
+use crate::wire::NodeApiClient;
+
+/// How partitions are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// Namespaces if this machine allows them, else fault injection.
+    Auto,
+    /// Every node on loopback; partitions by fault injection in the transport and gossip.
+    FaultInjection,
+    /// Every node in its own network namespace; partitions cut real links (needs root).
+    Namespaces,
+}
+
+/// What cluster to start.
+#[derive(Clone, Debug)]
+pub struct ClusterOpts {
+    /// How many nodes (3 to 5 in the workloads).
+    pub nodes: usize,
+    /// The suite's binary, run as `<binary> node ...`.
+    pub binary: PathBuf,
+    /// Start a 3-member etcd cluster and give every node global names.
+    pub etcd: bool,
+    /// How partitions are made.
+    pub network: NetworkMode,
+    /// The etcd lease TTL of every node, in seconds.
+    pub lease_ttl_secs: i64,
+}
+
+impl ClusterOpts {
+    /// `nodes` nodes of `binary`, with etcd, partitions as the machine allows.
+    pub fn new(nodes: usize, binary: impl Into<PathBuf>) -> Self {
+        ClusterOpts {
+            nodes,
+            binary: binary.into(),
+            etcd: true,
+            network: NetworkMode::Auto,
+            lease_ttl_secs: 2,
+        }
+    }
+}
+
+/// Why a cluster could not start or be driven.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// etcd could not start.
+    #[error("etcd: {0}")]
+    Etcd(String),
+    /// Network namespaces could not be set up.
+    #[error("network namespaces: {0}")]
+    Net(String),
+    /// A node process could not start or did not become ready.
+    #[error("node {node}: {why}")]
+    Node {
+        /// Which node.
+        node: u32,
+        /// What went wrong.
+        why: String,
+    },
+    /// A control call to a node failed.
+    #[error("control call to node {0} failed: {1}")]
+    Control(u32, String),
+}
+
+struct NodeProcess {
+    id: u32,
+    child: Child,
+    _stdin: ChildStdin,
+}
+
+/// A running cluster. Dropping it stops every node, etcd and the namespaces.
+pub struct Cluster {
+    nodes: Vec<NodeProcess>,
+    clients: Vec<(u32, NodeApiClient)>,
+    // Field order is drop order: nodes first, then etcd, then the network under them.
+    etcd: Option<EtcdCluster>,
+    net: Option<ClusterNet>,
+    mode: NetworkMode,
+}
+
+/// How long a node may take to print `READY`.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Cluster {
+    /// Starts etcd (if asked) and `opts.nodes` node processes, and waits until every node
+    /// is ready and sees every other as a live member.
+    pub async fn start(opts: ClusterOpts) -> Result<Cluster, ClusterError> {
+        let want_ns = match opts.network {
+            NetworkMode::FaultInjection => false,
+            NetworkMode::Namespaces => {
+                ClusterNet::available().map_err(ClusterError::Net)?;
+                true
+            }
+            NetworkMode::Auto => ClusterNet::available().is_ok(),
+        };
+        let net = if want_ns {
+            Some(ClusterNet::create(opts.nodes).map_err(|e| ClusterError::Net(e.to_string()))?)
+        } else {
+            None
+        };
+        let mode = if want_ns {
+            NetworkMode::Namespaces
+        } else {
+            NetworkMode::FaultInjection
+        };
+        let host_ip = net
+            .as_ref()
+            .map(|n| IpAddr::V4(n.bridge_ip()))
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let etcd = if opts.etcd {
+            let cfg = EtcdConfig {
+                host: host_ip,
+                ..EtcdConfig::default()
+            };
+            Some(
+                EtcdCluster::start(cfg)
+                    .await
+                    .map_err(|e| ClusterError::Etcd(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let endpoints = etcd.as_ref().map(|e| e.endpoints()).unwrap_or_default();
+        let cluster_id = format!("nb{}-{}", std::process::id(), unique());
+        // Addresses: in namespaces every node has its own IP and fixed ports; on loopback
+        // every node gets free ports.
+        let mut addrs = Vec::new();
+        for i in 0..opts.nodes {
+            let id = i as u32 + 1;
+            let (rpc, gossip) = match &net {
+                Some(n) => {
+                    let ip = IpAddr::V4(n.node_ip(i));
+                    (SocketAddr::new(ip, 7100), SocketAddr::new(ip, 7101))
+                }
+                None => (free_tcp_port()?, free_udp_port()?),
+            };
+            addrs.push((id, rpc, gossip));
+        }
+        let node_args: Vec<String> = addrs
+            .iter()
+            .map(|(id, rpc, g)| format!("{id}={rpc},{g}"))
+            .collect();
+        let mut nodes = Vec::new();
+        for (i, &(id, rpc, gossip)) in addrs.iter().enumerate() {
+            let mut cmd = match &net {
+                Some(n) => n.command(i, &opts.binary),
+                None => Command::new(&opts.binary),
+            };
+            cmd.arg("node")
+                .arg("--id")
+                .arg(id.to_string())
+                .arg("--rpc")
+                .arg(rpc.to_string())
+                .arg("--gossip")
+                .arg(gossip.to_string())
+                .arg("--cluster-id")
+                .arg(&cluster_id)
+                .arg("--lease-ttl")
+                .arg(opts.lease_ttl_secs.to_string());
+            for a in &node_args {
+                cmd.arg("--node").arg(a);
+            }
+            if !endpoints.is_empty() {
+                cmd.arg("--etcd").arg(endpoints.join(","));
+            }
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true);
+            die_with_parent(&mut cmd);
+            let mut child = cmd.spawn().map_err(|e| ClusterError::Node {
+                node: id,
+                why: format!("spawn {}: {e}", opts.binary.display()),
+            })?;
+            let stdin = child.stdin.take().ok_or_else(|| ClusterError::Node {
+                node: id,
+                why: "no stdin".into(),
+            })?;
+            let stdout = child.stdout.take().ok_or_else(|| ClusterError::Node {
+                node: id,
+                why: "no stdout".into(),
+            })?;
+            nodes.push((
+                NodeProcess {
+                    id,
+                    child,
+                    _stdin: stdin,
+                },
+                stdout,
+            ));
+        }
+        let mut procs = Vec::new();
+        for (p, stdout) in nodes {
+            let id = p.id;
+            let mut lines = BufReader::new(stdout).lines();
+            let ready = tokio::time::timeout(READY_TIMEOUT, async {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if line.trim() == format!("READY {id}") {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            if ready != Ok(true) {
+                return Err(ClusterError::Node {
+                    node: id,
+                    why: "did not become ready (see its stderr above)".into(),
+                });
+            }
+            // Keep draining stdout so the node never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            procs.push(p);
+        }
+        let mut clients = Vec::new();
+        for &(id, rpc, _) in &addrs {
+            let transport = tarpc::serde_transport::tcp::connect(rpc, Bincode::default)
+                .await
+                .map_err(|e| ClusterError::Node {
+                    node: id,
+                    why: format!("control connection: {e}"),
+                })?;
+            clients.push((
+                id,
+                NodeApiClient::new(client::Config::default(), transport).spawn(),
+            ));
+        }
+        let cluster = Cluster {
+            nodes: procs,
+            clients,
+            etcd,
+            net,
+            mode,
+        };
+        let all: Vec<u32> = cluster.ids();
+        cluster
+            .wait_members(&all, &all, Duration::from_secs(20))
+            .await?;
+        Ok(cluster)
+    }
+
+    /// The node ids, in order.
+    pub fn ids(&self) -> Vec<u32> {
+        self.clients.iter().map(|(id, _)| *id).collect()
+    }
+
+    /// How partitions are made in this cluster.
+    pub fn mode(&self) -> NetworkMode {
+        self.mode
+    }
+
+    /// The control client of node `id`.
+    pub fn client(&self, id: u32) -> Result<&NodeApiClient, ClusterError> {
+        self.clients
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, c)| c)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))
+    }
+
+    /// A control-call context with a deadline.
+    pub fn ctx(deadline: Duration) -> context::Context {
+        let mut ctx = context::current();
+        ctx.deadline = std::time::Instant::now() + deadline;
+        ctx
+    }
+
+    /// Waits until each of `observers` sees exactly `members` as live.
+    pub async fn wait_members(
+        &self,
+        observers: &[u32],
+        members: &[u32],
+        within: Duration,
+    ) -> Result<Duration, ClusterError> {
+        let t0 = std::time::Instant::now();
+        let mut want = members.to_vec();
+        want.sort_unstable();
+        loop {
+            let mut all = true;
+            for &id in observers {
+                let seen = self
+                    .client(id)?
+                    .members(Self::ctx(Duration::from_secs(2)))
+                    .await
+                    .map_err(|e| ClusterError::Control(id, e.to_string()))?;
+                if seen != want {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                return Ok(t0.elapsed());
+            }
+            if t0.elapsed() > within {
+                return Err(ClusterError::Control(
+                    observers.first().copied().unwrap_or(0),
+                    format!("members did not become {want:?} within {within:?}"),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Cuts the cluster into `groups` of node ids: no traffic between groups, both ways.
+    pub async fn partition(&self, groups: &[Vec<u32>]) -> Result<(), ClusterError> {
+        match &self.net {
+            Some(net) => {
+                let idx: Vec<Vec<usize>> = groups
+                    .iter()
+                    .map(|g| g.iter().map(|id| *id as usize - 1).collect())
+                    .collect();
+                net.partition(&idx).map_err(|e| ClusterError::Net(e.to_string()))
+            }
+            None => {
+                for g in groups {
+                    let others: Vec<u32> = self.ids().into_iter().filter(|id| !g.contains(id)).collect();
+                    for &id in g {
+                        self.client(id)?
+                            .isolate_from(Self::ctx(Duration::from_secs(2)), others.clone())
+                            .await
+                            .map_err(|e| ClusterError::Control(id, e.to_string()))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Restores every link.
+    pub async fn heal(&self) -> Result<(), ClusterError> {
+        match &self.net {
+            Some(net) => net.heal().map_err(|e| ClusterError::Net(e.to_string())),
+            None => {
+                for id in self.ids() {
+                    self.client(id)?
+                        .isolate_from(Self::ctx(Duration::from_secs(2)), Vec::new())
+                        .await
+                        .map_err(|e| ClusterError::Control(id, e.to_string()))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Kills node `id`'s OS process with `SIGKILL`: a real crash, nothing is cleaned up.
+    pub async fn crash(&mut self, id: u32) -> Result<(), ClusterError> {
+        let i = self
+            .nodes
+            .iter()
+            .position(|n| n.id == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        let mut p = self.nodes.remove(i);
+        p.child
+            .kill()
+            .await
+            .map_err(|e| ClusterError::Node { node: id, why: e.to_string() })?;
+        self.clients.retain(|(n, _)| *n != id);
+        Ok(())
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn free_tcp_port() -> Result<SocketAddr, ClusterError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| ClusterError::Net(format!("no free TCP port: {e}")))?;
+    l.local_addr()
+        .map_err(|e| ClusterError::Net(format!("no free TCP port: {e}")))
+}
+
+fn free_udp_port() -> Result<SocketAddr, ClusterError> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0")
+        .map_err(|e| ClusterError::Net(format!("no free UDP port: {e}")))?;
+    s.local_addr()
+        .map_err(|e| ClusterError::Net(format!("no free UDP port: {e}")))
+}
+
+/// Asks the kernel to `SIGKILL` the child when the harness dies, whatever the exit path.
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

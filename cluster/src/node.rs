@@ -1,0 +1,290 @@
+//! A node: one runtime, its tarpc server, connections to its peers, and proxies that make a
+//! remote pid reachable through an ordinary [`ProcessRef`].
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use process_runtime::{CallRequest, Ctx, Envelope, ExitReason, Pid, ProcessRef, Runtime};
+use tarpc::tokio_serde::formats::Bincode;
+use tarpc::{client, context};
+
+use crate::wire::{NodeApiClient, Payload, WireCallError, WirePid};
+
+/// How long a proxy waits for a remote node to answer a forwarded call before giving up.
+/// The caller's own timeout (usually shorter) still applies on its side.
+pub const REMOTE_CALL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long connecting to a peer may take before it counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The part of a node every backend shares: its runtime, its peers, and remote proxies.
+pub struct NodeCore {
+    id: u32,
+    runtime: Runtime,
+    peers: HashMap<u32, Peer>,
+    proxies: DashMap<Pid, ProcessRef>,
+    /// Peers cut off by fault injection (the fallback where network namespaces are not
+    /// available): calls to them fail at once with `NoConnection`.
+    blocked: RwLock<HashSet<u32>>,
+    pub(crate) counters: Counters,
+}
+
+/// Counters behind [`NodeStats`](crate::wire::NodeStats).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) conflict_kills: AtomicU64,
+    pub(crate) handoffs_out: AtomicU64,
+    pub(crate) ring_misses: AtomicU64,
+    pub(crate) lease_losses: AtomicU64,
+}
+
+struct Peer {
+    addr: SocketAddr,
+    client: tokio::sync::Mutex<Option<NodeApiClient>>,
+}
+
+impl NodeCore {
+    /// A node core with id `id` (its pids name it) that reaches `peers` at their addresses.
+    pub fn new(id: u32, peers: &[(u32, SocketAddr)]) -> Arc<Self> {
+        let peers = peers
+            .iter()
+            .filter(|(n, _)| *n != id)
+            .map(|&(n, addr)| {
+                (
+                    n,
+                    Peer {
+                        addr,
+                        client: tokio::sync::Mutex::new(None),
+                    },
+                )
+            })
+            .collect();
+        Arc::new(NodeCore {
+            id,
+            runtime: Runtime::with_node(id),
+            peers,
+            proxies: DashMap::new(),
+            blocked: RwLock::new(HashSet::new()),
+            counters: Counters::default(),
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// This node's runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The ids of every other node this one knows.
+    pub fn peer_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.peers.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Cuts (or, with an empty list, restores) traffic to these nodes by fault injection.
+    pub fn isolate_from(&self, nodes: &[u32]) {
+        *self.blocked.write() = nodes.iter().copied().collect();
+    }
+
+    /// Whether fault injection cuts this node off from `node`.
+    pub fn is_blocked(&self, node: u32) -> bool {
+        self.blocked.read().contains(&node)
+    }
+
+    /// A client for peer `node`, connecting (or reconnecting) if needed.
+    pub async fn peer(&self, node: u32) -> Result<NodeApiClient, WireCallError> {
+        if self.is_blocked(node) {
+            return Err(WireCallError::NoConnection);
+        }
+        let peer = self.peers.get(&node).ok_or(WireCallError::NoConnection)?;
+        let mut slot = peer.client.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let connect = tarpc::serde_transport::tcp::connect(peer.addr, Bincode::default);
+        let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(t)) => t,
+            _ => return Err(WireCallError::NoConnection),
+        };
+        let c = NodeApiClient::new(client::Config::default(), transport).spawn();
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Forgets the connection to `node`, so the next use reconnects.
+    async fn drop_peer(&self, node: u32) {
+        if let Some(peer) = self.peers.get(&node) {
+            *peer.client.lock().await = None;
+        }
+    }
+
+    /// Runs one RPC against peer `node` with a deadline; a transport failure drops the
+    /// connection and reads as `NoConnection`.
+    pub async fn rpc<T, F, Fut>(&self, node: u32, deadline: Duration, f: F) -> Result<T, WireCallError>
+    where
+        F: FnOnce(NodeApiClient, context::Context) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tarpc::client::RpcError>>,
+    {
+        let c = self.peer(node).await?;
+        let mut ctx = context::current();
+        ctx.deadline = std::time::Instant::now() + deadline;
+        match f(c, ctx).await {
+            Ok(v) => Ok(v),
+            Err(tarpc::client::RpcError::DeadlineExceeded) => Err(WireCallError::Timeout),
+            Err(_) => {
+                self.drop_peer(node).await;
+                Err(WireCallError::NoConnection)
+            }
+        }
+    }
+
+    /// A handle to process `pid`: the local process, or a proxy for a remote one.
+    /// `None` if `pid` is local and dead, or names a node this one does not know.
+    pub fn resolve(self: &Arc<Self>, pid: Pid) -> Option<ProcessRef> {
+        if pid.node() == self.id {
+            return self.runtime.process(pid);
+        }
+        if !self.peers.contains_key(&pid.node()) {
+            return None;
+        }
+        if let Some(p) = self.proxies.get(&pid) {
+            if p.is_alive() {
+                return Some(p.clone());
+            }
+        }
+        let proxy = self.spawn_proxy(pid)?;
+        self.proxies.insert(pid, proxy.clone());
+        Some(proxy)
+    }
+
+    /// Ends the proxies of every process on `node` (it left the cluster): their callers get
+    /// `NoProc` and monitors of them fire, as `noconnection` does on the BEAM.
+    pub fn node_down(&self, node: u32) {
+        let gone: Vec<ProcessRef> = self
+            .proxies
+            .iter()
+            .filter(|e| e.key().node() == node)
+            .map(|e| e.value().clone())
+            .collect();
+        for p in gone {
+            self.proxies.remove(&p.pid());
+            p.exit(ExitReason::error("noconnection"));
+        }
+    }
+
+    fn spawn_proxy(self: &Arc<Self>, pid: Pid) -> Option<ProcessRef> {
+        let core = Arc::clone(self);
+        self.runtime
+            .spawn_remote_proxy::<Payload, Payload, _, _>(pid, move |ctx| proxy_loop(core, pid, ctx))
+            .ok()
+    }
+
+    /// Forwards a call to the remote process `pid`.
+    pub async fn remote_call(
+        &self,
+        pid: Pid,
+        request: Payload,
+        timeout: Duration,
+    ) -> Result<Payload, WireCallError> {
+        let to = WirePid::from(pid);
+        let ms = timeout.as_millis() as u64;
+        self.rpc(pid.node(), timeout + Duration::from_millis(50), |c, ctx| async move {
+            c.call(ctx, to, request, ms).await
+        })
+        .await?
+    }
+
+    /// Forwards a plain message to the remote process `pid`.
+    pub async fn remote_send(&self, pid: Pid, msg: Payload) -> Result<(), WireCallError> {
+        let to = WirePid::from(pid);
+        self.rpc(pid.node(), REMOTE_CALL_DEADLINE, |c, ctx| async move {
+            c.send(ctx, to, msg).await
+        })
+            .await?
+    }
+
+    /// Kills process `pid`, local or remote, with `reason` (`None`: `Killed`).
+    pub async fn kill(&self, pid: Pid, reason: Option<String>) -> bool {
+        if pid.node() == self.id {
+            return match self.runtime.process(pid) {
+                Some(p) => match reason {
+                    Some(r) => p.exit(ExitReason::error(r)),
+                    None => p.kill(),
+                },
+                None => false,
+            };
+        }
+        let to = WirePid::from(pid);
+        self.rpc(pid.node(), REMOTE_CALL_DEADLINE, |c, ctx| async move {
+            c.kill(ctx, to, reason).await
+        })
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// A proxy's body: calls are forwarded concurrently (each waits for its own reply); sends
+/// and casts are forwarded one at a time, in order, as the BEAM orders messages between a
+/// pair of processes. A `NoProc` from the remote node ends the proxy.
+async fn proxy_loop(core: Arc<NodeCore>, pid: Pid, mut ctx: Ctx) -> ExitReason {
+    let reason = loop {
+        match ctx.recv().await {
+            Envelope::Call(call) => match call.downcast::<Payload, Payload>() {
+                Ok(CallRequest { request, reply_to }) => {
+                    let core = Arc::clone(&core);
+                    let me = ctx.me().clone();
+                    tokio::spawn(async move {
+                        match core.remote_call(pid, request, REMOTE_CALL_DEADLINE).await {
+                            Ok(rep) => reply_to.reply(rep),
+                            Err(e) => {
+                                reply_to.fail(e.into());
+                                if e == WireCallError::NoProc {
+                                    core.proxies.remove(&pid);
+                                    me.exit(ExitReason::error("noproc"));
+                                }
+                            }
+                        }
+                    });
+                }
+                Err(other) => other.reject(),
+            },
+            Envelope::Cast(msg) | Envelope::Info(msg) => {
+                // The sender checked the type; anything else cannot cross and is refused there.
+                if let Ok(payload) = msg.downcast::<Payload>() {
+                    if core.remote_send(pid, *payload).await == Err(WireCallError::NoProc) {
+                        break ExitReason::error("noproc");
+                    }
+                }
+            }
+            Envelope::Down(_) | Envelope::Exit(_) => {}
+        }
+    };
+    core.proxies.remove(&pid);
+    reason
+}
+
+/// Echo workers: what the harness starts on a node and names; a call returns its request.
+pub fn spawn_echo(runtime: &Runtime) -> ProcessRef {
+    runtime.spawn(|mut ctx: Ctx| async move {
+        loop {
+            match ctx.recv().await {
+                Envelope::Call(call) => match call.downcast::<Payload, Payload>() {
+                    Ok(CallRequest { request, reply_to }) => reply_to.reply(request),
+                    Err(other) => other.reject(),
+                },
+                // Plain messages and signals are not part of the echo protocol.
+                Envelope::Cast(_) | Envelope::Info(_) | Envelope::Down(_) | Envelope::Exit(_) => {}
+            }
+        }
+    })
+}

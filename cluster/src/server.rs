@@ -1,0 +1,460 @@
+//! A running node: its backends, its tarpc server, and the node-mode entry point.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use naming_strategies::{Naming, NamingError, Registry};
+use process_runtime::{CallError, Name, Pid};
+use tarpc::context;
+use tarpc::server::{BaseChannel, Channel};
+use tarpc::tokio_serde::formats::Bincode;
+
+use crate::global::GlobalNames;
+use crate::global_names::{EtcdNames, GlobalOpts};
+use crate::gossip::{Faults, Gossip, GossipConfig};
+use crate::gossip_names::GossipNames;
+use crate::node::{spawn_echo, NodeCore};
+use crate::ring::RingNames;
+use crate::wire::{
+    Backend, NodeApi, NodeStats, Payload, ProbeReport, WireCallError, WireNamingError, WirePid,
+};
+
+/// Where a node listens, who its peers are, and where etcd is.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's id (its pids name it); ids start at 1.
+    pub id: u32,
+    /// The address its tarpc server listens on.
+    pub rpc: SocketAddr,
+    /// The address its gossip (UDP) listens on.
+    pub gossip: SocketAddr,
+    /// Every node of the cluster: `(id, rpc address, gossip address)`; may include this one.
+    pub nodes: Vec<(u32, SocketAddr, SocketAddr)>,
+    /// etcd client endpoints (`http://ip:port`); empty: no global names on this node.
+    pub etcd: Vec<String>,
+    /// The etcd lease TTL of this node, in seconds: how long its names outlive a crash.
+    pub lease_ttl_secs: i64,
+    /// The gossip cluster id and etcd key prefix, so that clusters cannot mix.
+    pub cluster_id: String,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The tarpc listener could not bind.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    /// The gossip layer could not start.
+    #[error("gossip: {0}")]
+    Gossip(String),
+    /// etcd could not be reached.
+    #[error("etcd: {0}")]
+    Etcd(String),
+}
+
+/// A node: the runtime and its four naming backends (the single-node reference and the
+/// three distributed designs), serving [`NodeApi`].
+pub struct Node {
+    core: Arc<NodeCore>,
+    local: Registry,
+    global: Option<GlobalNames>,
+    gossip_names: GossipNames,
+    ring: RingNames,
+    gossip: Gossip,
+    faults: Faults,
+    gossip_addrs: Vec<(u32, SocketAddr)>,
+}
+
+/// Runs `$body` with `$n` bound to the backend `$b` of node `$node` (static dispatch: the
+/// `Naming` trait has generic methods). `$none` is the value where the backend is absent.
+macro_rules! on_backend {
+    ($node:expr, $b:expr, |$n:ident| $body:expr, $none:expr) => {
+        match $b {
+            Backend::Local => {
+                let $n = &$node.local;
+                $body
+            }
+            Backend::Gossip => {
+                let $n = &$node.gossip_names;
+                $body
+            }
+            Backend::Ring => {
+                let $n = &$node.ring;
+                $body
+            }
+            Backend::Global => match &$node.global {
+                Some($n) => $body,
+                None => $none,
+            },
+        }
+    };
+}
+
+impl Node {
+    /// Starts node `cfg.id`: its gossip membership, etcd table (if configured) and backends,
+    /// then serves its API. Returns once it listens.
+    pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        let peers: Vec<(u32, SocketAddr)> = cfg.nodes.iter().map(|&(id, rpc, _)| (id, rpc)).collect();
+        let core = NodeCore::new(cfg.id, &peers);
+        let faults = Faults::default();
+        let seeds = cfg
+            .nodes
+            .iter()
+            .filter(|(id, _, _)| *id != cfg.id)
+            .map(|&(_, _, g)| g)
+            .collect();
+        let gossip = Gossip::start(GossipConfig::new(
+            cfg.id,
+            cfg.cluster_id.clone(),
+            cfg.gossip,
+            seeds,
+            faults.clone(),
+        ))
+        .await
+        .map_err(|e| NodeError::Gossip(e.to_string()))?;
+        let global = if cfg.etcd.is_empty() {
+            None
+        } else {
+            let opts = GlobalOpts {
+                prefix: format!("/naming-bench/{}", cfg.cluster_id),
+                lease_ttl_secs: cfg.lease_ttl_secs,
+            };
+            let table = EtcdNames::connect(cfg.etcd.clone(), cfg.id, opts)
+                .await
+                .map_err(|e| NodeError::Etcd(e.to_string()))?;
+            Some(GlobalNames::start(Arc::clone(&core), table))
+        };
+        let gossip_names = GossipNames::start(Arc::clone(&core), gossip.clone());
+        let ring = RingNames::start(Arc::clone(&core), gossip.members());
+        let node = Arc::new(Node {
+            core,
+            local: Registry::new(4),
+            global,
+            gossip_names,
+            ring,
+            gossip,
+            faults,
+            gossip_addrs: cfg.nodes.iter().map(|&(id, _, g)| (id, g)).collect(),
+        });
+        let mut incoming = tarpc::serde_transport::tcp::listen(cfg.rpc, Bincode::default)
+            .await
+            .map_err(|e| NodeError::Listen(cfg.rpc, e))?;
+        incoming.config_mut().max_frame_length(64 << 20);
+        let server = NodeServer(Arc::clone(&node));
+        tokio::spawn(async move {
+            while let Some(conn) = incoming.next().await {
+                let Ok(transport) = conn else { continue };
+                let server = server.clone();
+                tokio::spawn(
+                    BaseChannel::with_defaults(transport)
+                        .execute(server.serve())
+                        .for_each(|resp| async move {
+                            tokio::spawn(resp);
+                        }),
+                );
+            }
+        });
+        Ok(node)
+    }
+
+    /// The shared core: runtime, peers, proxies.
+    pub fn core(&self) -> &Arc<NodeCore> {
+        &self.core
+    }
+
+    /// The single-node `Registry` of this node (the reference line).
+    pub fn local(&self) -> &Registry {
+        &self.local
+    }
+
+    /// The etcd-backed global names, if etcd was configured.
+    pub fn global(&self) -> Option<&GlobalNames> {
+        self.global.as_ref()
+    }
+
+    /// The gossip-replicated registry.
+    pub fn gossip_names(&self) -> &GossipNames {
+        &self.gossip_names
+    }
+
+    /// The hash-ring ownership backend.
+    pub fn ring(&self) -> &RingNames {
+        &self.ring
+    }
+
+    /// The gossip layer (membership).
+    pub fn gossip(&self) -> &Gossip {
+        &self.gossip
+    }
+
+    /// Cuts traffic to and from `nodes` by fault injection (RPC and gossip); empty heals.
+    pub fn isolate_from(&self, nodes: &[u32]) {
+        self.core.isolate_from(nodes);
+        let addrs: Vec<SocketAddr> = self
+            .gossip_addrs
+            .iter()
+            .filter(|(id, _)| nodes.contains(id))
+            .map(|&(_, a)| a)
+            .collect();
+        self.faults.unblock_all();
+        if !addrs.is_empty() {
+            self.faults.block(&addrs);
+        }
+    }
+
+    /// Starts an echo worker registered as `name` in `backend`.
+    pub async fn spawn_worker(&self, backend: Backend, name: Name) -> Result<Pid, NamingError> {
+        let worker = spawn_echo(self.core.runtime());
+        let registered: Result<(), NamingError> = on_backend!(
+            self,
+            backend,
+            |n| n.register(name, &worker).await,
+            Err(NamingError::Unsupported("no etcd on this node"))
+        );
+        match registered {
+            Ok(()) => Ok(worker.pid()),
+            Err(e) => {
+                worker.kill();
+                Err(e)
+            }
+        }
+    }
+
+    /// This node's view of every name in `backend`.
+    pub async fn names(&self, backend: Backend) -> Vec<(String, Pid)> {
+        match backend {
+            Backend::Local => Vec::new(),
+            Backend::Global => self.global.as_ref().map(|g| g.names()).unwrap_or_default(),
+            Backend::Gossip => self.gossip_names.names(),
+            Backend::Ring => self.ring.owned(),
+        }
+    }
+
+    /// Looks up and calls each of `names` `rounds` times through `backend`, timing each.
+    pub async fn probe(
+        &self,
+        backend: Backend,
+        names: &[Name],
+        rounds: u32,
+        timeout: Duration,
+    ) -> ProbeReport {
+        on_backend!(
+            self,
+            backend,
+            |n| probe_with(n, names, rounds, timeout).await,
+            ProbeReport::default()
+        )
+    }
+}
+
+async fn probe_with<N: Naming>(
+    naming: &N,
+    names: &[Name],
+    rounds: u32,
+    timeout: Duration,
+) -> ProbeReport {
+    let mut hist = hdrhistogram::Histogram::<u64>::new(3).expect("3 significant digits is valid");
+    let mut report = ProbeReport::default();
+    let payload = Payload(vec![0u8; 16]);
+    for _ in 0..rounds {
+        for name in names {
+            let t0 = Instant::now();
+            match naming
+                .call::<Payload, Payload>(name, payload.clone(), timeout)
+                .await
+            {
+                Ok(_) => {
+                    report.ok += 1;
+                    let _ = hist.record(t0.elapsed().as_nanos() as u64);
+                }
+                Err(CallError::NoProc) if naming.whereis(name).await.is_none() => {
+                    report.not_found += 1
+                }
+                Err(_) => report.failed += 1,
+            }
+        }
+    }
+    if report.ok > 0 {
+        report.p50_ns = hist.value_at_quantile(0.5);
+        report.p90_ns = hist.value_at_quantile(0.9);
+        report.p99_ns = hist.value_at_quantile(0.99);
+        report.max_ns = hist.max();
+        report.mean_ns = hist.mean();
+    }
+    report
+}
+
+#[derive(Clone)]
+struct NodeServer(Arc<Node>);
+
+impl NodeApi for NodeServer {
+    async fn call(
+        self,
+        _: context::Context,
+        to: WirePid,
+        request: Payload,
+        timeout_ms: u64,
+    ) -> Result<Payload, WireCallError> {
+        let p = self
+            .0
+            .core
+            .runtime()
+            .process(to.into())
+            .ok_or(WireCallError::NoProc)?;
+        p.call::<Payload, Payload>(request, Duration::from_millis(timeout_ms))
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn send(self, _: context::Context, to: WirePid, msg: Payload) -> Result<(), WireCallError> {
+        self.0
+            .core
+            .runtime()
+            .send(to.into(), msg)
+            .map_err(Into::into)
+    }
+
+    async fn alive(self, _: context::Context, pids: Vec<WirePid>) -> Vec<bool> {
+        pids.into_iter()
+            .map(|p| self.0.core.runtime().process(p.into()).is_some())
+            .collect()
+    }
+
+    async fn kill(self, _: context::Context, pid: WirePid, reason: Option<String>) -> bool {
+        let pid = Pid::from(pid);
+        pid.node() == self.0.core.id() && self.0.core.kill(pid, reason).await
+    }
+
+    async fn ring_claim(
+        self,
+        _: context::Context,
+        name: String,
+        pid: WirePid,
+        stamp: u64,
+    ) -> Result<(), WireNamingError> {
+        self.0.ring.handle_claim(&name, pid.into(), stamp)
+    }
+
+    async fn ring_release(self, _: context::Context, name: String, pid: WirePid) -> bool {
+        self.0.ring.handle_release(&name, pid.into())
+    }
+
+    async fn ring_lookup(self, _: context::Context, name: String) -> Option<WirePid> {
+        self.0.ring.handle_lookup(&name).map(Into::into)
+    }
+
+    async fn ring_handoff(
+        self,
+        _: context::Context,
+        entries: Vec<(String, WirePid, u64)>,
+    ) -> Vec<(String, WirePid)> {
+        let entries = entries
+            .into_iter()
+            .map(|(n, p, s)| (n, p.into(), s))
+            .collect();
+        self.0
+            .ring
+            .handle_handoff(entries)
+            .await
+            .into_iter()
+            .map(|(n, p)| (n, p.into()))
+            .collect()
+    }
+
+    async fn spawn_worker(
+        self,
+        _: context::Context,
+        backend: Backend,
+        name: String,
+    ) -> Result<WirePid, WireNamingError> {
+        self.0
+            .spawn_worker(backend, Name::from(name))
+            .await
+            .map(Into::into)
+            .map_err(Into::into)
+    }
+
+    async fn register_many(
+        self,
+        _: context::Context,
+        backend: Backend,
+        names: Vec<String>,
+    ) -> (u64, u64) {
+        let t0 = Instant::now();
+        let mut ok = 0;
+        for name in names {
+            if self.0.spawn_worker(backend, Name::from(name)).await.is_ok() {
+                ok += 1;
+            }
+        }
+        (ok, t0.elapsed().as_nanos() as u64)
+    }
+
+    async fn whereis(self, _: context::Context, backend: Backend, name: String) -> Option<WirePid> {
+        let name = Name::from(name);
+        let node = &self.0;
+        let found = on_backend!(node, backend, |n| n.whereis(&name).await, None);
+        found.map(|p| p.pid().into())
+    }
+
+    async fn names(self, _: context::Context, backend: Backend) -> Vec<(String, WirePid)> {
+        self.0
+            .names(backend)
+            .await
+            .into_iter()
+            .map(|(n, p)| (n, p.into()))
+            .collect()
+    }
+
+    async fn probe(
+        self,
+        _: context::Context,
+        backend: Backend,
+        names: Vec<String>,
+        rounds: u32,
+        timeout_ms: u64,
+    ) -> ProbeReport {
+        let names: Vec<Name> = names.into_iter().map(Name::from).collect();
+        self.0
+            .probe(backend, &names, rounds, Duration::from_millis(timeout_ms))
+            .await
+    }
+
+    async fn members(self, _: context::Context) -> Vec<u32> {
+        self.0.gossip.live_members().await
+    }
+
+    async fn isolate_from(self, _: context::Context, nodes: Vec<u32>) {
+        self.0.isolate_from(&nodes);
+    }
+
+    async fn stats(self, _: context::Context) -> NodeStats {
+        let c = &self.0.core.counters;
+        NodeStats {
+            conflict_kills: c.conflict_kills.load(Ordering::Relaxed),
+            handoffs_out: c.handoffs_out.load(Ordering::Relaxed),
+            ring_misses: c.ring_misses.load(Ordering::Relaxed),
+            lease_losses: c.lease_losses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Node mode: starts node `cfg`, prints `READY <id>` on stdout, and runs until stdin closes
+/// (the harness holds the other end, so a node never outlives the harness that started it).
+pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
+    use tokio::io::AsyncReadExt;
+    let id = cfg.id;
+    let _node = Node::start(cfg).await?;
+    println!("READY {id}");
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    loop {
+        match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Two nodes in one test process, on loopback: the `Naming` API reaches a process on the
+//! other node through the same calls as a local one (the OS-process cluster tests are in
+//! the root package's `tests/cluster.rs`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use naming_cluster::node::spawn_echo;
+use naming_cluster::{Node, NodeConfig, Payload};
+use naming_strategies::Naming;
+use process_runtime::{CallError, Name};
+
+fn free_tcp() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn free_udp() -> SocketAddr {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+async fn two_nodes(cluster_id: &str) -> (Arc<Node>, Arc<Node>) {
+    let nodes = vec![(1, free_tcp(), free_udp()), (2, free_tcp(), free_udp())];
+    let cfg = |i: usize| NodeConfig {
+        id: nodes[i].0,
+        rpc: nodes[i].1,
+        gossip: nodes[i].2,
+        nodes: nodes.clone(),
+        etcd: Vec::new(),
+        lease_ttl_secs: 2,
+        cluster_id: cluster_id.to_string(),
+    };
+    let a = Node::start(cfg(0)).await.expect("node 1 starts");
+    let b = Node::start(cfg(1)).await.expect("node 2 starts");
+    let t0 = Instant::now();
+    while a.gossip().live_members().await != [1, 2] || b.gossip().live_members().await != [1, 2]
+    {
+        assert!(t0.elapsed() < Duration::from_secs(10), "nodes never met");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (a, b)
+}
+
+async fn eventually<N: Naming>(naming: &N, name: &Name) -> process_runtime::ProcessRef {
+    let t0 = Instant::now();
+    loop {
+        if let Some(p) = naming.whereis(name).await {
+            return p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{name:?} never visible");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_on_one_node_is_called_from_the_other_through_the_same_api() {
+    let (a, b) = two_nodes("nodes-api").await;
+    let timeout = Duration::from_secs(2);
+
+    // Gossip-replicated: registered on node 1, found and called from node 2.
+    let worker = spawn_echo(a.core().runtime());
+    let name = Name::text("replicated-worker");
+    a.gossip_names().register(name.clone(), &worker).await.unwrap();
+    let remote = eventually(b.gossip_names(), &name).await;
+    assert_eq!(remote.pid(), worker.pid(), "a proxy carries the remote pid");
+    assert_eq!(remote.pid().node(), 1);
+    let reply: Payload = b
+        .gossip_names()
+        .call(&name, Payload(b"hello".to_vec()), timeout)
+        .await
+        .unwrap();
+    assert_eq!(reply.0, b"hello");
+    // A message type that cannot cross nodes is refused at the sender, never lost.
+    assert_eq!(remote.call::<u64, u64>(7, timeout).await, Err(CallError::BadRequest));
+    assert_eq!(remote.send(7u32), Err(CallError::BadRequest));
+    // The name is unique across nodes while its owner lives.
+    let rival = spawn_echo(b.core().runtime());
+    assert!(b.gossip_names().register(name.clone(), &rival).await.is_err());
+
+    // Hash ring: registered on node 2, found and called from node 1 (the owner may be either).
+    let ring_worker = spawn_echo(b.core().runtime());
+    let ring_name = Name::text("ring-worker");
+    b.ring().register(ring_name.clone(), &ring_worker).await.unwrap();
+    let found = eventually(a.ring(), &ring_name).await;
+    assert_eq!(found.pid(), ring_worker.pid());
+    let reply: Payload = a
+        .ring()
+        .call(&ring_name, Payload(b"ring".to_vec()), timeout)
+        .await
+        .unwrap();
+    assert_eq!(reply.0, b"ring");
+
+    // Exit releases the names everywhere: the remote lookups come back empty.
+    worker.kill();
+    ring_worker.kill();
+    let t0 = Instant::now();
+    while b.gossip_names().whereis(&name).await.is_some()
+        || a.ring().whereis(&ring_name).await.is_some()
+    {
+        assert!(t0.elapsed() < Duration::from_secs(10), "names outlived their processes");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A call through the stale proxy says the process is gone.
+    assert_eq!(
+        remote.call::<Payload, Payload>(Payload(vec![1]), timeout).await,
+        Err(CallError::NoProc)
+    );
+    rival.kill();
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Makes sure Debian's etcd-server (and iproute2, for the netsplit namespaces) is installed:
+# the multi-node tests and workloads start a real 3-member etcd cluster on loopback
+# themselves; they need only the binary. Sourced by scripts/test.sh and scripts/compare.sh.
+set -euo pipefail
+
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "ensure-etcd: need ${need[*]} but cannot install (not root, no sudo)" >&2
+    exit 1
+  fi
+  echo "ensure-etcd: installing ${need[*]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+etcd --version | head -1 >&2

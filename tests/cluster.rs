@@ -1,0 +1,114 @@
+//! Multi-node tests: a real cluster of `naming-bench node` OS processes (each in its own
+//! network namespace where the machine allows it, else on loopback with fault injection),
+//! and a real 3-member etcd cluster for the global names.
+//!
+//! Set `NAMING_BENCH_REQUIRE_ETCD=1` (scripts/test.sh does) to fail instead of skipping
+//! where etcd is not installed.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use naming_cluster::measure::{call_latency, crash_release, netsplit, spawn_named, whereis, DISTRIBUTED};
+use naming_cluster::{Backend, Cluster, ClusterOpts, NetworkMode};
+
+/// Clusters are heavy on a 2-core machine and failure detection is timing-based: one at a time.
+static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn opts() -> Option<ClusterOpts> {
+    if naming_cluster::etcd_server::etcd_binary().is_none() {
+        if std::env::var_os("NAMING_BENCH_REQUIRE_ETCD").is_some() {
+            panic!("etcd is required (NAMING_BENCH_REQUIRE_ETCD) but not installed");
+        }
+        eprintln!("skipped: etcd is not installed (apt-get install etcd-server)");
+        return None;
+    }
+    Some(ClusterOpts::new(3, env!("CARGO_BIN_EXE_naming-bench")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_a_name_crosses_to_the_node_that_holds_it() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(opts) = opts() else { return };
+    let cluster = Cluster::start(opts).await.expect("cluster starts");
+    if std::env::var_os("NAMING_BENCH_REQUIRE_NETNS").is_some() {
+        assert_eq!(cluster.mode(), NetworkMode::Namespaces, "namespaces were required");
+    }
+    for b in DISTRIBUTED {
+        let names: Vec<String> = (0..5).map(|i| format!("cross-{}-{i}", b.label())).collect();
+        for name in &names {
+            let pid = spawn_named(&cluster, 2, b, name).await.unwrap().expect("registers");
+            assert_eq!(pid.node, 2);
+        }
+        // Visible from node 1, naming node 2's process.
+        for name in &names {
+            let mut found = None;
+            for _ in 0..200 {
+                found = whereis(&cluster, 1, b, name).await.unwrap();
+                if found.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert_eq!(found.map(|p| p.node), Some(2), "{}: {name}", b.label());
+        }
+        // And a call through the name from node 1 really reaches it.
+        let r = call_latency(&cluster, b, 2, 1, &names, 3).await.unwrap();
+        assert_eq!((r.ok, r.failed, r.not_found), (15, 0, 0), "{}: {r:?}", b.label());
+        // The same name cannot be taken again from another node while its owner lives.
+        let again = spawn_named(&cluster, 3, b, &names[0]).await.unwrap();
+        assert!(again.is_err(), "{}: a second owner was accepted", b.label());
+    }
+    // The single-node registry is the reference: its names stay on their node.
+    spawn_named(&cluster, 2, Backend::Local, "local-only").await.unwrap().unwrap();
+    assert_eq!(whereis(&cluster, 1, Backend::Local, "local-only").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_netsplit_heals_every_name_has_one_owner_and_none_is_lost() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(opts) = opts() else { return };
+    let cluster = Cluster::start(opts).await.expect("cluster starts");
+    for b in DISTRIBUTED {
+        let o = netsplit(&cluster, b, &[1, 2], 4, 2, Duration::from_secs(25))
+            .await
+            .expect("netsplit scenario runs");
+        eprintln!("{o:?}");
+        assert!(o.converged_after.is_some(), "{}: no convergence: {o:?}", b.label());
+        assert_eq!(o.duplicates_after, 0, "{}: {o:?}", b.label());
+        assert_eq!(o.lost, 0, "{}: {o:?}", b.label());
+        assert_eq!(o.losers_alive, 0, "{}: {o:?}", b.label());
+        match b {
+            // Consistent: the side that comes second is refused, even during the split.
+            Backend::Global => {
+                assert_eq!(o.accepted_both_sides, 0, "{o:?}");
+                assert_eq!(o.duplicates_during, 0, "{o:?}");
+            }
+            // Available: both sides accept, so the split really had two owners per name.
+            _ => {
+                assert_eq!(o.accepted_both_sides, o.split_names, "{o:?}");
+                assert_eq!(o.duplicates_during, o.split_names, "{o:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_nodes_names_are_released_and_can_be_taken_again() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(opts) = opts() else { return };
+    let mut cluster = Cluster::start(opts).await.expect("cluster starts");
+    let outcomes = crash_release(&mut cluster, &DISTRIBUTED, 3, 1, 5, Duration::from_secs(20))
+        .await
+        .expect("crash scenario runs");
+    for o in outcomes {
+        eprintln!("{o:?}");
+        assert_eq!(o.names, 5, "{o:?}");
+        assert!(o.released_after.is_some(), "{}: names outlived their node: {o:?}", o.backend.label());
+        assert_eq!(o.reregistered, 5, "{o:?}");
+    }
+    // The survivors still see each other, and only each other.
+    cluster
+        .wait_members(&[1, 2], &[1, 2], Duration::from_secs(10))
+        .await
+        .expect("survivors agree on membership");
+}
