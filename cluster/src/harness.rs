@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 use crate::etcd_server::{EtcdCluster, EtcdConfig};
-use crate::netns::ClusterNet;
+use crate::netns::{ClusterNet, NetOptions};
 use crate::wire::NodeApiClient;
 
 /// How partitions are made.
@@ -112,7 +112,10 @@ impl Cluster {
             NetworkMode::Auto => ClusterNet::available().is_ok(),
         };
         let net = if want_ns {
-            Some(ClusterNet::create(opts.nodes).map_err(|e| ClusterError::Net(e.to_string()))?)
+            Some(
+                ClusterNet::create(opts.nodes, NetOptions::default())
+                    .map_err(|e| ClusterError::Net(e.to_string()))?,
+            )
         } else {
             None
         };
@@ -147,7 +150,7 @@ impl Cluster {
             let id = i as u32 + 1;
             let (rpc, gossip) = match &net {
                 Some(n) => {
-                    let ip = IpAddr::V4(n.node_ip(i));
+                    let ip = IpAddr::V4(n.node_ip(i).map_err(|e| ClusterError::Net(e.to_string()))?);
                     (SocketAddr::new(ip, 7100), SocketAddr::new(ip, 7101))
                 }
                 None => (free_tcp_port()?, free_udp_port()?),
@@ -161,7 +164,9 @@ impl Cluster {
         let mut nodes = Vec::new();
         for (i, &(id, rpc, gossip)) in addrs.iter().enumerate() {
             let mut cmd = match &net {
-                Some(n) => n.command(i, &opts.binary),
+                Some(n) => n
+                    .command(i, &opts.binary)
+                    .map_err(|e| ClusterError::Net(e.to_string()))?,
                 None => Command::new(&opts.binary),
             };
             cmd.arg("node")

@@ -11,14 +11,20 @@
 //! | gossip-replicated registry | `pg` / `syn` | each node owns its own names; replicated by gossip, reads are local; conflicts after a heal resolved by a rule |
 //! | hash-ring ownership | Swarm / `libring` | the owner node of a name is picked by consistent hashing over the live members; handoff when membership changes |
 
-pub mod node;
-pub mod wire;
-pub mod ring;
+pub mod etcd_kv;
+pub mod etcd_server;
 pub mod global;
+pub mod global_names;
+pub mod gossip;
 pub mod gossip_names;
 pub mod harness;
 pub mod measure;
+pub mod netns;
+pub mod node;
+pub mod replicated;
+pub mod ring;
 pub mod server;
+pub mod wire;
 
 pub use harness::{Cluster, ClusterError, ClusterOpts, NetworkMode};
 pub use measure::{multinode_rows, MultiNodeSpec, MultiRow};
