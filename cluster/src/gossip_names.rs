@@ -29,7 +29,7 @@ use process_runtime::{CallError, ExitObserver, HoldError, Name, Pid, ProcessRef}
 
 use crate::gossip::Gossip;
 use crate::node::NodeCore;
-use crate::replicated::{encode_claim, Claim, ReplicatedIndex};
+use crate::replicated::{encode_value, Claim, ReplicatedIndex, NAME_PREFIX};
 use crate::ring::now_stamp;
 
 /// How often the replicated index is rebuilt from gossip state.
@@ -37,12 +37,12 @@ pub const REFRESH_EVERY: Duration = Duration::from_millis(50);
 
 const NAME_TAG: u32 = 0;
 const GROUP_TAG: u32 = 1;
-const NAME_PREFIX: &str = "n/";
+
 const GROUP_PREFIX: &str = "g/";
 
 struct Inner {
     core: Arc<NodeCore>,
-    gossip: Gossip,
+    gossip: Arc<Gossip>,
     /// This node's own named processes: name -> (process, stamp).
     local: DashMap<String, (ProcessRef, u64)>,
     /// Every live node's names, as last rebuilt from gossip.
@@ -71,7 +71,7 @@ impl ExitObserver for Observer {
             }
             format!("{NAME_PREFIX}{text}")
         };
-        let gossip = self.0.gossip.clone();
+        let gossip = Arc::clone(&self.0.gossip);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move { gossip.delete(&key).await });
         }
@@ -81,13 +81,7 @@ impl ExitObserver for Observer {
 impl Inner {
     /// Rebuilds the index and groups from the live members' keys, then resolves conflicts.
     async fn refresh(&self) {
-        let names = self.gossip.scan(NAME_PREFIX).await;
-        let mut index = ReplicatedIndex::default();
-        for (node, key, value) in &names {
-            if let Some(name) = key.strip_prefix(NAME_PREFIX) {
-                index.insert_encoded(*node, name, value);
-            }
-        }
+        let index = ReplicatedIndex::from_scan(self.gossip.scan(NAME_PREFIX).await);
         let mut groups: std::collections::HashMap<String, Vec<Pid>> =
             std::collections::HashMap::new();
         for (node, key, _) in self.gossip.scan(GROUP_PREFIX).await {
@@ -135,7 +129,7 @@ impl Inner {
 
 impl GossipNames {
     /// The replicated registry of node `core`, publishing through `gossip`.
-    pub fn start(core: Arc<NodeCore>, gossip: Gossip) -> Self {
+    pub fn start(core: Arc<NodeCore>, gossip: Arc<Gossip>) -> Self {
         let inner = Arc::new(Inner {
             core,
             gossip,
@@ -242,7 +236,7 @@ impl Naming for GossipNames {
         let key = format!("{NAME_PREFIX}{text}");
         inner
             .gossip
-            .set(&key, &encode_claim(process.pid().serial(), stamp))
+            .set(&key, &encode_value(process.pid().serial(), stamp))
             .await;
         if !process.is_alive() && inner.local.get(&text).is_none() {
             // It died while being published: its exit path may have run first.

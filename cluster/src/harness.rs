@@ -112,6 +112,8 @@ impl Cluster {
             NetworkMode::Auto => ClusterNet::available().is_ok(),
         };
         let net = if want_ns {
+            // Leftovers of runs that died before their teardown (their owner pid is gone).
+            let _ = ClusterNet::cleanup_stale(crate::netns::DEFAULT_PREFIX);
             Some(
                 ClusterNet::create(opts.nodes, NetOptions::default())
                     .map_err(|e| ClusterError::Net(e.to_string()))?,
@@ -130,7 +132,7 @@ impl Cluster {
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let etcd = if opts.etcd {
             let cfg = EtcdConfig {
-                host: host_ip,
+                ip: host_ip,
                 ..EtcdConfig::default()
             };
             Some(

@@ -224,6 +224,17 @@ impl ReplicatedIndex {
         names
     }
 
+    /// Every name with the claim that wins it, sorted by name.
+    pub fn winners(&self) -> Vec<(String, Claim)> {
+        let mut out: Vec<(String, Claim)> = self
+            .names
+            .keys()
+            .filter_map(|name| self.lookup(name).map(|c| (name.clone(), c)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Number of names claimed by at least one node.
     pub fn len(&self) -> usize {
         self.names.len()

@@ -63,7 +63,7 @@ pub struct Node {
     global: Option<GlobalNames>,
     gossip_names: GossipNames,
     ring: RingNames,
-    gossip: Gossip,
+    gossip: Arc<Gossip>,
     faults: Faults,
     gossip_addrs: Vec<(u32, SocketAddr)>,
 }
@@ -106,28 +106,28 @@ impl Node {
             .filter(|(id, _, _)| *id != cfg.id)
             .map(|&(_, _, g)| g)
             .collect();
-        let gossip = Gossip::start(GossipConfig::new(
-            cfg.id,
-            cfg.cluster_id.clone(),
-            cfg.gossip,
-            seeds,
-            faults.clone(),
-        ))
-        .await
-        .map_err(|e| NodeError::Gossip(e.to_string()))?;
+        let mut gossip_cfg = GossipConfig::new(cfg.id, cfg.gossip, seeds);
+        gossip_cfg.cluster_id = cfg.cluster_id.clone();
+        gossip_cfg.faults = faults.clone();
+        let gossip = Arc::new(
+            Gossip::start(gossip_cfg)
+                .await
+                .map_err(|e| NodeError::Gossip(e.to_string()))?,
+        );
         let global = if cfg.etcd.is_empty() {
             None
         } else {
             let opts = GlobalOpts {
                 prefix: format!("/naming-bench/{}", cfg.cluster_id),
                 lease_ttl_secs: cfg.lease_ttl_secs,
+                ..GlobalOpts::default()
             };
             let table = EtcdNames::connect(cfg.etcd.clone(), cfg.id, opts)
                 .await
                 .map_err(|e| NodeError::Etcd(e.to_string()))?;
             Some(GlobalNames::start(Arc::clone(&core), table))
         };
-        let gossip_names = GossipNames::start(Arc::clone(&core), gossip.clone());
+        let gossip_names = GossipNames::start(Arc::clone(&core), Arc::clone(&gossip));
         let ring = RingNames::start(Arc::clone(&core), gossip.members());
         let node = Arc::new(Node {
             core,
