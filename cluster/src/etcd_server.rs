@@ -1,0 +1,381 @@
+//! Start a real, local, N-member etcd cluster for tests and benchmarks.
+//!
+//! Members are child processes of this process with static `--initial-cluster` bootstrapping,
+//! data under a fresh temp dir, and fast raft timings so short leases (1-2 s) behave. Members
+//! die with the [`EtcdCluster`] value (Drop) and with this process (`PR_SET_PDEATHSIG`), so a
+//! crashed test never leaves etcd running.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub use crate::etcd_kv::EtcdError;
+use crate::etcd_kv::EtcdKv;
+
+/// How to start an [`EtcdCluster`].
+#[derive(Debug, Clone)]
+pub struct EtcdConfig {
+    /// Number of members (3 by default: one may die and quorum holds).
+    pub members: usize,
+    /// IP every member binds and advertises (127.0.0.1 by default; a bridge IP when nodes run in
+    /// network namespaces).
+    pub ip: IpAddr,
+    /// Member `i` uses client port `base + 2i` and peer port `base + 2i + 1`. `None`: free ports
+    /// picked by the OS, so parallel test binaries do not clash.
+    pub base_port: Option<u16>,
+    /// Raft heartbeat in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Raft election timeout in milliseconds.
+    pub election_ms: u64,
+    /// How long to wait for every member to serve a linearizable read.
+    pub start_timeout: Duration,
+    /// Directory under which a fresh data dir is made (`None`: the system temp dir).
+    pub data_root: Option<PathBuf>,
+    /// The etcd binary (`None`: [`etcd_binary`]).
+    pub binary: Option<PathBuf>,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            members: 3,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: None,
+            heartbeat_ms: 50,
+            election_ms: 500,
+            start_timeout: Duration::from_secs(20),
+            data_root: None,
+            binary: None,
+        }
+    }
+}
+
+/// The etcd binary to run: `$NAMING_BENCH_ETCD` if set, else `etcd` on `PATH`; `None` if neither
+/// exists.
+pub fn etcd_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NAMING_BENCH_ETCD") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("etcd"))
+        .find(|p| p.is_file())
+}
+
+struct Member {
+    name: String,
+    client_url: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// A running local etcd cluster. Every member is killed, and the data dir removed, on drop.
+pub struct EtcdCluster {
+    members: Vec<Member>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for EtcdCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdCluster")
+            .field("endpoints", &self.endpoints())
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EtcdError {
+    let context = context.into();
+    move |source| EtcdError::Io { context, source }
+}
+
+/// Children are spawned from one thread that lives as long as the process: `PR_SET_PDEATHSIG`
+/// fires when the *thread* that forked exits, and a tokio worker or blocking thread may exit
+/// long before the cluster should stop.
+fn spawn_child(cmd: Command) -> std::io::Result<Child> {
+    type Job = (Command, std_mpsc::SyncSender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<std_mpsc::Sender<Job>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let _ = std::thread::Builder::new()
+            .name("etcd-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            });
+        Mutex::new(tx)
+    });
+    let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+    let sent = sender
+        .lock()
+        .map_err(|_| std::io::Error::other("spawner lock poisoned"))?
+        .send((cmd, reply_tx));
+    if sent.is_err() {
+        return Err(std::io::Error::other("spawner thread gone"));
+    }
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("spawner thread gone"))?
+}
+
+/// Remove data dirs left by earlier processes that died without dropping their cluster (e.g. a
+/// cluster kept in a `static`). Dir names carry the owning pid.
+fn remove_stale_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("naming-bench-etcd-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn free_ports(ip: IpAddr, n: usize) -> Result<Vec<u16>, EtcdError> {
+    // Hold every listener until all are picked so the OS hands out distinct ports.
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind(SocketAddr::new(ip, 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_err(format!("binding a free port on {ip}")))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_err("reading a bound port"))
+}
+
+fn url(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(_) => format!("http://{ip}:{port}"),
+        IpAddr::V6(_) => format!("http://[{ip}]:{port}"),
+    }
+}
+
+/// The last `max` bytes of a file, as text.
+fn tail(path: &Path, max: u64) -> String {
+    let Ok(mut f) = File::open(path) else {
+        return String::from("(no log)");
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+impl EtcdCluster {
+    /// Start `cfg.members` members and wait until each serves a linearizable read through the
+    /// JSON gateway. On a deadline the error carries the failing member's stderr tail.
+    pub async fn start(cfg: EtcdConfig) -> Result<Self, EtcdError> {
+        let binary = match cfg.binary.clone() {
+            Some(b) => b,
+            None => etcd_binary().ok_or(EtcdError::NoBinary)?,
+        };
+        let n = cfg.members.max(1);
+        let ports: Vec<u16> = match cfg.base_port {
+            Some(base) => (0..2 * n).map(|k| base.saturating_add(k as u16)).collect(),
+            None => free_ports(cfg.ip, 2 * n)?,
+        };
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let root = cfg.data_root.clone().unwrap_or_else(std::env::temp_dir);
+        remove_stale_dirs(&root);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = root.join(format!(
+            "naming-bench-etcd-{}-{}-{nanos}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        let mut cluster = EtcdCluster {
+            members: Vec::with_capacity(n),
+            dir,
+        };
+        let peer = |i: usize| url(cfg.ip, ports[2 * i + 1]);
+        let initial: Vec<String> = (0..n).map(|i| format!("m{i}={}", peer(i))).collect();
+        let initial = initial.join(",");
+        let token = cluster
+            .dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("naming-bench")
+            .to_string();
+        let parent = std::process::id() as libc::pid_t;
+        for i in 0..n {
+            let name = format!("m{i}");
+            let client_url = url(cfg.ip, ports[2 * i]);
+            let log = cluster.dir.join(format!("{name}.log"));
+            let log_file =
+                File::create(&log).map_err(io_err(format!("creating {}", log.display())))?;
+            let mut cmd = Command::new(&binary);
+            cmd.arg("--name")
+                .arg(&name)
+                .arg("--data-dir")
+                .arg(cluster.dir.join(&name))
+                .arg("--listen-client-urls")
+                .arg(&client_url)
+                .arg("--advertise-client-urls")
+                .arg(&client_url)
+                .arg("--listen-peer-urls")
+                .arg(peer(i))
+                .arg("--initial-advertise-peer-urls")
+                .arg(peer(i))
+                .arg("--initial-cluster")
+                .arg(&initial)
+                .arg("--initial-cluster-state")
+                .arg("new")
+                .arg("--initial-cluster-token")
+                .arg(&token)
+                .arg("--heartbeat-interval")
+                .arg(cfg.heartbeat_ms.to_string())
+                .arg("--election-timeout")
+                .arg(cfg.election_ms.to_string())
+                .arg("--snapshot-count")
+                .arg("100000")
+                .env_remove("ETCD_NAME")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log_file));
+            // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The parent may have died before prctl took effect.
+                    if libc::getppid() != parent {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+            let child =
+                spawn_child(cmd).map_err(io_err(format!("spawning {}", binary.display())))?;
+            cluster.members.push(Member {
+                name,
+                client_url,
+                child: Some(child),
+                log,
+            });
+        }
+        cluster.wait_healthy(cfg.start_timeout).await?;
+        Ok(cluster)
+    }
+
+    async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), EtcdError> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        for (i, m) in self.members.iter_mut().enumerate() {
+            let kv = EtcdKv::new(vec![m.client_url.clone()], Duration::from_secs(1))?;
+            loop {
+                let last_error = match kv.get(b"naming-bench/health").await {
+                    Ok(_) => break,
+                    Err(e) => e.to_string(),
+                };
+                let exited = m
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten())
+                    .map(|s| format!("member exited: {s}; "));
+                if exited.is_some() || Instant::now() >= deadline {
+                    return Err(EtcdError::NotReady {
+                        waited: started.elapsed(),
+                        member: i,
+                        last_error: format!("{}{last_error}", exited.unwrap_or_default()),
+                        stderr_tail: tail(&m.log, 4096),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Client URLs of every member, `"http://ip:port"`, in member order (killed ones included).
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.client_url.clone()).collect()
+    }
+
+    /// Client URL of member `i`.
+    pub fn endpoint(&self, i: usize) -> Option<&str> {
+        self.members.get(i).map(|m| m.client_url.as_str())
+    }
+
+    /// Number of members started.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the cluster has no members (never true for a started cluster).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// SIGKILL member `i` (to test tolerance of a lost member). Returns false if `i` is out of
+    /// range or already killed.
+    pub fn kill_member(&mut self, i: usize) -> bool {
+        let Some(m) = self.members.get_mut(i) else {
+            return false;
+        };
+        match m.child.take() {
+            Some(mut c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The last `max_bytes` of member `i`'s stderr log (for diagnosing failures).
+    pub fn member_log_tail(&self, i: usize, max_bytes: u64) -> Option<String> {
+        self.members
+            .get(i)
+            .map(|m| format!("[{}]\n{}", m.name, tail(&m.log, max_bytes)))
+    }
+
+    /// The data dir holding every member's data and log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill_member(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
