@@ -54,7 +54,13 @@ async fn a_call_through_a_name_crosses_to_the_node_that_holds_it() {
         // And a call through the name from node 1 really reaches it.
         let r = call_latency(&cluster, b, 2, 1, &names, 3).await.unwrap();
         assert_eq!((r.ok, r.failed, r.not_found), (15, 0, 0), "{}: {r:?}", b.label());
-        // The same name cannot be taken again from another node while its owner lives.
+        // Once node 3 knows the name, it refuses a second owner while the first lives.
+        for _ in 0..200 {
+            if whereis(&cluster, 3, b, &names[0]).await.unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         let again = spawn_named(&cluster, 3, b, &names[0]).await.unwrap();
         assert!(again.is_err(), "{}: a second owner was accepted", b.label());
     }

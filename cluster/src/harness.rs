@@ -269,6 +269,11 @@ impl Cluster {
         self.clients.iter().map(|(id, _)| *id).collect()
     }
 
+    /// The etcd cluster beside the nodes, if one was started.
+    pub fn etcd(&self) -> Option<&EtcdCluster> {
+        self.etcd.as_ref()
+    }
+
     /// How partitions are made in this cluster.
     pub fn mode(&self) -> NetworkMode {
         self.mode

@@ -344,6 +344,8 @@ pub struct SplitOutcome {
     pub lost: usize,
     /// Conflict losers that are still alive after convergence (syn kills them).
     pub losers_alive: usize,
+    /// Why registrations during the split were refused, one entry per refusal.
+    pub refusals: Vec<String>,
 }
 
 /// Partitions the cluster into `side_a` and the rest, registers each of `split_names`
@@ -375,10 +377,18 @@ pub async fn netsplit(
     cluster.wait_members(side_a, side_a, deadline).await?;
     cluster.wait_members(&side_b, &side_b, deadline).await?;
     let mut split: Vec<(String, Option<WirePid>, Option<WirePid>)> = Vec::new();
+    let mut refusals = Vec::new();
     for i in 0..split_names {
         let name = format!("split-{tag}-{i}");
-        let pa = spawn_named(cluster, a, backend, &name).await?.ok();
-        let pb = spawn_named(cluster, b, backend, &name).await?.ok();
+        let mut side = |r: Result<WirePid, crate::wire::WireNamingError>, node: u32| match r {
+            Ok(p) => Some(p),
+            Err(e) => {
+                refusals.push(format!("{name} on node {node}: {e:?}"));
+                None
+            }
+        };
+        let pa = side(spawn_named(cluster, a, backend, &name).await?, a);
+        let pb = side(spawn_named(cluster, b, backend, &name).await?, b);
         split.push((name, pa, pb));
     }
     let accepted_both_sides = split
@@ -478,6 +488,7 @@ pub async fn netsplit(
         duplicates_after,
         lost,
         losers_alive,
+        refusals,
     })
 }
 

@@ -231,7 +231,7 @@ impl RingInner {
                 }
             }
         }
-        for (owner, batch) in moves {
+        let handoffs = moves.into_iter().map(|(owner, batch)| async move {
             let names: Vec<(String, WirePid)> =
                 batch.iter().map(|(n, p, _)| (n.clone(), *p)).collect();
             let sent = self
@@ -240,7 +240,10 @@ impl RingInner {
                     c.ring_handoff(ctx, batch).await
                 })
                 .await;
-            if sent.is_ok() {
+            (names, sent.is_ok())
+        });
+        for (names, sent) in futures_util::future::join_all(handoffs).await {
+            if sent {
                 self.core
                     .counters
                     .handoffs_out
@@ -263,7 +266,7 @@ impl RingInner {
                     .push((e.key().clone(), pid, stamp));
             }
         }
-        for (owner, batch) in asserts {
+        let asserts = asserts.into_iter().map(|(owner, batch)| async move {
             if owner == self.me() {
                 self.owner_merge(batch).await;
             } else {
@@ -278,7 +281,8 @@ impl RingInner {
                     })
                     .await;
             }
-        }
+        });
+        futures_util::future::join_all(asserts).await;
     }
 }
 
@@ -299,25 +303,31 @@ impl RingNames {
             owned: DashMap::new(),
             mine: DashMap::new(),
         });
+        // Membership is applied at once (no network on this path), so lookups and
+        // registrations follow the live set even while a reconcile waits on a dead peer.
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let weak = Arc::downgrade(&inner);
+        let notify = Arc::clone(&changed);
+        tokio::spawn(async move {
+            while members.changed().await.is_ok() {
+                let Some(inner) = weak.upgrade() else { return };
+                let now = members.borrow_and_update().clone();
+                let before = std::mem::replace(&mut *inner.members.write(), now.clone());
+                *inner.ring.write() = Ring::new(&now);
+                for gone in before.iter().filter(|n| !now.contains(n)) {
+                    inner.core.node_down(*gone);
+                }
+                notify.notify_one();
+            }
+        });
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
             loop {
-                let changed = tokio::select! {
-                    r = members.changed() => {
-                        if r.is_err() { return; }
-                        true
-                    }
-                    _ = tokio::time::sleep(RECONCILE_EVERY) => false,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                if changed {
-                    let now = members.borrow_and_update().clone();
-                    let before = std::mem::replace(&mut *inner.members.write(), now.clone());
-                    *inner.ring.write() = Ring::new(&now);
-                    for gone in before.iter().filter(|n| !now.contains(n)) {
-                        inner.core.node_down(*gone);
-                    }
+                tokio::select! {
+                    _ = changed.notified() => {}
+                    _ = tokio::time::sleep(RECONCILE_EVERY) => {}
                 }
+                let Some(inner) = weak.upgrade() else { return };
                 inner.reconcile().await;
             }
         });
