@@ -90,13 +90,16 @@ enum Command {
 
 /// Parses `ID=RPC_ADDR,GOSSIP_ADDR`.
 fn parse_node(s: &str) -> Result<(u32, std::net::SocketAddr, std::net::SocketAddr), String> {
-    let (id, addrs) = s.split_once('=').ok_or("expected ID=RPC_ADDR,GOSSIP_ADDR")?;
+    let (id, addrs) = s
+        .split_once('=')
+        .ok_or("expected ID=RPC_ADDR,GOSSIP_ADDR")?;
     let (rpc, gossip) = addrs
         .split_once(',')
         .ok_or("expected ID=RPC_ADDR,GOSSIP_ADDR")?;
     Ok((
         id.parse().map_err(|e| format!("node id {id:?}: {e}"))?,
-        rpc.parse().map_err(|e| format!("rpc address {rpc:?}: {e}"))?,
+        rpc.parse()
+            .map_err(|e| format!("rpc address {rpc:?}: {e}"))?,
         gossip
             .parse()
             .map_err(|e| format!("gossip address {gossip:?}: {e}"))?,

@@ -5,14 +5,15 @@
 //! Set `NAMING_BENCH_REQUIRE_ETCD=1` (scripts/test.sh does) to fail instead of skipping
 //! where etcd is not installed.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use naming_cluster::measure::{call_latency, crash_release, netsplit, spawn_named, whereis, DISTRIBUTED};
+use naming_cluster::measure::{
+    call_latency, crash_release, netsplit, spawn_named, whereis, DISTRIBUTED,
+};
 use naming_cluster::{Backend, Cluster, ClusterOpts, NetworkMode};
 
 /// Clusters are heavy on a 2-core machine and failure detection is timing-based: one at a time.
-static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn opts() -> Option<ClusterOpts> {
     if naming_cluster::etcd_server::etcd_binary().is_none() {
@@ -27,16 +28,23 @@ fn opts() -> Option<ClusterOpts> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_through_a_name_crosses_to_the_node_that_holds_it() {
-    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
     let Some(opts) = opts() else { return };
     let cluster = Cluster::start(opts).await.expect("cluster starts");
     if std::env::var_os("NAMING_BENCH_REQUIRE_NETNS").is_some() {
-        assert_eq!(cluster.mode(), NetworkMode::Namespaces, "namespaces were required");
+        assert_eq!(
+            cluster.mode(),
+            NetworkMode::Namespaces,
+            "namespaces were required"
+        );
     }
     for b in DISTRIBUTED {
         let names: Vec<String> = (0..5).map(|i| format!("cross-{}-{i}", b.label())).collect();
         for name in &names {
-            let pid = spawn_named(&cluster, 2, b, name).await.unwrap().expect("registers");
+            let pid = spawn_named(&cluster, 2, b, name)
+                .await
+                .unwrap()
+                .expect("registers");
             assert_eq!(pid.node, 2);
         }
         // Visible from node 1, naming node 2's process.
@@ -52,8 +60,13 @@ async fn a_call_through_a_name_crosses_to_the_node_that_holds_it() {
             assert_eq!(found.map(|p| p.node), Some(2), "{}: {name}", b.label());
         }
         // And a call through the name from node 1 really reaches it.
-        let r = call_latency(&cluster, b, 2, 1, &names, 3).await.unwrap();
-        assert_eq!((r.ok, r.failed, r.not_found), (15, 0, 0), "{}: {r:?}", b.label());
+        let r = call_latency(&cluster, b, 1, &names, 3).await.unwrap();
+        assert_eq!(
+            (r.ok, r.failed, r.not_found),
+            (15, 0, 0),
+            "{}: {r:?}",
+            b.label()
+        );
         // Once node 3 knows the name, it refuses a second owner while the first lives.
         for _ in 0..200 {
             if whereis(&cluster, 3, b, &names[0]).await.unwrap().is_some() {
@@ -65,13 +78,21 @@ async fn a_call_through_a_name_crosses_to_the_node_that_holds_it() {
         assert!(again.is_err(), "{}: a second owner was accepted", b.label());
     }
     // The single-node registry is the reference: its names stay on their node.
-    spawn_named(&cluster, 2, Backend::Local, "local-only").await.unwrap().unwrap();
-    assert_eq!(whereis(&cluster, 1, Backend::Local, "local-only").await.unwrap(), None);
+    spawn_named(&cluster, 2, Backend::Local, "local-only")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        whereis(&cluster, 1, Backend::Local, "local-only")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_netsplit_heals_every_name_has_one_owner_and_none_is_lost() {
-    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
     let Some(opts) = opts() else { return };
     let cluster = Cluster::start(opts).await.expect("cluster starts");
     for b in DISTRIBUTED {
@@ -79,7 +100,11 @@ async fn after_a_netsplit_heals_every_name_has_one_owner_and_none_is_lost() {
             .await
             .expect("netsplit scenario runs");
         eprintln!("{o:?}");
-        assert!(o.converged_after.is_some(), "{}: no convergence: {o:?}", b.label());
+        assert!(
+            o.converged_after.is_some(),
+            "{}: no convergence: {o:?}",
+            b.label()
+        );
         assert_eq!(o.duplicates_after, 0, "{}: {o:?}", b.label());
         assert_eq!(o.lost, 0, "{}: {o:?}", b.label());
         assert_eq!(o.losers_alive, 0, "{}: {o:?}", b.label());
@@ -100,7 +125,7 @@ async fn after_a_netsplit_heals_every_name_has_one_owner_and_none_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_nodes_names_are_released_and_can_be_taken_again() {
-    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
     let Some(opts) = opts() else { return };
     let mut cluster = Cluster::start(opts).await.expect("cluster starts");
     let outcomes = crash_release(&mut cluster, &DISTRIBUTED, 3, 1, 5, Duration::from_secs(20))
@@ -109,7 +134,11 @@ async fn a_crashed_nodes_names_are_released_and_can_be_taken_again() {
     for o in outcomes {
         eprintln!("{o:?}");
         assert_eq!(o.names, 5, "{o:?}");
-        assert!(o.released_after.is_some(), "{}: names outlived their node: {o:?}", o.backend.label());
+        assert!(
+            o.released_after.is_some(),
+            "{}: names outlived their node: {o:?}",
+            o.backend.label()
+        );
         assert_eq!(o.reregistered, 5, "{o:?}");
     }
     // The survivors still see each other, and only each other.

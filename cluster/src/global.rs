@@ -62,7 +62,11 @@ impl GlobalNames {
             tokio::spawn(async move {
                 while let Some((name, pid)) = lost.recv().await {
                     let Some(inner) = weak.upgrade() else { return };
-                    inner.core.counters.lease_losses.fetch_add(1, Ordering::Relaxed);
+                    inner
+                        .core
+                        .counters
+                        .lease_losses
+                        .fetch_add(1, Ordering::Relaxed);
                     if let Some(p) = inner.core.runtime().process(pid) {
                         if p.exit(ExitReason::error(format!("name conflict: {name}"))) {
                             inner

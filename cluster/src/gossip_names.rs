@@ -66,7 +66,12 @@ impl ExitObserver for Observer {
         let key = if tag == GROUP_TAG {
             format!("{GROUP_PREFIX}{text}/{}", pid.serial())
         } else {
-            if self.0.local.remove_if(&text, |_, (p, _)| p.pid() == pid).is_none() {
+            if self
+                .0
+                .local
+                .remove_if(&text, |_, (p, _)| p.pid() == pid)
+                .is_none()
+            {
                 return;
             }
             format!("{NAME_PREFIX}{text}")
@@ -281,7 +286,9 @@ impl Naming for GossipNames {
 
     async fn join(&self, group: Name, process: &ProcessRef) -> Result<(), NamingError> {
         if process.pid().node() != self.inner.core.id() {
-            return Err(NamingError::Unsupported("joining a process of another node"));
+            return Err(NamingError::Unsupported(
+                "joining a process of another node",
+            ));
         }
         let key = format!(
             "{GROUP_PREFIX}{}/{}",

@@ -152,7 +152,8 @@ impl Cluster {
             let id = i as u32 + 1;
             let (rpc, gossip) = match &net {
                 Some(n) => {
-                    let ip = IpAddr::V4(n.node_ip(i).map_err(|e| ClusterError::Net(e.to_string()))?);
+                    let ip =
+                        IpAddr::V4(n.node_ip(i).map_err(|e| ClusterError::Net(e.to_string()))?);
                     (SocketAddr::new(ip, 7100), SocketAddr::new(ip, 7101))
                 }
                 None => (free_tcp_port()?, free_udp_port()?),
@@ -339,11 +340,16 @@ impl Cluster {
                     .iter()
                     .map(|g| g.iter().map(|id| *id as usize - 1).collect())
                     .collect();
-                net.partition(&idx).map_err(|e| ClusterError::Net(e.to_string()))
+                net.partition(&idx)
+                    .map_err(|e| ClusterError::Net(e.to_string()))
             }
             None => {
                 for g in groups {
-                    let others: Vec<u32> = self.ids().into_iter().filter(|id| !g.contains(id)).collect();
+                    let others: Vec<u32> = self
+                        .ids()
+                        .into_iter()
+                        .filter(|id| !g.contains(id))
+                        .collect();
                     for &id in g {
                         self.client(id)?
                             .isolate_from(Self::ctx(Duration::from_secs(2)), others.clone())
@@ -380,10 +386,10 @@ impl Cluster {
             .position(|n| n.id == id)
             .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
         let mut p = self.nodes.remove(i);
-        p.child
-            .kill()
-            .await
-            .map_err(|e| ClusterError::Node { node: id, why: e.to_string() })?;
+        p.child.kill().await.map_err(|e| ClusterError::Node {
+            node: id,
+            why: e.to_string(),
+        })?;
         self.clients.retain(|(n, _)| *n != id);
         Ok(())
     }

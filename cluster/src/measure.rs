@@ -104,7 +104,13 @@ pub struct MultiRow {
 }
 
 impl MultiRow {
-    fn new(b: Backend, workload: &'static str, params: &str, metric: &'static str, value: f64) -> Self {
+    fn new(
+        b: Backend,
+        workload: &'static str,
+        params: &str,
+        metric: &'static str,
+        value: f64,
+    ) -> Self {
         MultiRow {
             backend: b.label(),
             workload,
@@ -163,11 +169,10 @@ pub async fn whereis(
     )
 }
 
-/// Lookup + call latency through `backend`, names held on `holder`, measured on `caller`.
+/// Lookup + call latency through `backend` of `names`, measured on node `caller`.
 pub async fn call_latency(
     cluster: &Cluster,
     backend: Backend,
-    holder: u32,
     caller: u32,
     names: &[String],
     rounds: u32,
@@ -179,10 +184,6 @@ pub async fn call_latency(
             .probe(ctx(), backend, names.to_vec(), rounds, 1000)
             .await,
     )
-    .map(|r| {
-        let _ = holder;
-        r
-    })
 }
 
 /// Registrations per second on `node`: `count` workers started and registered back to back.
@@ -360,7 +361,11 @@ pub async fn netsplit(
     deadline: Duration,
 ) -> Result<SplitOutcome, ClusterError> {
     let ids = cluster.ids();
-    let side_b: Vec<u32> = ids.iter().copied().filter(|i| !side_a.contains(i)).collect();
+    let side_b: Vec<u32> = ids
+        .iter()
+        .copied()
+        .filter(|i| !side_a.contains(i))
+        .collect();
     let (a, b) = (side_a[0], side_b[0]);
     let tag = backend.label();
     // Names that must survive: registered before the split, on every node.
@@ -373,7 +378,9 @@ pub async fn netsplit(
             }
         }
     }
-    cluster.partition(&[side_a.to_vec(), side_b.clone()]).await?;
+    cluster
+        .partition(&[side_a.to_vec(), side_b.clone()])
+        .await?;
     cluster.wait_members(side_a, side_a, deadline).await?;
     cluster.wait_members(&side_b, &side_b, deadline).await?;
     let mut split: Vec<(String, Option<WirePid>, Option<WirePid>)> = Vec::new();
@@ -504,7 +511,10 @@ pub async fn multinode_rows(
     let mut rows = Vec::new();
     let mut opts = ClusterOpts::new(spec.nodes, binary);
     opts.lease_ttl_secs = spec.lease_ttl_secs;
-    progress(&format!("multinode: starting {} nodes and etcd", spec.nodes));
+    progress(&format!(
+        "multinode: starting {} nodes and etcd",
+        spec.nodes
+    ));
     let mut cluster = Cluster::start(opts.clone()).await?;
     let net = match cluster.mode() {
         NetworkMode::Namespaces => "netns",
@@ -527,7 +537,7 @@ pub async fn multinode_rows(
         tokio::time::sleep(Duration::from_millis(500)).await;
         let params = format!("{p};names={}", names.len());
         for (place, caller) in [("same", n2), ("cross", n1)] {
-            let r = call_latency(&cluster, b, n2, caller, &names, spec.probe_rounds).await?;
+            let r = call_latency(&cluster, b, caller, &names, spec.probe_rounds).await?;
             let metric = |m: &'static str| -> &'static str {
                 match (place, m) {
                     ("same", "p50") => "same_p50_ns",
@@ -558,18 +568,35 @@ pub async fn multinode_rows(
             }
             let failed = (r.failed + r.not_found) as f64;
             let total = (r.ok + r.failed + r.not_found) as f64;
-            rows.push(MultiRow::new(b, "multinode-call", &params, metric("failed"), failed / total));
+            rows.push(MultiRow::new(
+                b,
+                "multinode-call",
+                &params,
+                metric("failed"),
+                failed / total,
+            ));
         }
     }
 
     // Registration rate and propagation.
     for b in Backend::ALL {
         progress(&format!("multinode-register: {}", b.label()));
-        let (ok, rate) =
-            registration_rate(&cluster, b, n1, &format!("rate-{}", b.label()), spec.registrations)
-                .await?;
+        let (ok, rate) = registration_rate(
+            &cluster,
+            b,
+            n1,
+            &format!("rate-{}", b.label()),
+            spec.registrations,
+        )
+        .await?;
         let params = format!("{p};registrations={}", spec.registrations);
-        rows.push(MultiRow::new(b, "multinode-register", &params, "registrations_per_sec", rate));
+        rows.push(MultiRow::new(
+            b,
+            "multinode-register",
+            &params,
+            "registrations_per_sec",
+            rate,
+        ));
         rows.push(MultiRow::new(
             b,
             "multinode-register",
@@ -605,8 +632,20 @@ pub async fn multinode_rows(
         seen.sort_by(f64::total_cmp);
         if let (Some(first), Some(last)) = (seen.first(), seen.last()) {
             let _ = first;
-            rows.push(MultiRow::new(b, "multinode-register", &params, "propagation_p50_ms", seen[seen.len() / 2]));
-            rows.push(MultiRow::new(b, "multinode-register", &params, "propagation_max_ms", *last));
+            rows.push(MultiRow::new(
+                b,
+                "multinode-register",
+                &params,
+                "propagation_p50_ms",
+                seen[seen.len() / 2],
+            ));
+            rows.push(MultiRow::new(
+                b,
+                "multinode-register",
+                &params,
+                "propagation_max_ms",
+                *last,
+            ));
         }
         rows.push(MultiRow::new(
             b,
@@ -620,7 +659,15 @@ pub async fn multinode_rows(
     // Node crash: the last node dies with names in every distributed backend.
     progress("multinode-crash: SIGKILL one node");
     let victim = *ids.last().unwrap_or(&n2);
-    let outcomes = crash_release(&mut cluster, &DISTRIBUTED, victim, n1, spec.crash_names, spec.deadline).await?;
+    let outcomes = crash_release(
+        &mut cluster,
+        &DISTRIBUTED,
+        victim,
+        n1,
+        spec.crash_names,
+        spec.deadline,
+    )
+    .await?;
     let params = format!("{p};names={}", spec.crash_names);
     rows.push(MultiRow::skipped(
         Backend::Local,
@@ -630,8 +677,19 @@ pub async fn multinode_rows(
     ));
     for o in outcomes {
         match o.released_after {
-            Some(d) => rows.push(MultiRow::new(o.backend, "multinode-crash", &params, "release_ms", d.as_secs_f64() * 1e3)),
-            None => rows.push(MultiRow::skipped(o.backend, "multinode-crash", &params, "names not released within the deadline")),
+            Some(d) => rows.push(MultiRow::new(
+                o.backend,
+                "multinode-crash",
+                &params,
+                "release_ms",
+                d.as_secs_f64() * 1e3,
+            )),
+            None => rows.push(MultiRow::skipped(
+                o.backend,
+                "multinode-crash",
+                &params,
+                "names not released within the deadline",
+            )),
         }
         rows.push(MultiRow::new(
             o.backend,
@@ -662,16 +720,59 @@ pub async fn multinode_rows(
     ));
     for b in DISTRIBUTED {
         progress(&format!("multinode-netsplit: {}", b.label()));
-        let o = netsplit(&cluster, b, &side_a, spec.split_names, spec.stable_names, spec.deadline).await?;
+        let o = netsplit(
+            &cluster,
+            b,
+            &side_a,
+            spec.split_names,
+            spec.stable_names,
+            spec.deadline,
+        )
+        .await?;
         let w = "multinode-netsplit";
-        rows.push(MultiRow::new(b, w, &params, "accepted_both_sides", o.accepted_both_sides as f64));
-        rows.push(MultiRow::new(b, w, &params, "duplicates_during", o.duplicates_during as f64));
-        rows.push(MultiRow::new(b, w, &params, "duplicates_after", o.duplicates_after as f64));
+        rows.push(MultiRow::new(
+            b,
+            w,
+            &params,
+            "accepted_both_sides",
+            o.accepted_both_sides as f64,
+        ));
+        rows.push(MultiRow::new(
+            b,
+            w,
+            &params,
+            "duplicates_during",
+            o.duplicates_during as f64,
+        ));
+        rows.push(MultiRow::new(
+            b,
+            w,
+            &params,
+            "duplicates_after",
+            o.duplicates_after as f64,
+        ));
         rows.push(MultiRow::new(b, w, &params, "names_lost", o.lost as f64));
-        rows.push(MultiRow::new(b, w, &params, "losers_alive", o.losers_alive as f64));
+        rows.push(MultiRow::new(
+            b,
+            w,
+            &params,
+            "losers_alive",
+            o.losers_alive as f64,
+        ));
         match o.converged_after {
-            Some(d) => rows.push(MultiRow::new(b, w, &params, "converge_ms", d.as_secs_f64() * 1e3)),
-            None => rows.push(MultiRow::skipped(b, w, &params, "did not converge within the deadline")),
+            Some(d) => rows.push(MultiRow::new(
+                b,
+                w,
+                &params,
+                "converge_ms",
+                d.as_secs_f64() * 1e3,
+            )),
+            None => rows.push(MultiRow::skipped(
+                b,
+                w,
+                &params,
+                "did not converge within the deadline",
+            )),
         }
     }
     Ok(rows)

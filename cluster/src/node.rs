@@ -130,7 +130,12 @@ impl NodeCore {
 
     /// Runs one RPC against peer `node` with a deadline; a transport failure drops the
     /// connection and reads as `NoConnection`.
-    pub async fn rpc<T, F, Fut>(&self, node: u32, deadline: Duration, f: F) -> Result<T, WireCallError>
+    pub async fn rpc<T, F, Fut>(
+        &self,
+        node: u32,
+        deadline: Duration,
+        f: F,
+    ) -> Result<T, WireCallError>
     where
         F: FnOnce(NodeApiClient, context::Context) -> Fut,
         Fut: std::future::Future<Output = Result<T, tarpc::client::RpcError>>,
@@ -185,7 +190,9 @@ impl NodeCore {
     fn spawn_proxy(self: &Arc<Self>, pid: Pid) -> Option<ProcessRef> {
         let core = Arc::clone(self);
         self.runtime
-            .spawn_remote_proxy::<Payload, Payload, _, _>(pid, move |ctx| proxy_loop(core, pid, ctx))
+            .spawn_remote_proxy::<Payload, Payload, _, _>(pid, move |ctx| {
+                proxy_loop(core, pid, ctx)
+            })
             .ok()
     }
 
@@ -198,9 +205,11 @@ impl NodeCore {
     ) -> Result<Payload, WireCallError> {
         let to = WirePid::from(pid);
         let ms = timeout.as_millis() as u64;
-        self.rpc(pid.node(), timeout + Duration::from_millis(50), |c, ctx| async move {
-            c.call(ctx, to, request, ms).await
-        })
+        self.rpc(
+            pid.node(),
+            timeout + Duration::from_millis(50),
+            |c, ctx| async move { c.call(ctx, to, request, ms).await },
+        )
         .await?
     }
 
@@ -210,7 +219,7 @@ impl NodeCore {
         self.rpc(pid.node(), REMOTE_CALL_DEADLINE, |c, ctx| async move {
             c.send(ctx, to, msg).await
         })
-            .await?
+        .await?
     }
 
     /// Kills process `pid`, local or remote, with `reason` (`None`: `Killed`).
@@ -228,8 +237,8 @@ impl NodeCore {
         self.rpc(pid.node(), REMOTE_CALL_DEADLINE, |c, ctx| async move {
             c.kill(ctx, to, reason).await
         })
-            .await
-            .unwrap_or(false)
+        .await
+        .unwrap_or(false)
     }
 }
 

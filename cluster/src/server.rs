@@ -97,7 +97,8 @@ impl Node {
     /// Starts node `cfg.id`: its gossip membership, etcd table (if configured) and backends,
     /// then serves its API. Returns once it listens.
     pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
-        let peers: Vec<(u32, SocketAddr)> = cfg.nodes.iter().map(|&(id, rpc, _)| (id, rpc)).collect();
+        let peers: Vec<(u32, SocketAddr)> =
+            cfg.nodes.iter().map(|&(id, rpc, _)| (id, rpc)).collect();
         let core = NodeCore::new(cfg.id, &peers);
         let faults = Faults::default();
         let seeds = cfg
@@ -309,7 +310,12 @@ impl NodeApi for NodeServer {
             .map_err(Into::into)
     }
 
-    async fn send(self, _: context::Context, to: WirePid, msg: Payload) -> Result<(), WireCallError> {
+    async fn send(
+        self,
+        _: context::Context,
+        to: WirePid,
+        msg: Payload,
+    ) -> Result<(), WireCallError> {
         self.0
             .core
             .runtime()

@@ -206,7 +206,8 @@ pub struct NodeStats {
 #[tarpc::service]
 pub trait NodeApi {
     /// Calls local process `to` with `request`, waiting up to `timeout_ms`.
-    async fn call(to: WirePid, request: Payload, timeout_ms: u64) -> Result<Payload, WireCallError>;
+    async fn call(to: WirePid, request: Payload, timeout_ms: u64)
+        -> Result<Payload, WireCallError>;
     /// Sends a plain message to local process `to`.
     async fn send(to: WirePid, msg: Payload) -> Result<(), WireCallError>;
     /// Whether each local pid is alive.
@@ -233,7 +234,12 @@ pub trait NodeApi {
     /// Control: every name this node sees in `backend`, with its owner.
     async fn names(backend: Backend) -> Vec<(String, WirePid)>;
     /// Control: this node looks up and calls each of `names` `rounds` times through `backend`.
-    async fn probe(backend: Backend, names: Vec<String>, rounds: u32, timeout_ms: u64) -> ProbeReport;
+    async fn probe(
+        backend: Backend,
+        names: Vec<String>,
+        rounds: u32,
+        timeout_ms: u64,
+    ) -> ProbeReport;
     /// Control: the live members this node sees.
     async fn members() -> Vec<u32>;
     /// Control: cut (fault injection) all traffic to and from `nodes`; empty heals.

@@ -39,8 +39,7 @@ async fn two_nodes(cluster_id: &str) -> (Arc<Node>, Arc<Node>) {
     let a = Node::start(cfg(0)).await.expect("node 1 starts");
     let b = Node::start(cfg(1)).await.expect("node 2 starts");
     let t0 = Instant::now();
-    while a.gossip().live_members().await != [1, 2] || b.gossip().live_members().await != [1, 2]
-    {
+    while a.gossip().live_members().await != [1, 2] || b.gossip().live_members().await != [1, 2] {
         assert!(t0.elapsed() < Duration::from_secs(10), "nodes never met");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -53,7 +52,10 @@ async fn eventually<N: Naming>(naming: &N, name: &Name) -> process_runtime::Proc
         if let Some(p) = naming.whereis(name).await {
             return p;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{name:?} never visible");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{name:?} never visible"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -66,7 +68,10 @@ async fn a_name_on_one_node_is_called_from_the_other_through_the_same_api() {
     // Gossip-replicated: registered on node 1, found and called from node 2.
     let worker = spawn_echo(a.core().runtime());
     let name = Name::text("replicated-worker");
-    a.gossip_names().register(name.clone(), &worker).await.unwrap();
+    a.gossip_names()
+        .register(name.clone(), &worker)
+        .await
+        .unwrap();
     let remote = eventually(b.gossip_names(), &name).await;
     assert_eq!(remote.pid(), worker.pid(), "a proxy carries the remote pid");
     assert_eq!(remote.pid().node(), 1);
@@ -77,16 +82,26 @@ async fn a_name_on_one_node_is_called_from_the_other_through_the_same_api() {
         .unwrap();
     assert_eq!(reply.0, b"hello");
     // A message type that cannot cross nodes is refused at the sender, never lost.
-    assert_eq!(remote.call::<u64, u64>(7, timeout).await, Err(CallError::BadRequest));
+    assert_eq!(
+        remote.call::<u64, u64>(7, timeout).await,
+        Err(CallError::BadRequest)
+    );
     assert_eq!(remote.send(7u32), Err(CallError::BadRequest));
     // The name is unique across nodes while its owner lives.
     let rival = spawn_echo(b.core().runtime());
-    assert!(b.gossip_names().register(name.clone(), &rival).await.is_err());
+    assert!(b
+        .gossip_names()
+        .register(name.clone(), &rival)
+        .await
+        .is_err());
 
     // Hash ring: registered on node 2, found and called from node 1 (the owner may be either).
     let ring_worker = spawn_echo(b.core().runtime());
     let ring_name = Name::text("ring-worker");
-    b.ring().register(ring_name.clone(), &ring_worker).await.unwrap();
+    b.ring()
+        .register(ring_name.clone(), &ring_worker)
+        .await
+        .unwrap();
     let found = eventually(a.ring(), &ring_name).await;
     assert_eq!(found.pid(), ring_worker.pid());
     let reply: Payload = a
@@ -103,12 +118,17 @@ async fn a_name_on_one_node_is_called_from_the_other_through_the_same_api() {
     while b.gossip_names().whereis(&name).await.is_some()
         || a.ring().whereis(&ring_name).await.is_some()
     {
-        assert!(t0.elapsed() < Duration::from_secs(10), "names outlived their processes");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "names outlived their processes"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // A call through the stale proxy says the process is gone.
     assert_eq!(
-        remote.call::<Payload, Payload>(Payload(vec![1]), timeout).await,
+        remote
+            .call::<Payload, Payload>(Payload(vec![1]), timeout)
+            .await,
         Err(CallError::NoProc)
     );
     rival.kill();

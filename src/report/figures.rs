@@ -43,7 +43,10 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("reshard", "Resharding: routers"),
     ("recovery", "Recovery of a registry table"),
     ("multinode-call", "Multi-node: lookup + call across nodes"),
-    ("multinode-register", "Multi-node: registration rate and propagation"),
+    (
+        "multinode-register",
+        "Multi-node: registration rate and propagation",
+    ),
     ("multinode-crash", "Multi-node: a node crashes"),
     ("multinode-netsplit", "Multi-node: netsplit and heal"),
 ];

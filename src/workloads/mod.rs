@@ -22,7 +22,15 @@ use crate::results::{write_workload, Row};
 
 /// The workloads [`run`] knows, in the order it runs them.
 pub const WORKLOADS: &[&str] = &[
-    "lookup", "routing", "churn", "scale", "fanout", "soak", "reshard", "recovery", "multinode",
+    "lookup",
+    "routing",
+    "churn",
+    "scale",
+    "fanout",
+    "soak",
+    "reshard",
+    "recovery",
+    "multinode",
 ];
 
 /// What to run and where the results go.
