@@ -11,7 +11,8 @@ scripts/ensure-etcd.sh
 export NAMING_BENCH_REQUIRE_ETCD=1
 cargo test --workspace --release "$@"
 
-# Every example must run to completion.
+# Every example must run to completion (built first, so the time limit is the run's alone).
+cargo build --release --examples --quiet
 for ex in examples/*.rs; do
   [ -e "$ex" ] || continue
   name=$(basename "$ex" .rs)

@@ -180,6 +180,20 @@ impl GossipNames {
             .unwrap_or_default()
     }
 
+    /// Takes `process` out of `group` (`pg:leave`); `false` if it was not a member here.
+    pub async fn leave(&self, group: &Name, process: &ProcessRef) -> bool {
+        if !process.release_name(&self.observer, group, GROUP_TAG) {
+            return false;
+        }
+        let key = format!(
+            "{GROUP_PREFIX}{}/{}",
+            group.to_text(),
+            process.pid().serial()
+        );
+        self.inner.gossip.delete(&key).await;
+        true
+    }
+
     fn lookup_pid(&self, text: &str) -> Option<Pid> {
         if let Some(e) = self.inner.local.get(text) {
             if e.value().0.is_alive() {

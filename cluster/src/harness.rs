@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tarpc::tokio_serde::formats::Bincode;
 use tarpc::{client, context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -240,7 +239,7 @@ impl Cluster {
         }
         let mut clients = Vec::new();
         for &(id, rpc, _) in &addrs {
-            let transport = tarpc::serde_transport::tcp::connect(rpc, Bincode::default)
+            let transport = crate::node::connect(rpc)
                 .await
                 .map_err(|e| ClusterError::Node {
                     node: id,

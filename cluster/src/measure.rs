@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Cluster, ClusterError, ClusterOpts, NetworkMode};
-use crate::wire::{Backend, ProbeReport, WirePid};
+use crate::wire::{Backend, NodeStats, ProbeReport, WirePid};
 
 /// The distributed backends, in report order.
 pub const DISTRIBUTED: [Backend; 3] = [Backend::Global, Backend::Gossip, Backend::Ring];
@@ -347,6 +347,34 @@ pub struct SplitOutcome {
     pub losers_alive: usize,
     /// Why registrations during the split were refused, one entry per refusal.
     pub refusals: Vec<String>,
+    /// Calls through the split names made on one node from the heal until convergence.
+    pub calls_during_heal: u64,
+    /// Of those, the ones that failed or found no process.
+    pub calls_failed_during_heal: u64,
+    /// What the nodes counted meanwhile (conflict kills, ring handoffs and misses).
+    pub stats: NodeStats,
+}
+
+/// The nodes' counters, summed over the cluster.
+pub async fn cluster_stats(cluster: &Cluster) -> Result<NodeStats, ClusterError> {
+    let mut sum = NodeStats::default();
+    for id in cluster.ids() {
+        let s = control(id, cluster.client(id)?.stats(ctx()).await)?;
+        sum.conflict_kills += s.conflict_kills;
+        sum.handoffs_out += s.handoffs_out;
+        sum.ring_misses += s.ring_misses;
+        sum.lease_losses += s.lease_losses;
+    }
+    Ok(sum)
+}
+
+fn stats_delta(after: &NodeStats, before: &NodeStats) -> NodeStats {
+    NodeStats {
+        conflict_kills: after.conflict_kills - before.conflict_kills,
+        handoffs_out: after.handoffs_out - before.handoffs_out,
+        ring_misses: after.ring_misses - before.ring_misses,
+        lease_losses: after.lease_losses - before.lease_losses,
+    }
 }
 
 /// Partitions the cluster into `side_a` and the rest, registers each of `split_names`
@@ -369,6 +397,7 @@ pub async fn netsplit(
     let (a, b) = (side_a[0], side_b[0]);
     let tag = backend.label();
     // Names that must survive: registered before the split, on every node.
+    let before = cluster_stats(cluster).await?;
     let mut stable: Vec<(String, WirePid)> = Vec::new();
     for &n in &ids {
         for i in 0..stable_names {
@@ -418,9 +447,15 @@ pub async fn netsplit(
         .map(|(n, _, _)| n.clone())
         .chain(stable.iter().map(|(n, _)| n.clone()))
         .collect();
+    let split_only: Vec<String> = split.iter().map(|(n, _, _)| n.clone()).collect();
+    let (mut calls, mut calls_failed) = (0u64, 0u64);
     let mut converged_after = None;
     let mut disagree = names.len();
     while t0.elapsed() < deadline {
+        // Traffic during the heal: one call per split name from side A's first node.
+        let r = call_latency(cluster, backend, a, &split_only, 1).await?;
+        calls += r.ok + r.failed + r.not_found;
+        calls_failed += r.failed + r.not_found;
         disagree = 0;
         for name in &names {
             let mut views = Vec::new();
@@ -496,6 +531,9 @@ pub async fn netsplit(
         lost,
         losers_alive,
         refusals,
+        calls_during_heal: calls,
+        calls_failed_during_heal: calls_failed,
+        stats: stats_delta(&cluster_stats(cluster).await?, &before),
     })
 }
 
@@ -511,6 +549,16 @@ pub async fn multinode_rows(
     let mut rows = Vec::new();
     let mut opts = ClusterOpts::new(spec.nodes, binary);
     opts.lease_ttl_secs = spec.lease_ttl_secs;
+    // Without etcd the other designs still run; the global names say why they do not.
+    opts.etcd = crate::etcd_server::etcd_binary().is_some();
+    let all: Vec<Backend> = Backend::ALL
+        .into_iter()
+        .filter(|b| opts.etcd || *b != Backend::Global)
+        .collect();
+    let distributed: Vec<Backend> = DISTRIBUTED
+        .into_iter()
+        .filter(|b| opts.etcd || *b != Backend::Global)
+        .collect();
     progress(&format!(
         "multinode: starting {} nodes and etcd",
         spec.nodes
@@ -521,11 +569,26 @@ pub async fn multinode_rows(
         _ => "fault-injection",
     };
     let p = format!("nodes={};net={net}", spec.nodes);
+    if !opts.etcd {
+        for w in [
+            "multinode-call",
+            "multinode-register",
+            "multinode-crash",
+            "multinode-netsplit",
+        ] {
+            rows.push(MultiRow::skipped(
+                Backend::Global,
+                w,
+                &p,
+                "etcd is not installed (apt-get install etcd-server; scripts/compare.sh does)",
+            ));
+        }
+    }
     let ids = cluster.ids();
     let (n1, n2) = (ids[0], ids[1]);
 
     // Latency: names on node 2, called from node 2 (same node) and node 1 (cross node).
-    for b in Backend::ALL {
+    for b in all.iter().copied() {
         progress(&format!("multinode-call: {}", b.label()));
         let names: Vec<String> = (0..spec.probe_names)
             .map(|i| format!("probe-{}-{i}", b.label()))
@@ -579,7 +642,7 @@ pub async fn multinode_rows(
     }
 
     // Registration rate and propagation.
-    for b in Backend::ALL {
+    for b in all.iter().copied() {
         progress(&format!("multinode-register: {}", b.label()));
         let (ok, rate) = registration_rate(
             &cluster,
@@ -661,7 +724,7 @@ pub async fn multinode_rows(
     let victim = *ids.last().unwrap_or(&n2);
     let outcomes = crash_release(
         &mut cluster,
-        &DISTRIBUTED,
+        &distributed,
         victim,
         n1,
         spec.crash_names,
@@ -718,7 +781,7 @@ pub async fn multinode_rows(
         &params,
         "a single-node registry: nothing to split",
     ));
-    for b in DISTRIBUTED {
+    for b in distributed.iter().copied() {
         progress(&format!("multinode-netsplit: {}", b.label()));
         let o = netsplit(
             &cluster,

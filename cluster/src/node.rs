@@ -111,8 +111,7 @@ impl NodeCore {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let connect = tarpc::serde_transport::tcp::connect(peer.addr, Bincode::default);
-        let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connect(peer.addr)).await {
             Ok(Ok(t)) => t,
             _ => return Err(WireCallError::NoConnection),
         };
@@ -240,6 +239,39 @@ impl NodeCore {
         .await
         .unwrap_or(false)
     }
+}
+
+/// The framed bincode transport of one connection, as tarpc's serde transport builds it.
+pub type Transport<Item, SinkItem> = tarpc::serde_transport::Transport<
+    tokio::net::TcpStream,
+    Item,
+    SinkItem,
+    Bincode<Item, SinkItem>,
+>;
+
+/// Wraps an accepted or connected stream in tarpc's serde transport, with Nagle off: calls
+/// are small and latency-bound, and pipelined requests must not wait for an ACK.
+pub fn transport<Item, SinkItem>(
+    stream: tokio::net::TcpStream,
+) -> std::io::Result<Transport<Item, SinkItem>>
+where
+    Item: for<'de> serde::Deserialize<'de>,
+    SinkItem: serde::Serialize,
+{
+    stream.set_nodelay(true)?;
+    Ok(tarpc::serde_transport::Transport::from((
+        stream,
+        Bincode::default(),
+    )))
+}
+
+/// Connects to a node's service at `addr`.
+pub async fn connect<Item, SinkItem>(addr: SocketAddr) -> std::io::Result<Transport<Item, SinkItem>>
+where
+    Item: for<'de> serde::Deserialize<'de>,
+    SinkItem: serde::Serialize,
+{
+    transport(tokio::net::TcpStream::connect(addr).await?)
 }
 
 /// A proxy's body: calls are forwarded concurrently (each waits for its own reply); sends

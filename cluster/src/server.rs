@@ -10,7 +10,6 @@ use naming_strategies::{Naming, NamingError, Registry};
 use process_runtime::{CallError, Name, Pid};
 use tarpc::context;
 use tarpc::server::{BaseChannel, Channel};
-use tarpc::tokio_serde::formats::Bincode;
 
 use crate::global::GlobalNames;
 use crate::global_names::{EtcdNames, GlobalOpts};
@@ -140,14 +139,18 @@ impl Node {
             faults,
             gossip_addrs: cfg.nodes.iter().map(|&(id, _, g)| (id, g)).collect(),
         });
-        let mut incoming = tarpc::serde_transport::tcp::listen(cfg.rpc, Bincode::default)
+        let listener = tokio::net::TcpListener::bind(cfg.rpc)
             .await
             .map_err(|e| NodeError::Listen(cfg.rpc, e))?;
-        incoming.config_mut().max_frame_length(64 << 20);
         let server = NodeServer(Arc::clone(&node));
         tokio::spawn(async move {
-            while let Some(conn) = incoming.next().await {
-                let Ok(transport) = conn else { continue };
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let Ok(transport) = crate::node::transport(stream) else {
+                    continue;
+                };
                 let server = server.clone();
                 tokio::spawn(
                     BaseChannel::with_defaults(transport)

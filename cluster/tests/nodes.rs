@@ -133,3 +133,51 @@ async fn a_name_on_one_node_is_called_from_the_other_through_the_same_api() {
     );
     rival.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_spans_nodes_and_dispatch_reaches_every_member() {
+    let (a, b) = two_nodes("nodes-groups").await;
+    let group = Name::text("listeners");
+    // A member that forwards what it receives to the test.
+    let listener = |node: &Node, tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>| {
+        node.core().runtime().spawn(move |mut ctx: process_runtime::Ctx| async move {
+            loop {
+                if let process_runtime::Envelope::Info(msg) = ctx.recv().await {
+                    if let Ok(p) = msg.downcast::<Payload>() {
+                        let _ = tx.send(p.0);
+                    }
+                }
+            }
+        })
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let on_a = listener(&a, tx.clone());
+    let on_b = listener(&b, tx);
+    a.gossip_names().join(group.clone(), &on_a).await.unwrap();
+    b.gossip_names().join(group.clone(), &on_b).await.unwrap();
+    let t0 = Instant::now();
+    while a.gossip_names().members(&group).len() < 2 || b.gossip_names().members(&group).len() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "group never spanned both nodes");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reached = b
+        .gossip_names()
+        .dispatch(&group, Payload(b"all".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(reached, 2);
+    for _ in 0..2 {
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+        assert_eq!(got.as_deref(), Some(&b"all"[..]));
+    }
+    // A message type that cannot cross is refused, not dropped on the way.
+    assert!(b.gossip_names().dispatch(&group, 5u32).await.is_err());
+    // Leaving (and dying) shrinks the group everywhere.
+    assert!(a.gossip_names().leave(&group, &on_a).await);
+    on_b.kill();
+    let t0 = Instant::now();
+    while !a.gossip_names().members(&group).is_empty() || !b.gossip_names().members(&group).is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "members outlived leave/exit");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

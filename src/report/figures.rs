@@ -1039,6 +1039,7 @@ fn multinode(out: &mut Out) -> Result<(), ReportError> {
             ("duplicates_during", "duplicates during split"),
             ("duplicates_after", "duplicates after heal"),
             ("names_lost", "names lost"),
+            ("conflict_kills", "losers killed"),
             ("losers_alive", "losers still alive"),
         ],
         filter: all,
@@ -1054,6 +1055,15 @@ fn multinode(out: &mut Out) -> Result<(), ReportError> {
         title: "Netsplit: time from heal until every node agrees",
         y_desc: "time until one owner per name everywhere (ms)",
         caption: "Time from restoring the links until every node names the same single owner for every name, in milliseconds.",
+    })?;
+    out.bars(BarSpec {
+        id: "multinode-netsplit-calls",
+        workload: "multinode-netsplit",
+        metrics: &[("failed_calls_ratio_during_heal", "calls failed during the heal")],
+        filter: all,
+        title: "Netsplit: calls through the contested names while the cluster heals",
+        y_desc: "failed or not found (fraction of calls)",
+        caption: "Calls through the names registered on both sides, made from one node from the heal until convergence: the fraction that failed or found no process (a loser killed under the caller, a handoff not yet arrived).",
     })?;
     Ok(())
 }
