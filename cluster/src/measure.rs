@@ -11,6 +11,9 @@ use crate::wire::{Backend, NodeStats, ProbeReport, WirePid};
 /// The distributed backends, in report order.
 pub const DISTRIBUTED: [Backend; 3] = [Backend::Global, Backend::Gossip, Backend::Ring];
 
+/// The label of the transport floor: a bare RPC round trip between two nodes.
+pub const FLOOR_RPC: &str = "floor-rpc-roundtrip";
+
 /// Sizes of the multi-node workloads.
 #[derive(Clone, Debug)]
 pub struct MultiNodeSpec {
@@ -638,6 +641,26 @@ pub async fn multinode_rows(
                 metric("failed"),
                 failed / total,
             ));
+        }
+    }
+
+    // The floor under every cross-node call: a bare round trip over the node transport.
+    let rounds = (spec.probe_names as u32) * spec.probe_rounds;
+    let floor = control(n1, cluster.client(n1)?.rpc_floor(ctx(), n2, rounds).await)?;
+    if floor.ok > 0 {
+        let params = format!("{p};names={}", spec.probe_names);
+        for (metric, v) in [
+            ("cross_p50_ns", floor.p50_ns),
+            ("cross_p99_ns", floor.p99_ns),
+        ] {
+            rows.push(MultiRow {
+                backend: FLOOR_RPC,
+                workload: "multinode-call",
+                params: params.clone(),
+                metric,
+                value: v as f64,
+                skip: None,
+            });
         }
     }
 

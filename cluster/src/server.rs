@@ -281,6 +281,11 @@ async fn probe_with<N: Naming>(
             }
         }
     }
+    fill_percentiles(&mut report, &hist);
+    report
+}
+
+fn fill_percentiles(report: &mut ProbeReport, hist: &hdrhistogram::Histogram<u64>) {
     if report.ok > 0 {
         report.p50_ns = hist.value_at_quantile(0.5);
         report.p90_ns = hist.value_at_quantile(0.9);
@@ -288,7 +293,6 @@ async fn probe_with<N: Naming>(
         report.max_ns = hist.max();
         report.mean_ns = hist.mean();
     }
-    report
 }
 
 #[derive(Clone)]
@@ -430,6 +434,31 @@ impl NodeApi for NodeServer {
         self.0
             .probe(backend, &names, rounds, Duration::from_millis(timeout_ms))
             .await
+    }
+
+    async fn rpc_floor(self, _: context::Context, peer: u32, rounds: u32) -> ProbeReport {
+        let mut hist =
+            hdrhistogram::Histogram::<u64>::new(3).expect("3 significant digits is valid");
+        let mut report = ProbeReport::default();
+        for _ in 0..rounds {
+            let t0 = Instant::now();
+            let r = self
+                .0
+                .core
+                .rpc(peer, Duration::from_secs(1), |c, ctx| async move {
+                    c.alive(ctx, Vec::new()).await
+                })
+                .await;
+            match r {
+                Ok(_) => {
+                    report.ok += 1;
+                    let _ = hist.record(t0.elapsed().as_nanos() as u64);
+                }
+                Err(_) => report.failed += 1,
+            }
+        }
+        fill_percentiles(&mut report, &hist);
+        report
     }
 
     async fn members(self, _: context::Context) -> Vec<u32> {

@@ -240,6 +240,9 @@ pub trait NodeApi {
         rounds: u32,
         timeout_ms: u64,
     ) -> ProbeReport;
+    /// Control: times `rounds` bare round trips to node `peer` over the node transport
+    /// (the floor under every cross-node call).
+    async fn rpc_floor(peer: u32, rounds: u32) -> ProbeReport;
     /// Control: the live members this node sees.
     async fn members() -> Vec<u32>;
     /// Control: cut (fault injection) all traffic to and from `nodes`; empty heals.

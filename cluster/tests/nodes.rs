@@ -140,15 +140,17 @@ async fn a_group_spans_nodes_and_dispatch_reaches_every_member() {
     let group = Name::text("listeners");
     // A member that forwards what it receives to the test.
     let listener = |node: &Node, tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>| {
-        node.core().runtime().spawn(move |mut ctx: process_runtime::Ctx| async move {
-            loop {
-                if let process_runtime::Envelope::Info(msg) = ctx.recv().await {
-                    if let Ok(p) = msg.downcast::<Payload>() {
-                        let _ = tx.send(p.0);
+        node.core()
+            .runtime()
+            .spawn(move |mut ctx: process_runtime::Ctx| async move {
+                loop {
+                    if let process_runtime::Envelope::Info(msg) = ctx.recv().await {
+                        if let Ok(p) = msg.downcast::<Payload>() {
+                            let _ = tx.send(p.0);
+                        }
                     }
                 }
-            }
-        })
+            })
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let on_a = listener(&a, tx.clone());
@@ -157,7 +159,10 @@ async fn a_group_spans_nodes_and_dispatch_reaches_every_member() {
     b.gossip_names().join(group.clone(), &on_b).await.unwrap();
     let t0 = Instant::now();
     while a.gossip_names().members(&group).len() < 2 || b.gossip_names().members(&group).len() < 2 {
-        assert!(t0.elapsed() < Duration::from_secs(10), "group never spanned both nodes");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "group never spanned both nodes"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let reached = b
@@ -167,7 +172,9 @@ async fn a_group_spans_nodes_and_dispatch_reaches_every_member() {
         .unwrap();
     assert_eq!(reached, 2);
     for _ in 0..2 {
-        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap();
         assert_eq!(got.as_deref(), Some(&b"all"[..]));
     }
     // A message type that cannot cross is refused, not dropped on the way.
@@ -176,8 +183,13 @@ async fn a_group_spans_nodes_and_dispatch_reaches_every_member() {
     assert!(a.gossip_names().leave(&group, &on_a).await);
     on_b.kill();
     let t0 = Instant::now();
-    while !a.gossip_names().members(&group).is_empty() || !b.gossip_names().members(&group).is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "members outlived leave/exit");
+    while !a.gossip_names().members(&group).is_empty()
+        || !b.gossip_names().members(&group).is_empty()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "members outlived leave/exit"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

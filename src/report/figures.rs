@@ -999,7 +999,7 @@ fn multinode(out: &mut Out) -> Result<(), ReportError> {
         filter: all,
         title: "Lookup + call through a name, same node vs across nodes",
         y_desc: "latency of whereis + call (ns)",
-        caption: "Latency of a lookup plus a call through a name, in nanoseconds, measured inside a node: to a worker on the same node, and to a worker on another node (a real socket between two OS processes). `registry-local` is the single-node reference; it cannot see other nodes' names.",
+        caption: "Latency of a lookup plus a call through a name, in nanoseconds, measured inside a node: to a worker on the same node, and to a worker on another node (a real socket between two OS processes). `registry-local` is the single-node reference; it cannot see other nodes' names. Outlined: a bare RPC round trip between the two nodes over the same transport (the floor under any cross-node call).",
     })?;
     out.bars(BarSpec {
         id: "multinode-register-rate",
