@@ -98,8 +98,19 @@ impl Environment {
                     "plotters",
                     "hdrhistogram",
                     "foldhash",
+                    "tarpc",
+                    "chitchat",
+                    "reqwest",
                 ],
-            ),
+            )
+            .into_iter()
+            .chain(
+                // The consensus store the global names run on (a server, not a crate).
+                command_output("etcd", &["--version"])
+                    .and_then(|v| v.lines().next().map(|l| l.replace("etcd Version: ", "")))
+                    .map(|v| ("etcd-server".to_string(), v)),
+            )
+            .collect(),
             git_revision: if dirty { format!("{rev}-dirty") } else { rev },
             date: command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"])
                 .unwrap_or_else(|| "unknown".into()),

@@ -845,6 +845,26 @@ pub async fn multinode_rows(
             "losers_alive",
             o.losers_alive as f64,
         ));
+        let counted = [
+            ("conflict_kills", o.stats.conflict_kills),
+            ("handoffs", o.stats.handoffs_out),
+            ("owner_misses", o.stats.ring_misses),
+        ];
+        for (metric, v) in counted {
+            // Handoffs and owner misses exist only where there is an owner node.
+            if b == Backend::Ring || metric == "conflict_kills" {
+                rows.push(MultiRow::new(b, w, &params, metric, v as f64));
+            }
+        }
+        if o.calls_during_heal > 0 {
+            rows.push(MultiRow::new(
+                b,
+                w,
+                &params,
+                "failed_calls_ratio_during_heal",
+                o.calls_failed_during_heal as f64 / o.calls_during_heal as f64,
+            ));
+        }
         match o.converged_after {
             Some(d) => rows.push(MultiRow::new(
                 b,
