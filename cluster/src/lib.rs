@@ -1,15 +1,29 @@
 #![warn(missing_docs)]
 //! Names across nodes.
 //!
-//! A node is a separate OS process running the process runtime; a pid names its node, and a
-//! message or call to a remote pid crosses a socket. Three distributed naming designs are
-//! backends of the same [`Naming`](naming_strategies::Naming) trait as the single-node ones:
+//! A node is a separate OS process running the process runtime (`naming-bench node`); a pid
+//! names its node, and a message or call to a remote pid crosses a socket. Three distributed
+//! naming designs are backends of the same [`Naming`](naming_strategies::Naming) trait as the
+//! single-node ones, on every node:
 //!
 //! | backend | BEAM counterpart | consistency |
 //! |---|---|---|
-//! | global names over etcd | `:global` | one owner per name, decided by a consensus store; a dead node's names go with its lease |
-//! | gossip-replicated registry | `pg` / `syn` | each node owns its own names; replicated by gossip, reads are local; conflicts after a heal resolved by a rule |
-//! | hash-ring ownership | Swarm / `libring` | the owner node of a name is picked by consistent hashing over the live members; handoff when membership changes |
+//! | [`GlobalNames`](global::GlobalNames) (`global-etcd`) | `:global` | one owner per name, decided by etcd; a dead node's names go with its lease |
+//! | [`GossipNames`](gossip_names::GossipNames) (`gossip-replicated`) | `pg` / syn | each node owns its names; replicated by gossip, reads are local; after a heal the more recent registration wins and the other process is killed |
+//! | [`RingNames`](ring::RingNames) (`hash-ring`) | Swarm / libring | the owner node of a name is picked by consistent hashing over the live members; handoff when membership changes |
+//!
+//! The pieces, one job per module:
+//! - [`wire`]: the tarpc service every node serves and what crosses the socket ([`Payload`]);
+//! - [`node`]: a node's core: its runtime, peer connections, and proxies that make a remote
+//!   pid reachable through an ordinary [`ProcessRef`](process_runtime::ProcessRef);
+//! - [`server`]: a running [`Node`] with its four backends, and node mode ([`run_node`]);
+//! - [`global`], [`global_names`], [`etcd_kv`], [`etcd_server`]: global names over etcd;
+//! - [`gossip`], [`replicated`], [`gossip_names`]: the gossip layer (chitchat) and the
+//!   replicated registry with groups;
+//! - [`ring`]: hash-ring ownership;
+//! - [`netns`]: nodes in network namespaces and real partitions;
+//! - [`harness`]: starts and tears down a [`Cluster`] of node processes and etcd;
+//! - [`measure`]: the multi-node workloads ([`multinode_rows`]).
 
 pub mod etcd_kv;
 pub mod etcd_server;

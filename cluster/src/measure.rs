@@ -380,6 +380,43 @@ fn stats_delta(after: &NodeStats, before: &NodeStats) -> NodeStats {
     }
 }
 
+/// Whether each process registered during a split is still alive.
+async fn alive_of(
+    cluster: &Cluster,
+    split: &[(String, Option<WirePid>, Option<WirePid>)],
+) -> Result<HashMap<WirePid, bool>, ClusterError> {
+    let mut by_node: HashMap<u32, Vec<WirePid>> = HashMap::new();
+    for (_, pa, pb) in split {
+        for p in [pa, pb].into_iter().flatten() {
+            by_node.entry(p.node).or_default().push(*p);
+        }
+    }
+    let mut alive = HashMap::new();
+    for (node, pids) in by_node {
+        let answer = control(node, cluster.client(node)?.alive(ctx(), pids.clone()).await)?;
+        alive.extend(pids.into_iter().zip(answer));
+    }
+    Ok(alive)
+}
+
+/// The owner every node names for `name`, or `None` if some node finds none or they differ.
+async fn agreed_view(
+    cluster: &Cluster,
+    ids: &[u32],
+    backend: Backend,
+    name: &str,
+) -> Result<Option<WirePid>, ClusterError> {
+    let mut first = None;
+    for (i, &n) in ids.iter().enumerate() {
+        let v = whereis(cluster, n, backend, name).await?;
+        if v.is_none() || (i > 0 && v != first) {
+            return Ok(None);
+        }
+        first = v;
+    }
+    Ok(first)
+}
+
 /// Partitions the cluster into `side_a` and the rest, registers each of `split_names`
 /// names on both sides (and `stable_names` per node before the split), heals, and checks
 /// that every node converges to exactly one owner per name with nothing lost.
@@ -444,28 +481,34 @@ pub async fn netsplit(
     }
     cluster.heal().await?;
     let t0 = Instant::now();
-    cluster.wait_members(&ids, &ids, deadline).await?;
-    let names: Vec<String> = split
-        .iter()
-        .map(|(n, _, _)| n.clone())
-        .chain(stable.iter().map(|(n, _)| n.clone()))
-        .collect();
     let split_only: Vec<String> = split.iter().map(|(n, _, _)| n.clone()).collect();
     let (mut calls, mut calls_failed) = (0u64, 0u64);
     let mut converged_after = None;
-    let mut disagree = names.len();
+    let mut disagree = split.len() + stable.len();
+    // Converged: every node names the same live owner for every name, and of two processes
+    // registered under one name on the two sides exactly one is still alive (the loser is
+    // gone). Membership is not awaited first: for etcd nothing needs to rejoin.
     while t0.elapsed() < deadline {
         // Traffic during the heal: one call per split name from side A's first node.
         let r = call_latency(cluster, backend, a, &split_only, 1).await?;
         calls += r.ok + r.failed + r.not_found;
         calls_failed += r.failed + r.not_found;
+        let alive = alive_of(cluster, &split).await?;
         disagree = 0;
-        for name in &names {
-            let mut views = Vec::new();
-            for &n in &ids {
-                views.push(whereis(cluster, n, backend, name).await?);
+        for (name, pa, pb) in &split {
+            let view = agreed_view(cluster, &ids, backend, name).await?;
+            let live: Vec<WirePid> = [pa, pb]
+                .into_iter()
+                .flatten()
+                .filter(|p| alive.get(p).copied().unwrap_or(false))
+                .copied()
+                .collect();
+            if view.is_none() || live.len() != 1 || view != live.first().copied() {
+                disagree += 1;
             }
-            if views[0].is_none() || views.iter().any(|v| *v != views[0]) {
+        }
+        for (name, pid) in &stable {
+            if agreed_view(cluster, &ids, backend, name).await? != Some(*pid) {
                 disagree += 1;
             }
         }
@@ -475,20 +518,8 @@ pub async fn netsplit(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Losers are killed by their node shortly after the winner is agreed on; give that a
-    // moment, then look at what is alive and what is found.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut alive_by_node: HashMap<u32, Vec<WirePid>> = HashMap::new();
-    for (_, pa, pb) in &split {
-        for p in [pa, pb].into_iter().flatten() {
-            alive_by_node.entry(p.node).or_default().push(*p);
-        }
-    }
-    let mut alive: HashMap<WirePid, bool> = HashMap::new();
-    for (node, pids) in alive_by_node {
-        let answer = control(node, cluster.client(node)?.alive(ctx(), pids.clone()).await)?;
-        alive.extend(pids.into_iter().zip(answer));
-    }
+    cluster.wait_members(&ids, &ids, deadline).await?;
+    let alive = alive_of(cluster, &split).await?;
     let mut losers_alive = 0;
     let mut lost = 0;
     let mut duplicates_after = 0;

@@ -398,13 +398,7 @@ impl Naming for MonitorRegistry {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            dynamic_names: true,
-            bounded_memory: true,
-            duplicate_keys: false,
-            await_name: false,
-            register: true,
-        }
+        Capabilities::UNIQUE_DYNAMIC
     }
 
     async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {

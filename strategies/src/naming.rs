@@ -88,6 +88,16 @@ pub enum Capability {
 }
 
 impl Capabilities {
+    /// A unique-key registry of any number of run-time names, each released when its
+    /// process exits (Elixir's `Registry`, `KV.Registry`, `:global`, a hash ring).
+    pub const UNIQUE_DYNAMIC: Capabilities = Capabilities {
+        dynamic_names: true,
+        bounded_memory: true,
+        duplicate_keys: false,
+        await_name: false,
+        register: true,
+    };
+
     /// Whether `cap` is present.
     pub fn has(&self, cap: Capability) -> bool {
         match cap {

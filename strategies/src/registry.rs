@@ -140,13 +140,7 @@ impl<T: NameTable> Naming for Registry<T> {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            dynamic_names: true,
-            bounded_memory: true,
-            duplicate_keys: false,
-            await_name: false,
-            register: true,
-        }
+        Capabilities::UNIQUE_DYNAMIC
     }
 
     fn register(
