@@ -183,21 +183,22 @@ impl ProcessRef {
     /// Ends the process at once with reason `Killed` (untrappable, like `Process.exit(pid, :kill)`).
     ///
     /// A process busy in a handler stops at its next `.await`. Returns `false` if it had
-    /// already exited.
+    /// already exited or is already being killed.
     pub fn kill(&self) -> bool {
         self.exit(ExitReason::Killed)
     }
 
     /// Ends the process at once with `reason` (untrappable, like a supervisor's brutal kill).
+    ///
+    /// Returns `false` if it had already exited or an earlier kill is already ending it (the
+    /// first reason stands), so that whoever counts kills counts each process once.
     pub fn exit(&self, reason: ExitReason) -> bool {
         let abort = {
             let st = &mut *self.0.state.lock();
-            if st.exited.is_some() {
+            if st.exited.is_some() || st.kill_reason.is_some() {
                 return false;
             }
-            if st.kill_reason.is_none() {
-                st.kill_reason = Some(reason);
-            }
+            st.kill_reason = Some(reason);
             st.abort.clone()
         };
         // Abort outside the lock: cancelling may run the exit path, which takes it.

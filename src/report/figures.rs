@@ -1054,7 +1054,7 @@ fn multinode(out: &mut Out) -> Result<(), ReportError> {
         filter: all,
         title: "Netsplit: time from heal until every node agrees",
         y_desc: "time until one owner per name everywhere (ms)",
-        caption: "Time from restoring the links until every node names the same single owner for every name, in milliseconds.",
+        caption: "Time from restoring the links until every node names the same single live owner for every name (the losers gone), in milliseconds. Measured by polling every node's `whereis` for every name over the control connections, so the resolution is one polling round (tens of milliseconds at quick sizes, about half a second at full sizes); where nothing needs resolving (etcd), the bar is that resolution.",
     })?;
     out.bars(BarSpec {
         id: "multinode-netsplit-calls",
