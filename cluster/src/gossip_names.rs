@@ -76,9 +76,14 @@ impl ExitObserver for Observer {
             }
             format!("{NAME_PREFIX}{text}")
         };
-        let gossip = Arc::clone(&self.0.gossip);
+        let inner = Arc::clone(&self.0);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { gossip.delete(&key).await });
+            handle.spawn(async move {
+                // A new local holder may have published the name meanwhile: keep its key.
+                if tag == GROUP_TAG || !inner.local.contains_key(&text) {
+                    inner.gossip.delete(&key).await;
+                }
+            });
         }
     }
 }
@@ -87,6 +92,25 @@ impl Inner {
     /// Rebuilds the index and groups from the live members' keys, then resolves conflicts.
     async fn refresh(&self) {
         let index = ReplicatedIndex::from_scan(self.gossip.scan(NAME_PREFIX).await);
+        // Self-healing: every live local name is published, whatever order a racing delete
+        // (of an exited holder) and a re-registration reached gossip in.
+        let me = self.core.id();
+        let missing: Vec<(String, String)> = self
+            .local
+            .iter()
+            .filter(|e| e.value().0.is_alive())
+            .filter(|e| index.claims(e.key()).iter().all(|c| c.pid.node() != me))
+            .map(|e| {
+                let (p, stamp) = e.value();
+                (
+                    format!("{NAME_PREFIX}{}", e.key()),
+                    encode_value(p.pid().serial(), *stamp),
+                )
+            })
+            .collect();
+        for (key, value) in missing {
+            self.gossip.set(&key, &value).await;
+        }
         let mut groups: std::collections::HashMap<String, Vec<Pid>> =
             std::collections::HashMap::new();
         for (node, key, _) in self.gossip.scan(GROUP_PREFIX).await {

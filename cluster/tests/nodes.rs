@@ -193,3 +193,39 @@ async fn a_group_spans_nodes_and_dispatch_reaches_every_member() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_taken_again_right_after_its_holder_died_stays_published() {
+    let (a, b) = two_nodes("nodes-reuse").await;
+    let name = Name::text("reused");
+    for round in 0..20 {
+        let first = spawn_echo(a.core().runtime());
+        a.gossip_names()
+            .register(name.clone(), &first)
+            .await
+            .unwrap();
+        first.kill();
+        first.exited().await;
+        // Re-registered at once: the old holder's delete may reach gossip after this set.
+        let second = spawn_echo(a.core().runtime());
+        a.gossip_names()
+            .register(name.clone(), &second)
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        loop {
+            if let Some(p) = b.gossip_names().whereis(&name).await {
+                if p.pid() == second.pid() {
+                    break;
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "round {round}: node 2 never saw the second holder"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        second.kill();
+        second.exited().await;
+    }
+}
