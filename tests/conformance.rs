@@ -424,4 +424,6 @@ conformance! {
     monitor_registry => |rt: Runtime| async move { naming_strategies::MonitorRegistry::start(&rt, naming_strategies::ReadPath::Call).await.unwrap() };
     monitor_registry_ets => |rt: Runtime| async move { naming_strategies::MonitorRegistry::start(&rt, naming_strategies::ReadPath::Table).await.unwrap() };
     gproc => |_rt: Runtime| async { naming_strategies::Gproc::<()>::new() };
+    gossip_replicated => |rt: Runtime| async move { naming_cluster::Node::single(rt).await.unwrap().gossip_names().clone() };
+    hash_ring => |rt: Runtime| async move { naming_cluster::Node::single(rt).await.unwrap().ring().clone() };
 }

@@ -45,13 +45,19 @@ pub struct ClusterOpts {
 }
 
 impl ClusterOpts {
-    /// `nodes` nodes of `binary`, with etcd, partitions as the machine allows.
+    /// `nodes` nodes of `binary`, with etcd, partitions as the machine allows, or as
+    /// `NAMING_BENCH_NET` says (`netns`, `fault-injection`, `auto`).
     pub fn new(nodes: usize, binary: impl Into<PathBuf>) -> Self {
+        let network = match std::env::var("NAMING_BENCH_NET").as_deref() {
+            Ok("netns") => NetworkMode::Namespaces,
+            Ok("fault-injection") => NetworkMode::FaultInjection,
+            _ => NetworkMode::Auto,
+        };
         ClusterOpts {
             nodes,
             binary: binary.into(),
             etcd: true,
-            network: NetworkMode::Auto,
+            network,
             lease_ttl_secs: 2,
         }
     }

@@ -51,6 +51,12 @@ struct Peer {
 impl NodeCore {
     /// A node core with id `id` (its pids name it) that reaches `peers` at their addresses.
     pub fn new(id: u32, peers: &[(u32, SocketAddr)]) -> Arc<Self> {
+        Self::with_runtime(Runtime::with_node(id), peers)
+    }
+
+    /// A node core over an existing runtime (its node id is the runtime's).
+    pub fn with_runtime(runtime: Runtime, peers: &[(u32, SocketAddr)]) -> Arc<Self> {
+        let id = runtime.node();
         let peers = peers
             .iter()
             .filter(|(n, _)| *n != id)
@@ -66,7 +72,7 @@ impl NodeCore {
             .collect();
         Arc::new(NodeCore {
             id,
-            runtime: Runtime::with_node(id),
+            runtime,
             peers,
             proxies: DashMap::new(),
             blocked: RwLock::new(HashSet::new()),

@@ -125,9 +125,8 @@ impl RingInner {
         match self.owned.entry(name.to_string()) {
             dashmap::Entry::Occupied(mut e) => {
                 let (holder, _) = *e.get();
-                if holder == pid {
-                    return Ok(());
-                }
+                // A fresh registration: even the holder itself registering again is refused,
+                // as `Registry.register/3` does (re-assertions go through `owner_merge`).
                 if self.is_live(holder) {
                     return Err(WireNamingError::AlreadyRegistered(holder.into()));
                 }

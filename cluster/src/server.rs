@@ -52,6 +52,14 @@ pub enum NodeError {
     /// etcd could not be reached.
     #[error("etcd: {0}")]
     Etcd(String),
+    /// The runtime given names another node than the configuration.
+    #[error("node id {config} in the configuration, but the runtime's pids name node {runtime}")]
+    NodeId {
+        /// The configured id.
+        config: u32,
+        /// The runtime's node.
+        runtime: u32,
+    },
 }
 
 /// A node: the runtime and its four naming backends (the single-node reference and the
@@ -96,9 +104,41 @@ impl Node {
     /// Starts node `cfg.id`: its gossip membership, etcd table (if configured) and backends,
     /// then serves its API. Returns once it listens.
     pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        let runtime = process_runtime::Runtime::with_node(cfg.id);
+        Self::start_with_runtime(cfg, runtime).await
+    }
+
+    /// A one-node cluster on loopback over an existing runtime, no etcd: what the
+    /// conformance suite runs the gossip and ring backends on (their processes are the
+    /// runtime's, so they live on this node).
+    pub async fn single(runtime: process_runtime::Runtime) -> Result<Arc<Node>, NodeError> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let cfg = NodeConfig {
+            id: runtime.node(),
+            rpc: any,
+            gossip: any,
+            nodes: Vec::new(),
+            etcd: Vec::new(),
+            lease_ttl_secs: 2,
+            cluster_id: format!("single-{}", std::process::id()),
+        };
+        Self::start_with_runtime(cfg, runtime).await
+    }
+
+    /// [`start`](Self::start) with an existing runtime, whose node id must be `cfg.id`.
+    pub async fn start_with_runtime(
+        cfg: NodeConfig,
+        runtime: process_runtime::Runtime,
+    ) -> Result<Arc<Node>, NodeError> {
+        if runtime.node() != cfg.id {
+            return Err(NodeError::NodeId {
+                config: cfg.id,
+                runtime: runtime.node(),
+            });
+        }
         let peers: Vec<(u32, SocketAddr)> =
             cfg.nodes.iter().map(|&(id, rpc, _)| (id, rpc)).collect();
-        let core = NodeCore::new(cfg.id, &peers);
+        let core = NodeCore::with_runtime(runtime, &peers);
         let faults = Faults::default();
         let seeds = cfg
             .nodes
