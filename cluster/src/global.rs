@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use naming_strategies::{Capabilities, Naming, NamingError};
-use process_runtime::{ExitObserver, ExitReason, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{ExitObserver, ExitReason, Name, Pid, ProcessRef};
 
 use crate::global_names::{ClaimError, EtcdNames};
 use crate::node::NodeCore;
@@ -106,17 +106,9 @@ impl Naming for GlobalNames {
     async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let inner = &self.inner;
         let pid = process.pid();
-        if pid.node() != inner.core.id() {
-            return Err(NamingError::Unsupported(
-                "registering a process of another node",
-            ));
-        }
-        match process.hold_name(&self.observer, name.clone(), 0, |_| Ok::<(), ()>(())) {
-            Ok(()) => {}
-            Err(HoldError::NoProc) | Err(HoldError::Rejected(())) => {
-                return Err(NamingError::NoProc)
-            }
-        }
+        inner
+            .core
+            .hold_local(process, &self.observer, name.clone(), 0)?;
         let text = name.to_text();
         match inner.table.claim(&text, pid).await {
             Ok(()) => {

@@ -245,11 +245,7 @@ impl Naming for GossipNames {
 
     async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let inner = &self.inner;
-        if process.pid().node() != inner.core.id() {
-            return Err(NamingError::Unsupported(
-                "registering a process of another node",
-            ));
-        }
+        inner.core.check_local(process)?;
         let text = name.to_text();
         if let Some(c) = inner.remote_claim(&text) {
             return Err(NamingError::AlreadyRegistered(c.pid));
@@ -323,20 +319,14 @@ impl Naming for GossipNames {
     }
 
     async fn join(&self, group: Name, process: &ProcessRef) -> Result<(), NamingError> {
-        if process.pid().node() != self.inner.core.id() {
-            return Err(NamingError::Unsupported(
-                "joining a process of another node",
-            ));
-        }
         let key = format!(
             "{GROUP_PREFIX}{}/{}",
             group.to_text(),
             process.pid().serial()
         );
-        match process.hold_name(&self.observer, group, GROUP_TAG, |_| Ok::<(), ()>(())) {
-            Ok(()) => {}
-            Err(_) => return Err(NamingError::NoProc),
-        }
+        self.inner
+            .core
+            .hold_local(process, &self.observer, group, GROUP_TAG)?;
         self.inner.gossip.set(&key, "").await;
         Ok(())
     }

@@ -97,6 +97,34 @@ impl NodeCore {
         ids
     }
 
+    /// `Unsupported` unless `process` lives on this node: a node registers only its own
+    /// processes (each node is the authority for its own names).
+    pub fn check_local(&self, process: &ProcessRef) -> Result<(), naming_strategies::NamingError> {
+        if process.pid().node() == self.id {
+            Ok(())
+        } else {
+            Err(naming_strategies::NamingError::Unsupported(
+                "registering a process of another node",
+            ))
+        }
+    }
+
+    /// Ties `name` to the exit path of `process`, a process of this node, so that
+    /// `observer` hears when it exits; the backend's own table write comes after.
+    /// `Unsupported` for another node's process, `NoProc` for a dead one.
+    pub fn hold_local(
+        &self,
+        process: &ProcessRef,
+        observer: &Arc<dyn process_runtime::ExitObserver>,
+        name: process_runtime::Name,
+        tag: u32,
+    ) -> Result<(), naming_strategies::NamingError> {
+        self.check_local(process)?;
+        process
+            .hold_name(observer, name, tag, |_| Ok::<(), ()>(()))
+            .map_err(|_| naming_strategies::NamingError::NoProc)
+    }
+
     /// Cuts (or, with an empty list, restores) traffic to these nodes by fault injection.
     pub fn isolate_from(&self, nodes: &[u32]) {
         *self.blocked.write() = nodes.iter().copied().collect();

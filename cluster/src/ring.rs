@@ -29,7 +29,7 @@ use dashmap::DashMap;
 use naming_strategies::shard::{key_hash_bytes, mix64};
 use naming_strategies::{Capabilities, Naming, NamingError};
 use parking_lot::RwLock;
-use process_runtime::{ExitObserver, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 use tokio::sync::watch;
 
 use crate::node::NodeCore;
@@ -409,18 +409,11 @@ impl Naming for RingNames {
     async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let inner = &self.inner;
         let pid = process.pid();
-        if pid.node() != inner.me() {
-            return Err(NamingError::Unsupported(
-                "registering a process of another node",
-            ));
-        }
         let text = name.to_text();
         let stamp = now_stamp();
-        match process.hold_name(&self.observer, name.clone(), 0, |_| Ok::<(), ()>(())) {
-            Ok(()) => {}
-            Err(HoldError::NoProc) => return Err(NamingError::NoProc),
-            Err(HoldError::Rejected(())) => return Err(NamingError::NoProc),
-        }
+        inner
+            .core
+            .hold_local(process, &self.observer, name.clone(), 0)?;
         let claimed = match inner.owner_of(&text) {
             None => Err(WireNamingError::RegistryDown),
             Some(owner) if owner == inner.me() => inner.owner_claim(&text, pid, stamp),
