@@ -9,6 +9,7 @@
 //! - [`alloc`]: a counting global allocator, for bytes per name and memory drift.
 
 pub mod alloc;
+pub mod catalogue;
 pub mod contenders;
 pub mod environment;
 pub mod report;

@@ -1,222 +1,76 @@
 //! The decision guide, computed from the rows: for each situation a designer meets, the
-//! backend that measured best, its margin over the runner-up, the backends that could not
-//! take part and why (their skip rows), and how that compares with seed 003's table of
-//! which naming strategy to use when.
+//! backend that measured best on the metric the workloads' declared judges name, its
+//! margin over the runner-up, the backends that could not take part and why, and how that
+//! compares with the "what? / when?" table of Saša Jurić's talk *Discovering processes*
+//! (which strategy a BEAM designer is advised to use when).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::data::{is_floor, normalize, param_num, params_agree, private_keys, Data};
-use super::figures::size_score;
+use naming_schema::{Better, Family, Judge, Situation, Workload};
+
+use super::data::Data;
 use super::plot::si;
+use super::select::{headline, value_at, At, Focus};
 
-/// The naming strategy families of seed 003's "what? / when?" table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
-    /// Processes find each other at startup (pids passed down): no registry at all.
+/// The strategy families of the talk's table, each covering some declared families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TalkRow {
+    /// Pids found at startup: no registry.
     StartupDiscovery,
-    /// A fixed set of locally registered names (`Process.register/2`).
+    /// Locally registered static names.
     SimpleRegistration,
-    /// Names made as atoms at run time (`:"worker_#{id}"`), bounded by the atom table.
+    /// Names made as atoms at run time.
     DynamicAtoms,
-    /// A registry of arbitrary terms: Elixir `Registry` (unique or duplicate keys), gproc,
-    /// a monitor-based registry.
+    /// A registry of arbitrary terms (`Registry`, gproc, a monitor-based registry).
     RichRegistration,
-    /// Anything else (routers, recovery strategies, unknown labels).
-    Other,
 }
 
-impl Family {
-    /// The family of a backend label, by the words its label carries.
-    pub fn of(label: &str) -> Family {
-        let l = label.to_ascii_lowercase();
-        if l.contains("discovery") || l.contains("startup") {
-            Family::StartupDiscovery
-        } else if l.contains("static") {
-            Family::SimpleRegistration
-        } else if l.contains("atom") {
-            Family::DynamicAtoms
-        } else if l.contains("registry") || l.contains("gproc") || l.contains("duplicate") {
-            Family::RichRegistration
-        } else {
-            Family::Other
-        }
-    }
-
-    /// The name seed 003 uses.
+impl TalkRow {
+    /// The row's "what?".
     pub fn name(self) -> &'static str {
         match self {
-            Family::StartupDiscovery => "startup discovery",
-            Family::SimpleRegistration => "simple registration",
-            Family::DynamicAtoms => "dynamic atoms",
-            Family::RichRegistration => "rich registration",
-            Family::Other => "other",
+            TalkRow::StartupDiscovery => "startup discovery",
+            TalkRow::SimpleRegistration => "simple registration",
+            TalkRow::DynamicAtoms => "dynamic atoms",
+            TalkRow::RichRegistration => "rich registration",
+        }
+    }
+
+    /// The row a declared family belongs to, if any.
+    pub fn of(family: Family) -> Option<TalkRow> {
+        match family {
+            Family::StartupDiscovery => Some(TalkRow::StartupDiscovery),
+            Family::StaticNames => Some(TalkRow::SimpleRegistration),
+            Family::DynamicAtoms => Some(TalkRow::DynamicAtoms),
+            Family::Registry | Family::MonitorRegistry | Family::RichRegistry => {
+                Some(TalkRow::RichRegistration)
+            }
+            _ => None,
         }
     }
 }
 
-/// A situation of the guide.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Situation {
-    /// A handful of long-lived services, looked up often.
-    FewFixedServices,
-    /// Many short-lived sessions, each registered under its id.
-    ManySessions,
-    /// Publish/subscribe groups: one key, many members.
-    PubSubGroups,
-    /// Workers dying and restarting under load.
-    HeavyChurn,
-    /// A very large number of registered names.
-    VeryManyNames,
-}
-
-/// Every situation, in guide order.
-pub const SITUATIONS: [Situation; 5] = [
-    Situation::FewFixedServices,
-    Situation::ManySessions,
-    Situation::PubSubGroups,
-    Situation::HeavyChurn,
-    Situation::VeryManyNames,
-];
-
-impl Situation {
-    /// The situation in words.
-    pub fn name(self) -> &'static str {
-        match self {
-            Situation::FewFixedServices => "a few fixed services",
-            Situation::ManySessions => "many short-lived sessions keyed by id",
-            Situation::PubSubGroups => "pub/sub groups",
-            Situation::HeavyChurn => "heavy churn",
-            Situation::VeryManyNames => "a very large number of names",
-        }
-    }
-
-    /// How it is judged: criteria tried in order until one has rows.
-    fn criteria(self) -> &'static [Criterion] {
-        match self {
-            Situation::FewFixedServices => &[
-                Criterion {
-                    workload: "lookup",
-                    metric: "ops_per_sec",
-                    what: "lookup throughput",
-                    higher_better: true,
-                    at: ("names", Extreme::Min),
-                    prefer: &[("keys", "uniform")],
-                    tiebreak: None,
-                },
-                Criterion {
-                    workload: "routing",
-                    metric: "ops_per_sec",
-                    what: "routed calls per second",
-                    higher_better: true,
-                    at: ("workers", Extreme::Min),
-                    prefer: &[("mode", "closed")],
-                    tiebreak: None,
-                },
-            ],
-            Situation::ManySessions => &[
-                Criterion {
-                    workload: "scale",
-                    metric: "register_unregister_ns",
-                    what: "register + unregister time",
-                    higher_better: false,
-                    at: ("names", Extreme::Max),
-                    prefer: &[],
-                    tiebreak: None,
-                },
-                Criterion {
-                    workload: "scale",
-                    metric: "register_ns",
-                    what: "registration time",
-                    higher_better: false,
-                    at: ("names", Extreme::Max),
-                    prefer: &[],
-                    tiebreak: None,
-                },
-            ],
-            Situation::PubSubGroups => &[Criterion {
-                workload: "fanout",
-                metric: "dispatch_all_received_ns",
-                what: "time until every member received",
-                higher_better: false,
-                at: ("members", Extreme::Max),
-                prefer: &[],
-                tiebreak: None,
-            }],
-            Situation::HeavyChurn => &[
-                Criterion {
-                    workload: "churn",
-                    metric: "failed_stale_per_call",
-                    what: "failed + stale calls per call",
-                    higher_better: false,
-                    at: ("kill_rate", Extreme::Max),
-                    prefer: &[],
-                    tiebreak: Some(("reregister_p99_ns", "re-registration p99")),
-                },
-                Criterion {
-                    workload: "churn",
-                    metric: "reregister_p99_ns",
-                    what: "re-registration p99",
-                    higher_better: false,
-                    at: ("kill_rate", Extreme::Max),
-                    prefer: &[],
-                    tiebreak: None,
-                },
-            ],
-            Situation::VeryManyNames => &[Criterion {
-                workload: "scale",
-                metric: "bytes_per_name",
-                what: "heap bytes per name",
-                higher_better: false,
-                at: ("names", Extreme::Max),
-                prefer: &[],
-                tiebreak: Some(("register_ns", "registration time")),
-            }],
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Extreme {
-    Min,
-    Max,
-}
-
-/// One way of judging a situation.
-#[derive(Clone, Copy, Debug)]
-struct Criterion {
-    workload: &'static str,
-    metric: &'static str,
-    what: &'static str,
-    higher_better: bool,
-    /// The parameter and the end of its range that the situation is about.
-    at: (&'static str, Extreme),
-    /// Parameter values to use where recorded.
-    prefer: &'static [(&'static str, &'static str)],
-    /// A second metric (same workload, lower is better) that orders ties.
-    tiebreak: Option<(&'static str, &'static str)>,
-}
-
-/// Seed 003's "what? / when?" table, and the situations of this guide each row speaks for.
-/// Rich registration also covers pub/sub: the seed's rich-registration slides show gproc
-/// properties (`{:p, :l, key}`) with `lookup_pids` and `send` to the whole group.
-pub const SEED_003: &[(Family, &str, &[Situation])] = &[
+/// The talk's table: each row's "when?" and the situations of this guide it speaks for.
+/// Rich registration also covers pub/sub: the talk's rich-registration slides show gproc
+/// properties with `lookup_pids` and a send to the whole group.
+pub const TALK: &[(TalkRow, &str, &[Situation])] = &[
     (
-        Family::StartupDiscovery,
+        TalkRow::StartupDiscovery,
         "small scope; high coupling; all-or-nothing",
         &[Situation::FewFixedServices],
     ),
     (
-        Family::SimpleRegistration,
+        TalkRow::SimpleRegistration,
         "statical services",
         &[Situation::FewFixedServices],
     ),
     (
-        Family::DynamicAtoms,
+        TalkRow::DynamicAtoms,
         "a few instances; finite set of possible aliases",
         &[Situation::FewFixedServices],
     ),
     (
-        Family::RichRegistration,
+        TalkRow::RichRegistration,
         "many instances; unknown number of aliases",
         &[
             Situation::ManySessions,
@@ -227,7 +81,7 @@ pub const SEED_003: &[(Family, &str, &[Situation])] = &[
     ),
 ];
 
-/// A family within this factor of the winner counts as "close".
+/// A strategy within this factor of the winner counts as "close".
 pub const CLOSE: f64 = 1.25;
 
 /// What the guide concluded for one situation.
@@ -237,18 +91,14 @@ pub struct Verdict {
     pub situation: Situation,
     /// What was compared: workload, metric, parameters, source, direction.
     pub basis: String,
-    /// Backends and their values, best first.
+    /// Series and their values, best first.
     pub ranking: Vec<(String, f64)>,
-    /// The unit of the values.
-    pub unit: String,
     /// Whether higher values are better.
     pub higher_better: bool,
     /// The winner, if any backend was measured.
     pub winner: Option<String>,
-    /// The runner-up.
-    pub runner_up: Option<String>,
     /// How much better the winner is than the runner-up (>= 1; infinite if the runner-up
-    /// is infinitely worse, e.g. any failures against none; NaN for negative values).
+    /// is infinitely worse).
     pub ratio: Option<f64>,
     /// The margin in words.
     pub margin: String,
@@ -256,36 +106,34 @@ pub struct Verdict {
     pub failures: Vec<(String, String)>,
     /// Backends with rows in this workload but none at these parameters.
     pub unmeasured: Vec<String>,
-    /// Whether the winner's family is one seed 003 recommends here (`None`: no winner).
-    pub seed_agrees: Option<bool>,
-    /// The comparison with seed 003 in words.
-    pub seed_text: String,
+    /// Whether the winner's strategy is one the talk suggests here (`None`: no winner).
+    pub talk_agrees: Option<bool>,
+    /// The comparison with the talk in words.
+    pub talk_text: String,
 }
 
-/// One cell of the seed comparison: a seed row against a situation.
+/// One cell of the talk comparison: a talk row against a situation.
 #[derive(Clone, Debug)]
-pub struct SeedCell {
-    /// The situation.
-    pub situation: Situation,
-    /// Whether the seed recommends the family here.
+pub struct TalkCell {
+    /// Whether the talk suggests the row's strategy here.
     pub recommended: bool,
-    /// What was measured for the family's best backend.
+    /// What was measured for the strategy's best backend.
     pub outcome: String,
-    /// Whether measurement and seed agree (`None`: the family was not measured).
+    /// Whether measurement and talk agree (`None`: the strategy was not measured).
     pub agrees: Option<bool>,
 }
 
-/// One row of seed 003's table, checked against the measurements.
+/// One row of the talk's table, checked against the measurements.
 #[derive(Clone, Debug)]
-pub struct SeedRow {
-    /// The family ("what?").
-    pub family: Family,
-    /// The seed's "when?".
+pub struct TalkCheck {
+    /// The row.
+    pub row: TalkRow,
+    /// The talk's "when?".
     pub when: &'static str,
-    /// Backends of that family in the results.
+    /// Backends of that strategy in the results.
     pub backends: Vec<String>,
     /// One cell per situation.
-    pub cells: Vec<SeedCell>,
+    pub cells: Vec<TalkCell>,
 }
 
 /// The whole guide.
@@ -293,21 +141,13 @@ pub struct SeedRow {
 pub struct Guide {
     /// One verdict per situation.
     pub verdicts: Vec<Verdict>,
-    /// Seed 003's table, row by row, against the measurements.
-    pub seed: Vec<SeedRow>,
-}
-
-/// `o.is_none_or(f)`, which needs Rust 1.82.
-fn none_or<T>(o: Option<T>, f: impl FnOnce(T) -> bool) -> bool {
-    match o {
-        Some(x) => f(x),
-        None => true,
-    }
+    /// The talk's table, row by row, against the measurements.
+    pub talk: Vec<TalkCheck>,
 }
 
 fn ratio_text(v: f64) -> String {
     if v.is_nan() {
-        "n/a (negative values)".into()
+        "n/a".into()
     } else if v.is_infinite() {
         "∞".into()
     } else {
@@ -315,8 +155,7 @@ fn ratio_text(v: f64) -> String {
     }
 }
 
-/// How much better `a` is than `b` (>= 1 when `a` is better).
-/// NaN where a value is negative (no ratio means anything there).
+/// How much better `a` is than `b` (>= 1 when `a` is better); NaN for negative values.
 fn ratio(a: f64, b: f64, higher_better: bool) -> f64 {
     let (good, bad) = if higher_better { (a, b) } else { (b, a) };
     if good < 0.0 || bad < 0.0 {
@@ -330,23 +169,45 @@ fn ratio(a: f64, b: f64, higher_better: bool) -> f64 {
     }
 }
 
-/// Backends whose rows show a broken uniqueness guarantee (`duplicate_owners` > 0).
+/// Naming backends whose rows fail a correctness check (a must-be-zero metric above 0).
 fn incorrect(data: &Data) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for r in data
-        .recs
+    for w in data
+        .catalogue
+        .workloads
         .iter()
-        .filter(|r| r.row.metric == "duplicate_owners")
+        .filter(|w| w.subject == naming_schema::Subject::NamingBackends)
     {
-        if r.row.value > 0.0 {
-            out.entry(r.row.backend.clone()).or_insert_with(|| {
-                format!(
-                    "two live owners of one name ({} in {} at {})",
-                    r.row.value, r.row.workload, r.row.params
-                )
-            });
+        for m in w.metrics.iter().filter(|m| m.must_be_zero) {
+            for r in data
+                .measured(w.name, m)
+                .filter(|r| r.row.value() > Some(0.0))
+            {
+                out.entry(r.who.clone()).or_insert_with(|| {
+                    format!(
+                        "{} = {} in {} at {} (must be 0)",
+                        m.title,
+                        si(r.row.value().unwrap_or(0.0)),
+                        w.name,
+                        r.row.params
+                    )
+                });
+            }
         }
     }
+    out
+}
+
+/// The judges of `situation`, in rank order, with their workloads.
+fn judges_of(data: &Data, situation: Situation) -> Vec<(&'static Workload, &'static Judge)> {
+    let mut out: Vec<_> = data
+        .catalogue
+        .workloads
+        .iter()
+        .flat_map(|w| w.judges.iter().map(move |j| (*w, j)))
+        .filter(|(_, j)| j.situation == situation)
+        .collect();
+    out.sort_by_key(|(_, j)| j.rank);
     out
 }
 
@@ -355,78 +216,69 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         situation,
         basis: String::new(),
         ranking: Vec::new(),
-        unit: String::new(),
         higher_better: true,
         winner: None,
-        runner_up: None,
         ratio: None,
         margin: String::new(),
         failures: Vec::new(),
         unmeasured: Vec::new(),
-        seed_agrees: None,
-        seed_text: String::new(),
+        talk_agrees: None,
+        talk_text: String::new(),
     };
-    let Some((c, src, params)) = situation
-        .criteria()
+    let judges = judges_of(data, situation);
+    let focus = |j: &Judge| Focus {
+        filter: naming_schema::Filter::All,
+        at: Some(j.at),
+        prefer: j.prefer,
+    };
+    let Some((w, j, at)) = judges
         .iter()
-        .find_map(|c| choose(data, c).map(|(s, p)| (*c, s, p)))
+        .find_map(|(w, j)| headline(data, w, j.metric, focus(j)).map(|a| (*w, *j, a)))
     else {
         verdict.basis = format!(
             "no rows for {}",
-            situation
-                .criteria()
+            judges
                 .iter()
-                .map(|c| format!("{}/{}", c.workload, c.metric))
+                .map(|(w, j)| format!("{}/{}", w.name, j.metric.name))
                 .collect::<Vec<_>>()
                 .join(" or ")
         );
-        // Still report who cannot do it at all.
-        let w = situation.criteria()[0].workload;
-        verdict.failures = skipped(data, w, None);
-        verdict.seed_text = "not measured".into();
+        if let Some((w, _)) = judges.first() {
+            verdict.failures = skipped(data, w, None);
+        }
+        verdict.talk_text = "not measured".into();
         return verdict;
     };
-    verdict.higher_better = c.higher_better;
-    let tag = &data.sources[src].tag;
+    let higher = j.metric.better == Better::Higher;
+    verdict.higher_better = higher;
     verdict.basis = format!(
         "{} (`{}/{}`) at `{}` from `{}`, {} is better{}",
-        c.what,
-        c.workload,
-        c.metric,
-        params,
-        tag,
-        if c.higher_better { "higher" } else { "lower" },
-        c.tiebreak
-            .map(|(_, w)| format!("; ties broken by {w}"))
+        j.metric.title,
+        w.name,
+        j.metric.name,
+        at.params,
+        data.sources[at.source].tag,
+        j.metric.better.word(),
+        j.tiebreak
+            .map(|t| format!("; ties broken by {}", t.title))
             .unwrap_or_default()
     );
-    let at = |backend: &str, metric: &str| {
-        let private = private_keys(data.measured(c.workload, metric));
-        data.measured(c.workload, metric)
-            .find(|r| {
-                r.source == src
-                    && r.row.backend == backend
-                    && normalize(&r.row.params, &private) == params
-            })
-            .map(|r| (r.row.value, r.row.unit.clone()))
-    };
     let mut ranked: Vec<(String, f64, f64)> = Vec::new();
-    for b in data.ordered(|b| !is_floor(b)) {
-        if let Some((v, unit)) = at(b, c.metric) {
+    for b in data.ordered(|b| !data.is_floor(b)) {
+        if let Some(v) = value_at(data, w.name, j.metric, b, &at) {
             if let Some(reason) = bad.get(b) {
                 verdict.failures.push((b.to_string(), reason.clone()));
                 continue;
             }
-            verdict.unit = unit;
-            let t = c
+            let t = j
                 .tiebreak
-                .and_then(|(m, _)| at(b, m))
-                .map_or(f64::INFINITY, |(v, _)| v);
+                .and_then(|m| value_at(data, w.name, m, b, &at))
+                .unwrap_or(f64::INFINITY);
             ranked.push((b.to_string(), v, t));
         }
     }
     ranked.sort_by(|a, b| {
-        let primary = if c.higher_better {
+        let primary = if higher {
             b.1.total_cmp(&a.1)
         } else {
             a.1.total_cmp(&b.1)
@@ -434,16 +286,14 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         primary.then(a.2.total_cmp(&b.2))
     });
     verdict.ranking = ranked.iter().map(|(b, v, _)| (b.clone(), *v)).collect();
-    verdict
-        .failures
-        .extend(skipped(data, c.workload, Some(&params)));
+    verdict.failures.extend(skipped(data, w, Some(&at)));
     let ranked_names: BTreeSet<&str> = ranked.iter().map(|r| r.0.as_str()).collect();
     let failed: BTreeSet<String> = verdict.failures.iter().map(|f| f.0.clone()).collect();
     let in_workload: BTreeSet<&str> = data
         .recs
         .iter()
-        .filter(|r| r.row.workload == c.workload && !is_floor(&r.row.backend))
-        .map(|r| r.row.backend.as_str())
+        .filter(|r| r.row.workload == w.name && !data.is_floor(&r.who))
+        .map(|r| r.who.as_str())
         .collect();
     verdict.unmeasured = data
         .ordered(|b| in_workload.contains(b) && !ranked_names.contains(b) && !failed.contains(b))
@@ -451,40 +301,39 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         .map(String::from)
         .collect();
 
-    if let Some(w) = ranked.first() {
-        verdict.winner = Some(w.0.clone());
-        if let Some(r) = ranked.get(1) {
-            verdict.runner_up = Some(r.0.clone());
-            let q = ratio(w.1, r.1, c.higher_better);
-            verdict.ratio = Some(q);
-            verdict.margin = if q == 1.0 {
-                match c.tiebreak {
-                    Some((_, what)) if w.2.is_finite() && r.2.is_finite() => format!(
-                        "tied with {} at {}; wins on {} by {} ({} vs {})",
-                        r.0,
-                        si(w.1),
-                        what,
-                        ratio_text(ratio(w.2, r.2, false)),
-                        si(w.2),
-                        si(r.2)
+    if let Some(first) = ranked.first() {
+        verdict.winner = Some(first.0.clone());
+        verdict.margin = match ranked.get(1) {
+            None => "the only backend measured".into(),
+            Some(second) => {
+                let q = ratio(first.1, second.1, higher);
+                verdict.ratio = Some(q);
+                match j.tiebreak {
+                    Some(t) if q == 1.0 && first.2.is_finite() && second.2.is_finite() => {
+                        format!(
+                            "tied with {} at {}; wins on {} by {} ({} vs {})",
+                            second.0,
+                            si(first.1),
+                            t.title,
+                            ratio_text(ratio(first.2, second.2, false)),
+                            si(first.2),
+                            si(second.2)
+                        )
+                    }
+                    _ if q == 1.0 => format!("tied with {} at {}", second.0, si(first.1)),
+                    _ => format!(
+                        "{} better than runner-up {} ({} vs {} {})",
+                        ratio_text(q),
+                        second.0,
+                        si(first.1),
+                        si(second.1),
+                        j.metric.unit.symbol()
                     ),
-                    _ => format!("tied with {} at {}", r.0, si(w.1)),
                 }
-            } else {
-                format!(
-                    "{} better than runner-up {} ({} vs {} {})",
-                    ratio_text(q),
-                    r.0,
-                    si(w.1),
-                    si(r.1),
-                    verdict.unit
-                )
-            };
-        } else {
-            verdict.margin = "the only backend measured".into();
-        }
+            }
+        };
     }
-    let recommended: Vec<Family> = SEED_003
+    let recommended: Vec<TalkRow> = TALK
         .iter()
         .filter(|(_, _, s)| s.contains(&situation))
         .map(|(f, _, _)| *f)
@@ -494,31 +343,31 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         .map(|f| f.name())
         .collect::<Vec<_>>()
         .join(", ");
+    let row_of = |b: &str| data.family(b).and_then(TalkRow::of);
     match &verdict.winner {
-        None => verdict.seed_text = "no backend measured".into(),
-        Some(w) => {
-            let fam = Family::of(w);
-            let agrees = recommended.contains(&fam);
-            verdict.seed_agrees = Some(agrees);
-            verdict.seed_text = if agrees {
+        None => verdict.talk_text = "no backend measured".into(),
+        Some(win) => {
+            let fam = row_of(win);
+            let agrees = fam.is_some_and(|f| recommended.contains(&f));
+            verdict.talk_agrees = Some(agrees);
+            let fam_name = fam.map_or("none of its rows", TalkRow::name);
+            verdict.talk_text = if agrees {
                 format!(
-                    "agrees: seed 003 suggests {names} here, and the winner `{w}` is {}",
-                    fam.name()
+                    "agrees: the talk suggests {names} here, and the winner `{win}` is {fam_name}"
                 )
             } else {
-                let best_rec = ranked
+                let behind = match ranked
                     .iter()
-                    .find(|(b, ..)| recommended.contains(&Family::of(b)));
-                let behind = match best_rec {
+                    .find(|(b, ..)| row_of(b).is_some_and(|f| recommended.contains(&f)))
+                {
                     Some((b, v, _)) => format!(
                         "; the best of those, `{b}`, is {} behind",
-                        ratio_text(ratio(ranked[0].1, *v, c.higher_better))
+                        ratio_text(ratio(ranked[0].1, *v, higher))
                     ),
                     None => "; none of those was measured here".into(),
                 };
                 format!(
-                    "disagrees: seed 003 suggests {names} here, but the winner `{w}` is {}{behind}",
-                    fam.name()
+                    "disagrees: the talk suggests {names} here, but the winner `{win}` is {fam_name}{behind}"
                 )
             };
         }
@@ -526,66 +375,17 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
     verdict
 }
 
-/// The (source, params) a criterion looks at: rows at the chosen end of its parameter,
-/// preferring its preferred values, then the most backends, then the largest sizes.
-fn choose(data: &Data, c: &Criterion) -> Option<(usize, String)> {
-    let rows: Vec<_> = data
-        .measured(c.workload, c.metric)
-        .filter(|r| !is_floor(&r.row.backend))
-        .collect();
-    let preferred: Vec<_> = rows
-        .iter()
-        .filter(|r| {
-            c.prefer
-                .iter()
-                .all(|(k, v)| none_or(r.row.param(k), |x| x == *v))
-        })
-        .copied()
-        .collect();
-    let rows = if preferred.is_empty() {
-        rows
-    } else {
-        preferred
-    };
-    let (key, end) = c.at;
-    let vals = rows.iter().filter_map(|r| param_num(&r.row, key));
-    let target = match end {
-        Extreme::Min => vals.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v)))),
-        Extreme::Max => vals.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
-    };
-    let private = private_keys(data.measured(c.workload, c.metric));
-    let mut cover: BTreeMap<(usize, String), BTreeSet<&str>> = BTreeMap::new();
-    for r in rows {
-        if target.is_none() || param_num(&r.row, key) == target {
-            cover
-                .entry((r.source, normalize(&r.row.params, &private)))
-                .or_default()
-                .insert(&r.row.backend);
-        }
-    }
-    cover
-        .into_iter()
-        .max_by(|(a, ab), (b, bb)| {
-            ab.len()
-                .cmp(&bb.len())
-                .then(size_score(&a.1).total_cmp(&size_score(&b.1)))
-                .then(b.0.cmp(&a.0))
-                .then(b.1.cmp(&a.1))
-        })
-        .map(|(k, _)| k)
-}
-
-/// Skip rows of `workload` (at parameters agreeing with `params`, if given), one per
-/// backend and reason.
-fn skipped(data: &Data, workload: &str, params: Option<&str>) -> Vec<(String, String)> {
+/// Skip rows of `w` (at parameters agreeing with `at`, if given), one per series.
+fn skipped(data: &Data, w: &Workload, at: Option<&At>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for b in data.ordered(|b| !is_floor(b)) {
-        for r in data.skips(workload).filter(|r| r.row.backend == b) {
-            if none_or(params, |p| params_agree(&r.row.params, p, &[])) {
+    for b in data.ordered(|b| !data.is_floor(b)) {
+        for r in data.skips(w.name).filter(|r| r.who == b) {
+            if at.is_none_or(|a| r.row.params.agrees_with(&a.params)) {
+                let why = r.row.skip_reason().unwrap_or("").to_string();
                 let reason = if r.row.params.is_empty() {
-                    r.row.unit.clone()
+                    why
                 } else {
-                    format!("{} (at `{}`)", r.row.unit, r.row.params)
+                    format!("{why} (at `{}`)", r.row.params)
                 };
                 if !out.iter().any(|(ob, _)| ob == b) {
                     out.push((b.to_string(), reason));
@@ -596,12 +396,12 @@ fn skipped(data: &Data, workload: &str, params: Option<&str>) -> Vec<(String, St
     out
 }
 
-fn seed_rows(data: &Data, verdicts: &[Verdict]) -> Vec<SeedRow> {
-    SEED_003
-        .iter()
-        .map(|(family, when, fits)| {
+fn talk_checks(data: &Data, verdicts: &[Verdict]) -> Vec<TalkCheck> {
+    let row_of = |b: &str| data.family(b).and_then(TalkRow::of);
+    TALK.iter()
+        .map(|(row, when, fits)| {
             let backends: Vec<String> = data
-                .ordered(|b| !is_floor(b) && Family::of(b) == *family)
+                .ordered(|b| row_of(b) == Some(*row))
                 .into_iter()
                 .map(String::from)
                 .collect();
@@ -613,11 +413,12 @@ fn seed_rows(data: &Data, verdicts: &[Verdict]) -> Vec<SeedRow> {
                         .ranking
                         .iter()
                         .enumerate()
-                        .find(|(_, (b, _))| Family::of(b) == *family);
-                    let fails: Vec<&(String, String)> = v
+                        .find(|(_, (b, _))| row_of(b) == Some(*row));
+                    let fails: Vec<String> = v
                         .failures
                         .iter()
-                        .filter(|(b, _)| Family::of(b) == *family)
+                        .filter(|(b, _)| row_of(b) == Some(*row))
+                        .map(|(b, r)| format!("`{b}` cannot: {r}"))
                         .collect();
                     let (outcome, won) = match (best, v.ranking.first()) {
                         (Some((0, (b, _))), _) => (format!("`{b}` wins"), Some(true)),
@@ -635,27 +436,18 @@ fn seed_rows(data: &Data, verdicts: &[Verdict]) -> Vec<SeedRow> {
                                 Some(close),
                             )
                         }
-                        _ if !fails.is_empty() => (
-                            fails
-                                .iter()
-                                .map(|(b, r)| format!("`{b}` cannot: {r}"))
-                                .collect::<Vec<_>>()
-                                .join("; "),
-                            Some(false),
-                        ),
+                        _ if !fails.is_empty() => (fails.join("; "), Some(false)),
                         _ => ("not measured".into(), None),
                     };
-                    let agrees = won.map(|good| good == recommended);
-                    SeedCell {
-                        situation: v.situation,
+                    TalkCell {
                         recommended,
                         outcome,
-                        agrees,
+                        agrees: won.map(|good| good == recommended),
                     }
                 })
                 .collect();
-            SeedRow {
-                family: *family,
+            TalkCheck {
+                row: *row,
                 when,
                 backends,
                 cells,
@@ -667,27 +459,17 @@ fn seed_rows(data: &Data, verdicts: &[Verdict]) -> Vec<SeedRow> {
 /// Computes the guide from the rows.
 pub fn compute(data: &Data) -> Guide {
     let bad = incorrect(data);
-    let verdicts: Vec<Verdict> = SITUATIONS.iter().map(|s| judge(data, *s, &bad)).collect();
-    let seed = seed_rows(data, &verdicts);
-    Guide { verdicts, seed }
+    let verdicts: Vec<Verdict> = Situation::ALL
+        .iter()
+        .map(|s| judge(data, *s, &bad))
+        .collect();
+    let talk = talk_checks(data, &verdicts);
+    Guide { verdicts, talk }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn families_by_label() {
-        assert_eq!(Family::of("registry-dashmap"), Family::RichRegistration);
-        assert_eq!(Family::of("monitor-registry"), Family::RichRegistration);
-        assert_eq!(Family::of("gproc"), Family::RichRegistration);
-        assert_eq!(Family::of("duplicate-dashmap"), Family::RichRegistration);
-        assert_eq!(Family::of("interned-atoms"), Family::DynamicAtoms);
-        assert_eq!(Family::of("static-names"), Family::SimpleRegistration);
-        assert_eq!(Family::of("dynamic-atoms"), Family::DynamicAtoms);
-        assert_eq!(Family::of("startup-discovery"), Family::StartupDiscovery);
-        assert_eq!(Family::of("modulo"), Family::Other);
-    }
 
     #[test]
     fn ratios() {
@@ -696,5 +478,20 @@ mod tests {
         assert!(ratio(0.0, 3.0, false).is_infinite());
         assert_eq!(ratio(0.0, 0.0, false), 1.0);
         assert!(ratio(0.0, -3.0, true).is_nan());
+    }
+
+    #[test]
+    fn every_naming_family_has_a_talk_row() {
+        for f in [
+            Family::StartupDiscovery,
+            Family::StaticNames,
+            Family::DynamicAtoms,
+            Family::Registry,
+            Family::MonitorRegistry,
+            Family::RichRegistry,
+        ] {
+            assert!(TalkRow::of(f).is_some(), "{f:?}");
+        }
+        assert_eq!(TalkRow::of(Family::Floor), None);
     }
 }

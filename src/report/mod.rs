@@ -1,16 +1,26 @@
-//! Plots, REPORT.md, index.html and the decision guide, built from result rows.
+//! Plots, REPORT.md, index.html and the decision guide, built from result rows and the
+//! workloads' declarations.
 //!
-//! [`build`] reads one or more result directories (each a set of `<workload>.csv` files and
-//! an `environment.json`), draws every chart the rows allow as SVG, computes the summary
-//! tables and the decision guide, and writes `REPORT.md` and `index.html` beside the SVGs.
-//! Nothing in a report is written by hand: every verdict is computed from the rows, and
-//! every `skipped` row appears as a finding.
+//! [`build_with`] reads one or more result directories (each a set of CSV files and an
+//! `environment.json`) and a [`Catalogue`] (every declared workload and backend identity);
+//! it draws each chart the declarations ask for as SVG, lays out a summary table per
+//! subject from the declared columns, computes the decision guide from the declared judges,
+//! and writes `REPORT.md` and `index.html` beside the SVGs. [`build`] does the same with the
+//! suite's own catalogue. Nothing here names a workload, a metric or a backend: a new
+//! workload or backend appears in the report through its declaration alone.
+//!
+//! - `data`: the rows, their sources, series keys and colours.
+//! - `select`: the one selection function (which parameters a metric is compared at).
+//! - `charts`: the chart engine; `plot`: drawing with plotters.
+//! - `table`: summary tables; `guide`: the decision guide.
+//! - `render`: the document as Markdown and HTML.
 
+mod charts;
 mod data;
-mod figures;
 pub mod guide;
 mod plot;
 mod render;
+mod select;
 mod table;
 
 use std::collections::BTreeMap;
@@ -18,12 +28,13 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use data::{discover_inputs, is_floor, Data, Rec, Source};
-pub use figures::{Figure, SECTIONS};
-pub use guide::{Family, Guide, Situation, Verdict};
+pub use charts::Figure;
+pub use data::{discover_inputs, Catalogue, Data, Rec, Source};
+pub use guide::{Guide, TalkRow, Verdict};
 pub use plot::si;
 pub use table::{Cell, Table};
 
+use naming_schema::{Subject, Unit};
 use render::{Block, TCell};
 
 /// Why a report could not be built.
@@ -81,20 +92,37 @@ pub struct Report {
     pub figures: Vec<Figure>,
     /// The decision guide.
     pub guide: Guide,
-    /// Limits and failures found in the rows (every skip row is one).
+    /// Limits and failures found in the rows.
     pub findings: Vec<String>,
-    /// The naming backends' summary table, if any naming workload has rows.
-    pub naming_table: Option<Table>,
+    /// One summary table per subject with rows.
+    pub tables: Vec<Table>,
     /// `REPORT.md`.
     pub markdown: PathBuf,
     /// `index.html`.
     pub html: PathBuf,
 }
 
+impl Report {
+    /// The summary table of `subject`, if drawn.
+    pub fn table(&self, subject: Subject) -> Option<&Table> {
+        self.tables.iter().find(|t| t.subject == subject)
+    }
+}
+
+/// Builds the report of the suite's own workloads and backends
+/// ([`crate::catalogue::catalogue`]) from `inputs` into `out`.
+pub fn build(inputs: &[PathBuf], out: &Path) -> Result<Report, ReportError> {
+    build_with(crate::catalogue::catalogue(), inputs, out)
+}
+
 /// Builds the report from the result directories `inputs` into `out` (created if needed):
 /// `fig-*.svg`, `REPORT.md` and `index.html`. Old `fig-*.svg` files in `out` are removed.
-pub fn build(inputs: &[PathBuf], out: &Path) -> Result<Report, ReportError> {
-    let data = Data::load(inputs)?;
+pub fn build_with(
+    catalogue: Catalogue,
+    inputs: &[PathBuf],
+    out: &Path,
+) -> Result<Report, ReportError> {
+    let data = Data::load(catalogue, inputs)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
@@ -106,24 +134,17 @@ pub fn build(inputs: &[PathBuf], out: &Path) -> Result<Report, ReportError> {
             fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
         }
     }
-    let figures = figures::draw_all(&data, out)?;
+    let figures = charts::draw_all(&data, out)?;
     let guide = guide::compute(&data);
     let findings = findings(&data);
-    let naming_table = table::build(&data, table::NAMING);
-    let reshard_table = table::build(&data, table::RESHARD);
-    let recovery_table = table::build(&data, table::RECOVERY);
-
-    let blocks = document(
-        &data,
-        &figures,
-        &guide,
-        &findings,
-        [
-            ("Summary: naming backends", naming_table.as_ref()),
-            ("Summary: routers (reshard)", reshard_table.as_ref()),
-            ("Summary: recovery strategies", recovery_table.as_ref()),
-        ],
-    );
+    let mut subjects: Vec<Subject> = data.catalogue.workloads.iter().map(|w| w.subject).collect();
+    subjects.sort();
+    subjects.dedup();
+    let tables: Vec<Table> = subjects
+        .into_iter()
+        .filter_map(|s| table::build(&data, s))
+        .collect();
+    let blocks = document(&data, &figures, &guide, &findings, &tables);
     let markdown = out.join("REPORT.md");
     let html = out.join("index.html");
     fs::write(&markdown, render::markdown(&blocks)).map_err(io(&markdown))?;
@@ -133,14 +154,15 @@ pub fn build(inputs: &[PathBuf], out: &Path) -> Result<Report, ReportError> {
         figures,
         guide,
         findings,
-        naming_table,
+        tables,
         markdown,
         html,
     })
 }
 
-/// Every limit and failure the rows show: skips (grouped by backend, workload and reason),
-/// broken uniqueness, names left behind by dead processes, workloads with no rows.
+/// Every limit and failure the rows show: skips (grouped by series, workload and reason),
+/// failed correctness checks, declared workloads with no rows, and rows the declarations
+/// do not cover (an undeclared workload, metric or backend).
 fn findings(data: &Data) -> Vec<String> {
     let mut out = Vec::new();
     let mut skips: BTreeMap<(usize, String, String), Vec<String>> = BTreeMap::new();
@@ -148,70 +170,85 @@ fn findings(data: &Data) -> Vec<String> {
     for r in data.recs.iter().filter(|r| r.row.is_skip()) {
         skips
             .entry((
-                pos(&r.row.backend),
+                pos(&r.who),
                 r.row.workload.clone(),
-                r.row.unit.clone(),
+                r.row.skip_reason().unwrap_or("").to_string(),
             ))
             .or_default()
-            .push(r.row.params.clone());
+            .push(r.row.params.to_string());
     }
-    for ((p, workload, reason), params) in skips {
-        let backend = data.order.get(p).map_or("?", String::as_str);
-        let mut params: Vec<String> = params.into_iter().filter(|p| !p.is_empty()).collect();
+    for ((p, workload, reason), mut params) in skips {
+        let who = data.order.get(p).map_or("?", String::as_str);
+        params.retain(|p| !p.is_empty());
         params.dedup();
         let at = if params.is_empty() {
             String::new()
         } else {
-            format!(
-                " at {}",
-                params
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            let list: Vec<String> = params.iter().map(|p| format!("`{p}`")).collect();
+            format!(" at {}", list.join(", "))
         };
-        out.push(format!(
-            "`{backend}` cannot run **{workload}**{at}: {}",
-            if reason.is_empty() {
-                "no reason given"
-            } else {
-                &reason
+        let reason = if reason.is_empty() {
+            "no reason given"
+        } else {
+            &reason
+        };
+        out.push(format!("`{who}` cannot run **{workload}**{at}: {reason}"));
+    }
+    for w in &data.catalogue.workloads {
+        for m in w.metrics.iter().filter(|m| m.must_be_zero) {
+            for r in data
+                .measured(w.name, m)
+                .filter(|r| r.row.value() > Some(0.0))
+            {
+                out.push(format!(
+                    "`{}` failed a correctness check in **{}** at `{}`: {} = {} (must be 0)",
+                    r.who,
+                    w.name,
+                    r.row.params,
+                    m.title,
+                    si(r.row.value().unwrap_or(0.0))
+                ));
             }
-        ));
+        }
+        if !data.has_workload(w.name) {
+            out.push(format!(
+                "no rows for **{}** in the inputs (not run)",
+                w.name
+            ));
+        }
     }
+    let mut undeclared: BTreeMap<String, usize> = BTreeMap::new();
     for r in &data.recs {
-        if r.row.metric == "duplicate_owners" && r.row.value > 0.0 {
-            out.push(format!(
-                "`{}` broke name uniqueness in **{}** at `{}`: {} duplicate owners (must be 0)",
-                r.row.backend, r.row.workload, r.row.params, r.row.value
-            ));
-        }
-        if r.row.metric == "dead_names_left" && r.row.value > 0.0 {
-            out.push(format!(
-                "`{}` left {} names of dead processes registered in **{}** at `{}`",
-                r.row.backend, r.row.value, r.row.workload, r.row.params
-            ));
-        }
+        let what = match data.catalogue.workload(&r.row.workload) {
+            None => format!("workload `{}`", r.row.workload),
+            Some(w) if !r.row.is_skip() && w.metric(&r.row.metric).is_none() => {
+                format!("metric `{}` of **{}**", r.row.metric, w.name)
+            }
+            _ if data.catalogue.identity(&r.row.backend).is_none() => {
+                format!("backend `{}`", r.row.backend)
+            }
+            _ => continue,
+        };
+        *undeclared.entry(what).or_default() += 1;
     }
-    for (w, _) in SECTIONS {
-        if !data.has_workload(w) {
-            out.push(format!("no rows for **{w}** in the inputs (not run)"));
-        }
+    for (what, n) in undeclared {
+        out.push(format!(
+            "{n} rows of undeclared {what}: not drawn or judged"
+        ));
     }
     out
 }
 
-fn fmt_value(v: f64, unit: &str) -> String {
-    if unit.starts_with('×') || unit.starts_with('x') {
+fn fmt_value(v: f64, unit: Unit) -> String {
+    if unit == Unit::Ratio {
         format!("{v:.2}×")
     } else {
         si(v)
     }
 }
 
-/// The kind of a skip reason: the part before its first `:` (`atom limit`, `static set`,
-/// `unsupported`), or the reason cut to 40 characters. The findings list has it whole.
+/// The kind of a skip reason: the part before its first `:`, or the reason cut to 40
+/// characters. The findings list has it whole.
 fn short_reason(reason: &str) -> String {
     let head = reason.split(':').next().unwrap_or(reason).trim();
     if head.chars().count() <= 40 {
@@ -221,76 +258,78 @@ fn short_reason(reason: &str) -> String {
     }
 }
 
-fn table_block(t: &Table) -> Block {
+fn cell_text(c: &Cell, unit: Unit, best_mark: &str) -> (String, bool) {
+    match c {
+        Cell::Value {
+            v,
+            best,
+            impossible,
+        } => {
+            let mut t = fmt_value(*v, unit);
+            if *impossible {
+                t.push_str(" ⚠ past the ideal: a measurement error");
+            } else if *best {
+                t.push_str(best_mark);
+            }
+            (t, *best)
+        }
+        Cell::Skipped(reason) => (format!("✗ skipped: {}", short_reason(reason)), false),
+        Cell::Missing => ("–".into(), false),
+    }
+}
+
+fn table_block(data: &Data, t: &Table) -> Block {
     let mut head = vec!["backend".to_string()];
     head.extend(t.headers.iter().map(|h| {
         format!(
             "{} ({}; {} is better; at `{}` from `{}`)",
-            h.title, h.unit, h.better, h.params, h.source
+            h.title,
+            h.metric.unit.symbol(),
+            h.metric.better.word(),
+            h.params,
+            h.source
         )
     }));
     let rows = t
         .rows
         .iter()
         .map(|(b, cells)| {
-            let mut r: Vec<TCell> = vec![(
-                if is_floor(b) {
-                    format!("`{b}` (floor)")
-                } else {
-                    format!("`{b}`")
-                },
-                false,
-            )];
-            r.extend(cells.iter().zip(&t.headers).map(|(c, h)| match c {
-                Cell::Value { v, best } => (fmt_value(*v, &h.unit), *best),
-                Cell::Skipped(reason) => (format!("✗ skipped: {}", short_reason(reason)), false),
-                Cell::Missing => ("–".into(), false),
-            }));
+            let name = if data.is_floor(b) {
+                format!("`{b}` (floor)")
+            } else {
+                format!("`{b}`")
+            };
+            let mut r: Vec<TCell> = vec![(name, false)];
+            r.extend(
+                cells
+                    .iter()
+                    .zip(&t.headers)
+                    .map(|(c, h)| cell_text(c, h.metric.unit, "")),
+            );
             r
         })
         .collect();
     Block::Table(head, rows)
 }
 
-fn document(
-    data: &Data,
-    figures: &[Figure],
-    guide: &Guide,
-    findings: &[String],
-    tables: [(&str, Option<&Table>); 3],
-) -> Vec<Block> {
-    let mut b = vec![Block::Heading(1, "naming-bench report".into())];
-    b.push(Block::Para(
-        "How should a running worker be found by name? Every backend ran the same workloads; \
-         everything below is computed from the result rows (CSV beside this file), including \
-         the decision guide."
-            .into(),
-    ));
-    b.push(Block::Para("Results came from:".into()));
-    b.push(Block::List(
-        data.sources.iter().map(Source::describe).collect(),
-    ));
-
+fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
     b.push(Block::Heading(2, "Decision guide".into()));
     b.push(Block::Para(
         "For each situation: the backend that measured best on the metric that situation \
          stresses, its margin over the runner-up, and the backends that could not take part \
-         (from their `skipped` rows, or a broken uniqueness guarantee)."
+         (from their `skipped` rows, or a failed correctness check)."
             .into(),
     ));
     let rows = guide
         .verdicts
         .iter()
         .map(|v| {
-            let cannot = if v.failures.is_empty() {
-                "–".to_string()
-            } else {
-                v.failures
-                    .iter()
-                    .map(|(b, r)| format!("`{b}`: {r}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
+            let cannot: Vec<String> = v
+                .failures
+                .iter()
+                .map(|(b, r)| format!("`{b}`: {r}"))
+                .collect();
+            let or_dash = |s: String| if s.is_empty() { "–".to_string() } else { s };
             vec![
                 (v.situation.name().to_string(), false),
                 (
@@ -299,55 +338,38 @@ fn document(
                         .map_or("none measured".into(), |w| format!("`{w}`")),
                     v.winner.is_some(),
                 ),
-                (
-                    if v.margin.is_empty() {
-                        "–".into()
-                    } else {
-                        v.margin.clone()
-                    },
-                    false,
-                ),
+                (or_dash(v.margin.clone()), false),
                 (v.basis.clone(), false),
-                (cannot, false),
-                (v.seed_text.clone(), false),
+                (or_dash(cannot.join("; ")), false),
+                (v.talk_text.clone(), false),
             ]
         })
         .collect();
-    b.push(Block::Table(
-        [
-            "situation",
-            "winner",
-            "margin",
-            "judged by",
-            "cannot / failed",
-            "seed 003",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows,
-    ));
+    let head = [
+        "situation",
+        "winner",
+        "margin",
+        "judged by",
+        "cannot / failed",
+        "the talk's advice",
+    ];
+    b.push(Block::Table(head.map(String::from).to_vec(), rows));
     let mut rankings = Vec::new();
     for v in &guide.verdicts {
         if !v.ranking.is_empty() {
-            rankings.push(format!(
-                "{}: {}",
-                v.situation.name(),
-                v.ranking
-                    .iter()
-                    .map(|(b, x)| format!("`{b}` {}", si(*x)))
-                    .collect::<Vec<_>>()
-                    .join(" > ")
-            ));
+            let list: Vec<String> = v
+                .ranking
+                .iter()
+                .map(|(b, x)| format!("`{b}` {}", si(*x)))
+                .collect();
+            rankings.push(format!("{}: {}", v.situation.name(), list.join(" > ")));
         }
         if !v.unmeasured.is_empty() {
+            let list: Vec<String> = v.unmeasured.iter().map(|u| format!("`{u}`")).collect();
             rankings.push(format!(
                 "{}: no result at the chosen parameters for {}",
                 v.situation.name(),
-                v.unmeasured
-                    .iter()
-                    .map(|u| format!("`{u}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                list.join(", ")
             ));
         }
     }
@@ -358,18 +380,19 @@ fn document(
 
     b.push(Block::Heading(
         3,
-        "Seed 003's what/when table against the numbers".into(),
+        "The talk *Discovering processes*: its what/when table against the numbers".into(),
     ));
     b.push(Block::Para(format!(
-        "Each row is one line of seed 003's table; each column a situation above. ✓ the seed \
-         suggests the strategy there, · it does not. A cell says how the strategy's best backend \
-         fared and whether that agrees with the seed (a suggested strategy should win or come \
-         within {:.0}% of the winner; one not suggested should lose or fail).",
+        "Each row is one line of the table in Saša Jurić's talk on how Elixir processes find \
+         each other; each column a situation above. ✓ the talk suggests the strategy there, · \
+         it does not. A cell says how the strategy's best backend fared and whether that agrees \
+         with the talk (a suggested strategy should win or come within {:.0}% of the winner; \
+         one not suggested should lose or fail).",
         (guide::CLOSE - 1.0) * 100.0
     )));
     let mut head = vec![
-        "what? (seed)".to_string(),
-        "when? (seed)".into(),
+        "what? (talk)".to_string(),
+        "when? (talk)".into(),
         "backends".into(),
     ];
     head.extend(
@@ -379,21 +402,18 @@ fn document(
             .map(|v| v.situation.name().to_string()),
     );
     let rows = guide
-        .seed
+        .talk
         .iter()
         .map(|r| {
+            let backends: Vec<String> = r.backends.iter().map(|b| format!("`{b}`")).collect();
             let mut row: Vec<TCell> = vec![
-                (r.family.name().into(), false),
+                (r.row.name().into(), false),
                 (r.when.into(), false),
                 (
-                    if r.backends.is_empty() {
+                    if backends.is_empty() {
                         "none in results".into()
                     } else {
-                        r.backends
-                            .iter()
-                            .map(|b| format!("`{b}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        backends.join(", ")
                     },
                     false,
                 ),
@@ -411,21 +431,35 @@ fn document(
         })
         .collect();
     b.push(Block::Table(head, rows));
-    let agree = guide
-        .verdicts
-        .iter()
-        .filter(|v| v.seed_agrees == Some(true))
-        .count();
-    let disagree = guide
-        .verdicts
-        .iter()
-        .filter(|v| v.seed_agrees == Some(false))
-        .count();
+    let count = |a: Option<bool>| guide.verdicts.iter().filter(|v| v.talk_agrees == a).count();
     b.push(Block::Para(format!(
-        "Situations where the winner's strategy is one seed 003 suggests: {agree}; where it is \
-         not: {disagree}; not measured: {}.",
-        guide.verdicts.len() - agree - disagree
+        "Situations where the winner's strategy is one the talk suggests: {}; where it is not: \
+         {}; not measured: {}.",
+        count(Some(true)),
+        count(Some(false)),
+        count(None)
     )));
+}
+
+fn document(
+    data: &Data,
+    figures: &[Figure],
+    guide: &Guide,
+    findings: &[String],
+    tables: &[Table],
+) -> Vec<Block> {
+    let mut b = vec![Block::Heading(1, "naming-bench report".into())];
+    b.push(Block::Para(
+        "How should a running worker be found by name? Every backend ran the same workloads; \
+         everything below is computed from the result rows (CSV beside this file), including \
+         the decision guide."
+            .into(),
+    ));
+    b.push(Block::Para("Results came from:".into()));
+    b.push(Block::List(
+        data.sources.iter().map(Source::describe).collect(),
+    ));
+    guide_blocks(guide, &mut b);
 
     b.push(Block::Heading(2, "Findings: limits and failures".into()));
     if findings.is_empty() {
@@ -436,39 +470,33 @@ fn document(
         b.push(Block::List(findings.to_vec()));
     }
 
-    for (title, t) in tables.iter().take(1) {
-        if let Some(t) = t {
-            b.push(Block::Heading(2, title.to_string()));
-            b.push(Block::Para(
-                "Each column at the parameters most backends were measured at (then the first \
-                 results directory, then the largest sizes); ★ marks the best contender (floors \
-                 are references and never marked); a skip shows its kind, the findings above \
-                 give the whole reason."
-                    .into(),
-            ));
-            b.push(table_block(t));
-        }
+    for t in tables {
+        b.push(Block::Heading(2, format!("Summary: {}", t.subject.title())));
+        b.push(Block::Para(
+            "Each column at the parameters most backends were measured at (then the first \
+             results directory, then the largest sizes); ★ marks the best contender (floors \
+             are references and never marked; a value past the metric's physical ideal is \
+             flagged, never marked); a skip shows its kind, the findings above give the whole \
+             reason."
+                .into(),
+        ));
+        b.push(table_block(data, t));
     }
 
-    for (workload, heading) in SECTIONS {
-        let figs: Vec<&Figure> = figures.iter().filter(|f| f.workload == *workload).collect();
-        let table = match *workload {
-            "reshard" => tables[1].1,
-            "recovery" => tables[2].1,
-            _ => None,
-        };
-        if figs.is_empty() && table.is_none() {
+    for w in &data.catalogue.workloads {
+        let figs: Vec<&Figure> = figures.iter().filter(|f| f.workload == w.name).collect();
+        if figs.is_empty() {
             continue;
         }
-        b.push(Block::Heading(2, heading.to_string()));
-        if let Some(t) = table {
-            b.push(table_block(t));
-        }
+        b.push(Block::Heading(2, w.title.to_string()));
+        b.push(Block::Para(w.runs.to_string()));
         for f in figs {
             let mut caption = vec![f.caption.clone()];
-            for &s in &f.sources {
-                caption.push(format!("Machine: {}", data.sources[s].describe()));
-            }
+            caption.extend(
+                f.sources
+                    .iter()
+                    .map(|&s| format!("Machine: {}", data.sources[s].describe())),
+            );
             b.push(Block::Figure {
                 file: f.file.clone(),
                 title: f.title.clone(),
@@ -498,37 +526,36 @@ pub fn summary(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Decision guide (computed from the rows):");
     for v in &report.guide.verdicts {
+        let why = if v.margin.is_empty() {
+            &v.basis
+        } else {
+            &v.margin
+        };
         let _ = writeln!(
             out,
-            "  {:<40} {:<24} {}",
+            "  {:<40} {:<24} {why}",
             v.situation.name(),
             v.winner.as_deref().unwrap_or("-"),
-            if v.margin.is_empty() {
-                &v.basis
-            } else {
-                &v.margin
-            }
         );
     }
-    if let Some(t) = &report.naming_table {
+    if let Some(t) = report.table(Subject::NamingBackends) {
         let _ = writeln!(out, "\nSummary (* = best in column):");
         let mut grid: Vec<Vec<String>> = vec![std::iter::once("backend".to_string())
             .chain(
                 t.headers
                     .iter()
-                    .map(|h| format!("{} ({})", h.title, h.unit)),
+                    .map(|h| format!("{} ({})", h.title, h.metric.unit.symbol())),
             )
             .collect()];
         for (b, cells) in &t.rows {
             grid.push(
                 std::iter::once(b.clone())
-                    .chain(cells.iter().zip(&t.headers).map(|(c, h)| match c {
-                        Cell::Value { v, best } => {
-                            format!("{}{}", fmt_value(*v, &h.unit), if *best { "*" } else { "" })
-                        }
-                        Cell::Skipped(_) => "skipped".into(),
-                        Cell::Missing => "-".into(),
-                    }))
+                    .chain(
+                        cells
+                            .iter()
+                            .zip(&t.headers)
+                            .map(|(c, h)| cell_text(c, h.metric.unit, "*").0),
+                    )
                     .collect(),
             );
         }

@@ -53,6 +53,8 @@ pub struct RefLine {
 /// A line chart: y against an x sweep, every backend one series.
 #[derive(Clone, Debug, Default)]
 pub struct LineChart {
+    /// The y axis: `Some(true)` log10, `Some(false)` linear, `None` fitted to the values.
+    pub y_log: Option<bool>,
     /// Title above the plot.
     pub title: String,
     /// x axis description, with unit.
@@ -83,6 +85,8 @@ pub struct Bars {
 /// A grouped bar chart: groups along x, one bar per backend in each group.
 #[derive(Clone, Debug, Default)]
 pub struct BarChart {
+    /// The y axis: `Some(true)` log10, `Some(false)` linear, `None` fitted to the values.
+    pub y_log: Option<bool>,
     /// Title above the plot.
     pub title: String,
     /// y axis description, with unit.
@@ -112,6 +116,16 @@ const LOG_SPAN: f64 = 30.0;
 impl Axis {
     /// An axis fitting `values` (finite ones only); `from_zero` anchors a linear axis at 0.
     pub fn fit(values: impl IntoIterator<Item = f64>, from_zero: bool) -> Axis {
+        Axis::fit_as(values, from_zero, None)
+    }
+
+    /// As [`Axis::fit`], with the scale declared: `Some(true)` log10 (where every value is
+    /// positive), `Some(false)` linear, `None` log only across decades.
+    pub fn fit_as(
+        values: impl IntoIterator<Item = f64>,
+        from_zero: bool,
+        log: Option<bool>,
+    ) -> Axis {
         let vals: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
         let (mut min, mut max) = vals
             .iter()
@@ -121,7 +135,8 @@ impl Axis {
         if vals.is_empty() {
             (min, max) = (0.0, 1.0);
         }
-        if min > 0.0 && max / min >= LOG_SPAN {
+        let span_log = min > 0.0 && max / min >= LOG_SPAN;
+        if min > 0.0 && log.unwrap_or(span_log) {
             return Axis {
                 log: true,
                 lo: min.log10().floor(),
@@ -402,7 +417,7 @@ pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
             })
         })
         .chain(chart.refs.iter().map(|r| r.y));
-    let y_axis = Axis::fit(ys, true);
+    let y_axis = Axis::fit_as(ys, true, chart.y_log);
 
     let mut legend = Vec::new();
     for s in &chart.series {
@@ -509,7 +524,7 @@ pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
         .bars
         .iter()
         .flat_map(|b| b.values.iter().flatten().copied());
-    let y_axis = Axis::fit(ys, true);
+    let y_axis = Axis::fit_as(ys, true, chart.y_log);
     let n = chart.groups.len().max(1);
 
     let mut legend: Vec<(Sample, String)> = chart
