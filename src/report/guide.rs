@@ -97,6 +97,8 @@ pub struct Verdict {
     pub higher_better: bool,
     /// The winner, if any backend was measured.
     pub winner: Option<String>,
+    /// The runner-up.
+    pub runner_up: Option<String>,
     /// How much better the winner is than the runner-up (>= 1; infinite if the runner-up
     /// is infinitely worse).
     pub ratio: Option<f64>,
@@ -218,6 +220,7 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         ranking: Vec::new(),
         higher_better: true,
         winner: None,
+        runner_up: None,
         ratio: None,
         margin: String::new(),
         failures: Vec::new(),
@@ -306,6 +309,7 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         verdict.margin = match ranked.get(1) {
             None => "the only backend measured".into(),
             Some(second) => {
+                verdict.runner_up = Some(second.0.clone());
                 let q = ratio(first.1, second.1, higher);
                 verdict.ratio = Some(q);
                 match j.tiebreak {
