@@ -143,7 +143,7 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
     }
 
     /// Adds an entry only while nobody holds `key`: the unique-style registration the
-    /// [`Naming`] impl uses. `AlreadyRegistered(holder)` if a live process holds it.
+    /// [`Naming`](crate::Naming) impl uses. `AlreadyRegistered(holder)` if a live process holds it.
     pub fn register_unique(
         &self,
         key: Name,

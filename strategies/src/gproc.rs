@@ -711,7 +711,7 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
     }
 }
 
-/// Groups are properties: [`join`](Naming::join) registers one with the default value.
+/// Groups are properties: [`join`](crate::Naming::join) registers one with the default value.
 impl<V: Clone + Default + Send + Sync + 'static> SyncNaming for Gproc<V> {
     const CAPABILITIES: Capabilities = Capabilities {
         dynamic_names: true,

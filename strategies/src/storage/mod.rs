@@ -76,12 +76,14 @@ pub trait NameTable: Send + Sync + 'static {
     }
 }
 
-/// What a [`DuplicateRegistry`] can store next to each entry (Elixir's `value`).
+/// What a [`DuplicateRegistry`](crate::DuplicateRegistry) can store next to each entry
+/// (Elixir's `value`).
 pub trait EntryValue: Clone + Send + Sync + 'static {}
 
 impl<V: Clone + Send + Sync + 'static> EntryValue for V {}
 
-/// A concurrent key -> bag-of-entries table: the storage of a [`DuplicateRegistry`].
+/// A concurrent key -> bag-of-entries table: the storage of a
+/// [`DuplicateRegistry`](crate::DuplicateRegistry).
 ///
 /// A key with no entries is never left in the table. `for_each` runs under the table's
 /// read lock for that key: the callback must not block (mailbox sends do not).

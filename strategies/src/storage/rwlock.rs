@@ -1,6 +1,6 @@
 //! The hand-sharded baseline: `parking_lot::RwLock<hashbrown::HashMap>` shards chosen by
 //! the key's hash, what dashmap does written out by hand. Holds [`RwLockTable`] (unique
-//! keys) and [`RwLockDuplicates`] (duplicate keys), and the [`Shards`] both sit on.
+//! keys) and [`RwLockDuplicates`] (duplicate keys), and the `Shards` both sit on.
 
 use std::hash::BuildHasher;
 
