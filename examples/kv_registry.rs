@@ -83,11 +83,11 @@ async fn get(registry: &MonitorRegistry, bucket: &str, key: &str) -> Res<Option<
 async fn demo(reads: ReadPath) -> Res<()> {
     let rt = Runtime::new();
     let registry = MonitorRegistry::start(&rt, reads).await?;
-    println!(
-        "== {} (registry {:?})",
-        registry.label(),
-        registry.process()
-    );
+    let what = match reads {
+        ReadPath::Call => "KV.Registry, lookups as calls to the registry process",
+        ReadPath::Table => "KV.Registry, lookups from its protected ETS-like table",
+    };
+    println!("== {what} (registry {:?})", registry.process());
 
     let shopping = create(&rt, &registry, "shopping").await?;
     put(&registry, "shopping", "milk", "3").await?;

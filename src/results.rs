@@ -87,17 +87,20 @@ pub fn unit_of(metric: &str) -> &'static str {
 
 /// Rows from the shard and recovery measurements (which live in `naming-strategies`), in
 /// this schema.
-pub fn from_strategy_rows(rows: &[naming_strategies::shard::ResultRow]) -> Vec<Row> {
+pub fn from_strategy_rows(rows: &[naming_schema::Row]) -> Vec<Row> {
     rows.iter()
-        .map(|r| {
-            Row::new(
+        .map(|r| match &r.outcome {
+            naming_schema::Outcome::Value(v) => Row::new(
                 &r.backend,
-                r.workload,
-                &r.params,
-                r.metric,
-                r.value,
-                unit_of(r.metric),
-            )
+                &r.workload,
+                &r.params.to_string(),
+                &r.metric,
+                *v,
+                unit_of(&r.metric),
+            ),
+            naming_schema::Outcome::Skipped(reason) => {
+                Row::skipped(&r.backend, &r.workload, &r.params.to_string(), reason)
+            }
         })
         .collect()
 }

@@ -52,7 +52,6 @@ fn pids(ps: &[ProcessRef]) -> Vec<Pid> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capabilities_include_duplicate_keys_and_await() {
     let g: Gproc = Gproc::new();
-    assert_eq!(g.label(), "gproc");
     assert!(g.capabilities().duplicate_keys);
     assert!(g.capabilities().await_name);
     assert!(g.capabilities().dynamic_names && g.capabilities().register);

@@ -95,10 +95,6 @@ impl GlobalNames {
 }
 
 impl Naming for GlobalNames {
-    fn label(&self) -> &'static str {
-        "global-etcd"
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities::UNIQUE_DYNAMIC
     }

@@ -229,10 +229,6 @@ impl GossipNames {
 }
 
 impl Naming for GossipNames {
-    fn label(&self) -> &'static str {
-        "gossip-replicated"
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             dynamic_names: true,

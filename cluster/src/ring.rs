@@ -398,10 +398,6 @@ impl RingNames {
 }
 
 impl Naming for RingNames {
-    fn label(&self) -> &'static str {
-        "hash-ring"
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities::UNIQUE_DYNAMIC
     }

@@ -1,6 +1,7 @@
 //! Gproc: a rich local registry with unique names, properties, counters and aggregated counters.
 //!
-//! **BEAM original** (seed 003, `uwiger/gproc`): keys `{Type, Scope, Key}` with types `n`
+//! **BEAM original** (`uwiger/gproc`, as presented in seed 003, Saša Jurić's talk
+//! "Discovering processes"): keys `{Type, Scope, Key}` with types `n`
 //! (unique name), `p` (property: any number of processes under one key, each with its own
 //! value), `c` (counter: a per-process integer under a key) and `a` (aggregated counter: the
 //! sum of the `c` of that key, kept current). One public `ordered_set` holds the entries and
@@ -59,7 +60,7 @@ use process_runtime::{CallError, ExitObserver, Name, Pid, ProcessRef};
 use scc::TreeIndex;
 use tokio::sync::oneshot;
 
-use crate::naming::{Capabilities, Naming, NamingError};
+use crate::naming::{Capabilities, NamingError, SyncNaming};
 use crate::storage::FastHasher;
 
 /// One key a process holds, by type (gproc's `n`, `p`, `c`, `a`; local scope).
@@ -710,67 +711,51 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
     }
 }
 
-/// Groups are properties: [`join`](Naming::join) registers one with the default value.
-impl<V: Clone + Default + Send + Sync + 'static> Naming for Gproc<V> {
-    fn label(&self) -> &'static str {
-        "gproc"
+/// Groups are properties: [`join`](crate::Naming::join) registers one with the default value.
+impl<V: Clone + Default + Send + Sync + 'static> SyncNaming for Gproc<V> {
+    const CAPABILITIES: Capabilities = Capabilities {
+        dynamic_names: true,
+        bounded_memory: true,
+        duplicate_keys: true,
+        await_name: true,
+        register: true,
+    };
+
+    fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        self.reg_name(name, process)
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            dynamic_names: true,
-            bounded_memory: true,
-            duplicate_keys: true,
-            await_name: true,
-            register: true,
-        }
+    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+        self.unreg_name(name, owner)
     }
 
-    fn register(
-        &self,
-        name: Name,
-        process: &ProcessRef,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.reg_name(name, process))
+    fn whereis_sync(&self, name: &Name) -> Option<ProcessRef> {
+        self.where_(name)
     }
 
-    fn unregister(
-        &self,
-        name: &Name,
-        owner: Pid,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.unreg_name(name, owner))
-    }
-
-    fn whereis(&self, name: &Name) -> impl std::future::Future<Output = Option<ProcessRef>> + Send {
-        std::future::ready(self.where_(name))
-    }
-
-    fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
-        std::future::ready(self.inner.name_count.load(Ordering::Acquire))
+    fn registered_count_sync(&self) -> usize {
+        self.inner.name_count.load(Ordering::Acquire)
     }
 
     /// `tracked_processes` (reverse-index entries) and `awaiting` (parked `await_name`s).
-    fn gauges(&self) -> Vec<(&'static str, f64)> {
+    fn gauges_sync(&self) -> Vec<(&'static str, f64)> {
         vec![
             ("tracked_processes", self.tracked_processes() as f64),
             ("awaiting", self.awaiting() as f64),
         ]
     }
 
-    fn join(
-        &self,
-        group: Name,
-        process: &ProcessRef,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.reg_property(group, process, V::default()))
+    /// A property `p` under `group`, with the default value.
+    fn join_sync(&self, group: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        self.reg_property(group, process, V::default())
     }
 
-    fn dispatch<M: std::any::Any + Send + Sync + Clone>(
+    /// `gproc:send/2` to the property `group`.
+    fn dispatch_sync<M: std::any::Any + Send + Sync + Clone>(
         &self,
         group: &Name,
         msg: M,
-    ) -> impl std::future::Future<Output = Result<usize, NamingError>> + Send {
-        std::future::ready(Ok(self.send_property(group, msg)))
+    ) -> Result<usize, NamingError> {
+        Ok(self.send_property(group, msg))
     }
 }

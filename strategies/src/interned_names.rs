@@ -22,7 +22,7 @@
 //! **Costs**: a lookup formats the name into a reused per-thread buffer, probes the atom
 //! table, then the registry; memory grows by one atom per distinct name ever seen and never
 //! comes back. **Choose it** only for a few instances drawn from a small, finite set of
-//! names (seed 003's advice); never for names built from user input or ids that keep
+//! names (the advice of seed 003, Saša Jurić's talk "Discovering processes"); never for names built from user input or ids that keep
 //! coming. [`lookup_existing`](InternedNames::lookup_existing) is the
 //! `String.to_existing_atom` way that does not intern.
 
@@ -36,7 +36,7 @@ use dashmap::DashMap;
 use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
-use crate::naming::{Capabilities, Naming, NamingError};
+use crate::naming::{Capabilities, NamingError, SyncNaming};
 use crate::storage::{DashMapTable, FastHasher, NameTable};
 
 /// The BEAM's default atom table limit (`+t`): 1,048,576 atoms.
@@ -246,46 +246,33 @@ impl InternedNames {
     }
 }
 
-impl Naming for InternedNames {
-    fn label(&self) -> &'static str {
-        "interned-atoms"
+impl SyncNaming for InternedNames {
+    const CAPABILITIES: Capabilities = Capabilities {
+        dynamic_names: true,
+        bounded_memory: false,
+        duplicate_keys: false,
+        await_name: false,
+        register: true,
+    };
+
+    fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        self.register_now(&name, process)
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            dynamic_names: true,
-            bounded_memory: false,
-            duplicate_keys: false,
-            await_name: false,
-            register: true,
-        }
+    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+        self.unregister_now(name, owner)
     }
 
-    fn register(
-        &self,
-        name: Name,
-        process: &ProcessRef,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.register_now(&name, process))
+    fn whereis_sync(&self, name: &Name) -> Option<ProcessRef> {
+        self.lookup(name)
     }
 
-    fn unregister(
-        &self,
-        name: &Name,
-        owner: Pid,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.unregister_now(name, owner))
+    fn registered_count_sync(&self) -> usize {
+        self.registered()
     }
 
-    fn whereis(&self, name: &Name) -> impl std::future::Future<Output = Option<ProcessRef>> + Send {
-        std::future::ready(self.lookup(name))
-    }
-
-    fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
-        std::future::ready(self.registered())
-    }
-
-    fn gauges(&self) -> Vec<(&'static str, f64)> {
+    /// `atom_count` and `atom_bytes`: the atoms made so far, never freed.
+    fn gauges_sync(&self) -> Vec<(&'static str, f64)> {
         vec![
             ("atom_count", self.atom_count() as f64),
             ("atom_bytes", self.atom_bytes() as f64),

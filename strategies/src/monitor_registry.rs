@@ -1,6 +1,6 @@
 //! Monitor registry: the fixed `KV.Registry`, one registry process that owns every name.
 //!
-//! **BEAM original** (seed 002, the Elixir guide's `KV.Registry`): one `GenServer` whose state
+//! **BEAM original** (seed 002: notes on the Elixir getting-started guide's `KV.Registry`): one `GenServer` whose state
 //! is `names` (name -> pid) and `refs` (monitor ref -> name). Registration monitors the
 //! process (a monitor only: the seed's link-and-monitor version is a bug, a crashing bucket
 //! would take the registry down) and `handle_info({:DOWN, ref, ...})` removes both entries.
@@ -390,13 +390,6 @@ impl MonitorRegistry {
 }
 
 impl Naming for MonitorRegistry {
-    fn label(&self) -> &'static str {
-        match self.read_path() {
-            ReadPath::Call => "monitor-registry",
-            ReadPath::Table => "monitor-registry-ets",
-        }
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities::UNIQUE_DYNAMIC
     }

@@ -117,10 +117,11 @@ impl Capabilities {
 /// lookups are calls to a registry process fits as well as one that reads a shared table;
 /// the trait assumes nothing about where a registered process lives, only that a
 /// [`ProcessRef`] reaches it.
+///
+/// A backend has no label of its own: the name it goes by in results is given once, by
+/// whoever measures it (the root crate's contender list), so one type can appear under
+/// several configurations without the trait guessing which.
 pub trait Naming: Clone + Send + Sync + 'static {
-    /// A short, stable name for results and plots, e.g. `registry-dashmap`.
-    fn label(&self) -> &'static str;
-
     /// What this backend can do.
     fn capabilities(&self) -> Capabilities;
 
@@ -202,6 +203,106 @@ pub trait Naming: Clone + Send + Sync + 'static {
                 None => Err(CallError::NoProc),
             }
         }
+    }
+}
+
+/// A backend whose every operation completes in the caller, without waiting: a shared
+/// table read or written in place.
+///
+/// Implement this instead of [`Naming`] and the blanket impl below makes it a [`Naming`]
+/// whose futures are ready at once (`std::future::ready`), so the synchronous code is
+/// written once and the async surface cannot drift from it. Backends that wait on
+/// something (a registry process, a supervisor scan) implement [`Naming`] directly.
+///
+/// The methods carry a `_sync` suffix so that they never clash with [`Naming`]'s when both
+/// traits are in scope.
+pub trait SyncNaming: Clone + Send + Sync + 'static {
+    /// What this backend can do ([`Naming::capabilities`]).
+    const CAPABILITIES: Capabilities;
+
+    /// [`Naming::register`], done now.
+    fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError>;
+
+    /// [`Naming::unregister`], done now.
+    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError>;
+
+    /// [`Naming::whereis`], done now.
+    fn whereis_sync(&self, name: &Name) -> Option<ProcessRef>;
+
+    /// [`Naming::registered_count`], done now.
+    fn registered_count_sync(&self) -> usize;
+
+    /// [`Naming::gauges`]. Empty by default.
+    fn gauges_sync(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
+    /// [`Naming::join`], done now. `Unsupported("duplicate_keys")` by default.
+    fn join_sync(&self, group: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        let _ = (group, process);
+        Err(NamingError::Unsupported("duplicate_keys"))
+    }
+
+    /// [`Naming::dispatch`], done now. `Unsupported("duplicate_keys")` by default.
+    fn dispatch_sync<M: std::any::Any + Send + Sync + Clone>(
+        &self,
+        group: &Name,
+        msg: M,
+    ) -> Result<usize, NamingError> {
+        let _ = (group, msg);
+        Err(NamingError::Unsupported("duplicate_keys"))
+    }
+}
+
+/// Every [`SyncNaming`] backend is a [`Naming`] whose futures are ready at once; `send` and
+/// `call` keep the trait's defaults (a lookup, then the message or the call).
+impl<T: SyncNaming> Naming for T {
+    fn capabilities(&self) -> Capabilities {
+        T::CAPABILITIES
+    }
+
+    fn register(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+    ) -> impl Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(self.register_sync(name, process))
+    }
+
+    fn unregister(
+        &self,
+        name: &Name,
+        owner: Pid,
+    ) -> impl Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(self.unregister_sync(name, owner))
+    }
+
+    fn whereis(&self, name: &Name) -> impl Future<Output = Option<ProcessRef>> + Send {
+        std::future::ready(self.whereis_sync(name))
+    }
+
+    fn registered_count(&self) -> impl Future<Output = usize> + Send {
+        std::future::ready(self.registered_count_sync())
+    }
+
+    fn gauges(&self) -> Vec<(&'static str, f64)> {
+        self.gauges_sync()
+    }
+
+    fn join(
+        &self,
+        group: Name,
+        process: &ProcessRef,
+    ) -> impl Future<Output = Result<(), NamingError>> + Send {
+        std::future::ready(self.join_sync(group, process))
+    }
+
+    fn dispatch<M: std::any::Any + Send + Sync + Clone>(
+        &self,
+        group: &Name,
+        msg: M,
+    ) -> impl Future<Output = Result<usize, NamingError>> + Send {
+        std::future::ready(self.dispatch_sync(group, msg))
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
-use crate::naming::{Capabilities, Naming, NamingError};
+use crate::naming::{Capabilities, NamingError, SyncNaming};
 use crate::storage::{DashMapTable, NameTable};
 
 struct Partitions<T> {
@@ -93,7 +93,7 @@ impl<T: NameTable> Registry<T> {
         self.partitions.tables.len()
     }
 
-    /// The lookup itself, without the future wrapper (what the `Naming` impl awaits).
+    /// The lookup itself, without the future wrapper (what `whereis` returns at once).
     #[inline]
     pub fn lookup(&self, name: &Name) -> Option<ProcessRef> {
         self.partitions
@@ -101,8 +101,12 @@ impl<T: NameTable> Registry<T> {
             .get(name)
             .filter(ProcessRef::is_alive)
     }
+}
 
-    fn register_now(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
+impl<T: NameTable> SyncNaming for Registry<T> {
+    const CAPABILITIES: Capabilities = Capabilities::UNIQUE_DYNAMIC;
+
+    fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let table = self.partitions.of(&name);
         claim_unique(
             process,
@@ -116,7 +120,7 @@ impl<T: NameTable> Registry<T> {
         )
     }
 
-    fn unregister_now(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
         match self.partitions.of(name).remove_if_owner(name, owner) {
             Ok(process) => {
                 process.release_name(&self.observer, name, 0);
@@ -126,44 +130,12 @@ impl<T: NameTable> Registry<T> {
             Err(None) => Err(NamingError::NotRegistered),
         }
     }
-}
 
-impl<T: NameTable> Naming for Registry<T> {
-    fn label(&self) -> &'static str {
-        match T::LABEL {
-            "dashmap" => "registry-dashmap",
-            "flurry" => "registry-flurry",
-            "scc" => "registry-scc",
-            "rwlock" => "registry-rwlock",
-            other => other,
-        }
+    fn whereis_sync(&self, name: &Name) -> Option<ProcessRef> {
+        self.lookup(name)
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::UNIQUE_DYNAMIC
-    }
-
-    fn register(
-        &self,
-        name: Name,
-        process: &ProcessRef,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.register_now(name, process))
-    }
-
-    fn unregister(
-        &self,
-        name: &Name,
-        owner: Pid,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.unregister_now(name, owner))
-    }
-
-    fn whereis(&self, name: &Name) -> impl std::future::Future<Output = Option<ProcessRef>> + Send {
-        std::future::ready(self.lookup(name))
-    }
-
-    fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
-        std::future::ready(self.partitions.tables.iter().map(|t| t.len()).sum())
+    fn registered_count_sync(&self) -> usize {
+        self.partitions.tables.iter().map(|t| t.len()).sum()
     }
 }

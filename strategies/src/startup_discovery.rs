@@ -1,4 +1,4 @@
-//! Startup discovery (seed 003): no registry at all; a client is handed the pids it needs
+//! Startup discovery (seed 003, Saša Jurić's talk "Discovering processes"): no registry at all; a client is handed the pids it needs
 //! when it starts, or finds them by asking the supervisor for its children.
 //!
 //! **BEAM original**: `{:ok, db_worker_pid} = DbWorker.start(...)` then
@@ -115,13 +115,6 @@ impl StartupDiscovery {
 }
 
 impl Naming for StartupDiscovery {
-    fn label(&self) -> &'static str {
-        match *self.source {
-            Source::Handed(_) => "startup-handed",
-            Source::Scan(_) => "startup-which-children",
-        }
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             dynamic_names: false,

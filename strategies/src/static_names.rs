@@ -1,5 +1,6 @@
 //! Static names: `Process.register(self(), :db_worker)` for a fixed set of names known up
-//! front, plus the `:"db_worker_#{n}"` pool of seed 003.
+//! front, plus the `:"db_worker_#{n}"` pool of seed 003 (Saša Jurić's talk "Discovering
+//! processes").
 //!
 //! **BEAM original**: the VM's registered-name table. A service registers itself under an
 //! atom written in the code (`name: :db_worker`), clients `send(:db_worker, msg)` or
@@ -28,7 +29,7 @@ use parking_lot::Mutex;
 use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
-use crate::naming::{Capabilities, Naming, NamingError};
+use crate::naming::{Capabilities, NamingError, SyncNaming};
 use crate::storage::FastHasher;
 
 /// One declared name's slot, on its own cache line so that lookups of neighbouring names
@@ -214,43 +215,29 @@ impl StaticNames {
     }
 }
 
-impl Naming for StaticNames {
-    fn label(&self) -> &'static str {
-        "static-names"
+impl SyncNaming for StaticNames {
+    const CAPABILITIES: Capabilities = Capabilities {
+        dynamic_names: false,
+        bounded_memory: true,
+        duplicate_keys: false,
+        await_name: false,
+        register: true,
+    };
+
+    fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
+        self.register_now(name, process)
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            dynamic_names: false,
-            bounded_memory: true,
-            duplicate_keys: false,
-            await_name: false,
-            register: true,
-        }
+    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+        self.unregister_now(name, owner)
     }
 
-    fn register(
-        &self,
-        name: Name,
-        process: &ProcessRef,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.register_now(name, process))
+    fn whereis_sync(&self, name: &Name) -> Option<ProcessRef> {
+        self.lookup(name)
     }
 
-    fn unregister(
-        &self,
-        name: &Name,
-        owner: Pid,
-    ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
-        std::future::ready(self.unregister_now(name, owner))
-    }
-
-    fn whereis(&self, name: &Name) -> impl std::future::Future<Output = Option<ProcessRef>> + Send {
-        std::future::ready(self.lookup(name))
-    }
-
-    fn registered_count(&self) -> impl std::future::Future<Output = usize> + Send {
-        std::future::ready(self.count())
+    fn registered_count_sync(&self) -> usize {
+        self.count()
     }
 }
 

@@ -1,4 +1,6 @@
-//! Seed 001's counter worker and its three ways of surviving (or not) a restart.
+//! The counter worker of seed 001 (the Elixir Forum thread "Supervision strategy for a
+//! stateful web client?" and its `DontLose` demo) and its three ways of surviving (or not)
+//! a restart.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

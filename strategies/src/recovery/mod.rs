@@ -1,4 +1,5 @@
-//! State that survives a crash (seed 001): three ways to keep a counter worker's state
+//! State that survives a crash, after seed 001 (the Elixir Forum thread "Supervision strategy
+//! for a stateful web client?" and its `DontLose` demo): three ways to keep a counter worker's state
 //! across its restart, and a workload that kills it over and over.
 //!
 //! - (a) [`Backup::SupervisorTable`]: a public table created on the supervisor's side,
@@ -15,11 +16,13 @@
 
 mod counter;
 mod table;
-mod workload;
+pub mod workload;
 
 pub use counter::{
     Backup, CounterError, CounterOpts, CounterRequest, CounterService, KeeperError, KeeperRequest,
     COUNTER_KEY,
 };
 pub use table::{Access, Table, TableError};
-pub use workload::{lost_updates, recovery_rows, run_recovery, RecoveryConfig, RecoveryRun};
+pub use workload::{
+    identities, lost_updates, recovery_rows, run_recovery, RecoveryConfig, RecoveryRun, RECOVERY,
+};

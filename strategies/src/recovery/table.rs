@@ -1,6 +1,7 @@
 //! A stand-in for an ETS table: a shared concurrent map with an owner, an access mode and an heir.
 //!
-//! What matters for seed 001 is the ownership protocol, so that is what this models: a
+//! What matters for seed 001 (the Elixir Forum thread "Supervision strategy for a stateful
+//! web client?", whose answers keep state in ETS tables) is the ownership protocol, so that is what this models: a
 //! `Protected` table accepts writes only from its owner; the owner can hand it to another
 //! process ([`Table::give_away`], `:ets.give_away/3`); and a table with an heir goes back to
 //! the heir when the owner dies ([`Table::claim_as_heir`], the `{:heir, pid, data}` option).

@@ -1,16 +1,157 @@
-//! The recovery workload: increment, kill, restart, repeat, with concurrent callers.
+//! The recovery workload: increment, kill, restart, repeat, with concurrent callers, as
+//! the `Demo.run` script of seed 001 (the Elixir Forum thread "Supervision strategy for a
+//! stateful web client?") does by hand.
+//!
+//! Its declaration ([`RECOVERY`]: metrics with units and directions, charts, summary
+//! columns) sits beside the code that makes its rows ([`RecoveryRun::rows`]).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use naming_schema::{
+    Bars, Better, Chart, Column, Family, Filter, Identity, Metric, Params, Row, Subject, Unit,
+    Workload, YScale,
+};
 use process_runtime::Runtime;
 
 use super::counter::{Backup, CounterError, CounterOpts, CounterService};
 use crate::naming::Naming;
-use crate::shard::measure::{quick_mode, ResultRow};
+use crate::shard::measure::quick_mode;
 use crate::{DashMapTable, Registry};
+
+/// Acknowledged increments whose effect is gone after the restarts: must be 0 for a scheme
+/// that keeps state (the no-backup control loses them by design).
+pub const LOST_UPDATES: Metric = Metric::must_be_zero("lost_updates", "acknowledged updates lost");
+/// Increments acknowledged to the driver and the callers (context for the losses).
+pub const ACKED_INCREMENTS: Metric = Metric::new(
+    "acked_increments",
+    "increments acknowledged",
+    Unit::Count,
+    Better::Neither,
+);
+/// Increments applied but never acknowledged (the caller gave up or the worker died after
+/// applying): the final value beyond the acknowledged, unlost increments.
+pub const APPLIED_UNACKED: Metric = Metric::new(
+    "applied_unacked",
+    "increments applied but not acknowledged",
+    Unit::Count,
+    Better::Neither,
+);
+/// Calls that failed (no worker, worker died, timeout) while workers were being killed.
+pub const FAILED_CALLS: Metric =
+    Metric::new("failed_calls", "failed calls", Unit::Count, Better::Lower);
+/// Kills made: cycles plus kills during a handover.
+pub const KILLS: Metric = Metric::new("kills", "workers killed", Unit::Count, Better::Neither);
+/// The counter's value at the end.
+pub const FINAL_VALUE: Metric = Metric::new(
+    "final_value",
+    "final counter value",
+    Unit::Count,
+    Better::Neither,
+);
+/// Wall time of the kill cycles, callers running.
+pub const RUN_MS: Metric = Metric::new("run_ms", "run time", Unit::Ms, Better::Neither);
+/// Mean time from a kill to a new worker answering a call.
+pub const RECOVER_US_MEAN: Metric = Metric::new(
+    "recover_us_mean",
+    "kill to serving, mean",
+    Unit::Us,
+    Better::Lower,
+);
+/// Median time from a kill to a new worker answering a call.
+pub const RECOVER_US_P50: Metric = Metric::new(
+    "recover_us_p50",
+    "kill to serving, p50",
+    Unit::Us,
+    Better::Lower,
+);
+/// 99th percentile of the time from a kill to a new worker answering a call.
+pub const RECOVER_US_P99: Metric = Metric::new(
+    "recover_us_p99",
+    "kill to serving, p99",
+    Unit::Us,
+    Better::Lower,
+);
+/// Longest time from a kill to a new worker answering a call.
+pub const RECOVER_US_MAX: Metric = Metric::new(
+    "recover_us_max",
+    "kill to serving, max",
+    Unit::Us,
+    Better::Lower,
+);
+
+/// The recovery workload: three ways to keep a counter's state across its worker's
+/// restarts, killed over and over under concurrent callers.
+pub const RECOVERY: Workload = Workload {
+    metrics: &[
+        &LOST_UPDATES,
+        &ACKED_INCREMENTS,
+        &APPLIED_UNACKED,
+        &FAILED_CALLS,
+        &KILLS,
+        &FINAL_VALUE,
+        &RUN_MS,
+        &RECOVER_US_MEAN,
+        &RECOVER_US_P50,
+        &RECOVER_US_P99,
+        &RECOVER_US_MAX,
+    ],
+    charts: &[
+        Chart::Bars(Bars {
+            id: "recovery-lost",
+            title: "Updates lost and calls failed when the state owner dies",
+            caption: "Acknowledged updates missing after the state's owner was killed and \
+                      restarted, and calls that failed meanwhile (counts).",
+            y_desc: "updates or calls (count)",
+            groups: &[
+                (&LOST_UPDATES, "lost updates"),
+                (&FAILED_CALLS, "failed calls"),
+            ],
+            filter: Filter::All,
+            y: YScale::Fit,
+        }),
+        Chart::Bars(Bars {
+            id: "recovery-latency",
+            title: "Kill to serving again",
+            caption: "Time from killing the state's owner until calls are answered again, in \
+                      microseconds: median, 99th percentile and worst of the kill cycles.",
+            y_desc: "time until served again (µs)",
+            groups: &[
+                (&RECOVER_US_P50, "p50"),
+                (&RECOVER_US_P99, "p99"),
+                (&RECOVER_US_MAX, "max"),
+            ],
+            filter: Filter::All,
+            y: YScale::Fit,
+        }),
+    ],
+    columns: &[
+        Column::new(&LOST_UPDATES, "lost updates"),
+        Column::new(&FAILED_CALLS, "failed calls"),
+        Column::new(&RECOVER_US_P50, "kill to serving p50"),
+        Column::new(&RECOVER_US_P99, "kill to serving p99"),
+    ],
+    ..Workload::new(
+        "recovery",
+        "Recovery of a registry table",
+        "A counter worker registered by name is incremented by the driver and by concurrent \
+         callers, then killed and restarted by its supervisor, over and over (some kills land \
+         during the restarted worker's handover); acknowledged increments are checked against \
+         the final value, and the time from each kill to the next answered call is recorded.",
+        Subject::RecoverySchemes,
+    )
+};
+
+/// Every backup scheme the recovery workload writes rows for, each a
+/// [`Family::RecoveryScheme`].
+pub fn identities() -> Vec<Identity> {
+    Backup::ALL
+        .iter()
+        .map(|b| Identity::new(b.label(), Family::RecoveryScheme))
+        .collect()
+}
 
 /// What the recovery workload does.
 #[derive(Clone, Debug)]
@@ -64,16 +205,15 @@ impl RecoveryConfig {
         }
     }
 
-    /// The parameters as `key=value;...` for result rows.
-    pub fn params(&self) -> String {
-        format!(
-            "cycles={};callers={};increments_per_cycle={};handover_kill_every={};handover_delay_us={}",
-            self.cycles,
-            self.callers,
-            self.increments_per_cycle,
-            self.handover_kill_every,
-            self.handover_delay.as_micros()
-        )
+    /// The parameters of result rows: `cycles`, `callers`, `increments_per_cycle`,
+    /// `handover_kill_every`, `handover_delay_us`.
+    pub fn params(&self) -> Params {
+        Params::new()
+            .with("cycles", self.cycles)
+            .with("callers", self.callers)
+            .with("increments_per_cycle", self.increments_per_cycle)
+            .with("handover_kill_every", self.handover_kill_every)
+            .with("handover_delay_us", self.handover_delay.as_micros())
     }
 }
 
@@ -102,17 +242,10 @@ impl RecoveryRun {
         lost_updates(&self.acked, self.final_value)
     }
 
-    /// The run as result rows (`workload = "recovery"`): `lost_updates`, `acked_increments`,
-    /// `applied_unacked`, `failed_calls`, `kills`, `final_value`, `run_ms`, and `recover_us_mean`,
-    /// `_p50`, `_p99`, `_max`.
-    pub fn rows(&self, params: &str) -> Vec<ResultRow> {
-        let row = |metric: &'static str, value: f64| ResultRow {
-            backend: self.backup.label().to_string(),
-            workload: "recovery",
-            params: params.to_string(),
-            metric,
-            value,
-        };
+    /// The run as rows of [`RECOVERY`], one per metric it declares, at `params`.
+    pub fn rows(&self, params: &Params) -> Vec<Row> {
+        let label = self.backup.label();
+        let row = |metric: &Metric, value: f64| RECOVERY.row(label, params, metric, value);
         let mut us: Vec<f64> = self.recover.iter().map(|d| d.as_secs_f64() * 1e6).collect();
         us.sort_by(f64::total_cmp);
         let pct = |p: f64| -> f64 {
@@ -130,20 +263,20 @@ impl RecoveryRun {
         let lost = self.lost_updates();
         let acked = self.acked.len() as u64;
         vec![
-            row("lost_updates", lost as f64),
-            row("acked_increments", acked as f64),
+            row(&LOST_UPDATES, lost as f64),
+            row(&ACKED_INCREMENTS, acked as f64),
             row(
-                "applied_unacked",
+                &APPLIED_UNACKED,
                 self.final_value.saturating_sub(acked.saturating_sub(lost)) as f64,
             ),
-            row("failed_calls", self.failed_calls as f64),
-            row("kills", self.kills as f64),
-            row("final_value", self.final_value as f64),
-            row("run_ms", self.elapsed.as_secs_f64() * 1e3),
-            row("recover_us_mean", mean),
-            row("recover_us_p50", pct(0.5)),
-            row("recover_us_p99", pct(0.99)),
-            row("recover_us_max", pct(1.0)),
+            row(&FAILED_CALLS, self.failed_calls as f64),
+            row(&KILLS, self.kills as f64),
+            row(&FINAL_VALUE, self.final_value as f64),
+            row(&RUN_MS, self.elapsed.as_secs_f64() * 1e3),
+            row(&RECOVER_US_MEAN, mean),
+            row(&RECOVER_US_P50, pct(0.5)),
+            row(&RECOVER_US_P99, pct(0.99)),
+            row(&RECOVER_US_MAX, pct(1.0)),
         ]
     }
 }
@@ -302,8 +435,8 @@ async fn drive<N: Naming>(
 }
 
 /// Runs the workload for all three backups, each on a fresh runtime handle and registry,
-/// and returns their rows.
-pub async fn recovery_rows(config: &RecoveryConfig) -> Result<Vec<ResultRow>, CounterError> {
+/// and returns their rows, all of [`RECOVERY`] at [`RecoveryConfig::params`].
+pub async fn recovery_rows(config: &RecoveryConfig) -> Result<Vec<Row>, CounterError> {
     let params = config.params();
     let mut rows = Vec::new();
     for (i, backup) in Backup::ALL.into_iter().enumerate() {
@@ -318,6 +451,33 @@ pub async fn recovery_rows(config: &RecoveryConfig) -> Result<Vec<ResultRow>, Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declaration_is_consistent() {
+        assert!(RECOVERY.problems().is_empty(), "{:?}", RECOVERY.problems());
+        let labels: Vec<_> = identities().iter().map(|i| i.label).collect();
+        assert_eq!(labels, ["supervisor-table", "keeper-heir", "no-backup"]);
+        let run = RecoveryRun {
+            backup: Backup::KeeperHeir,
+            kills: 2,
+            acked: vec![1, 2, 3],
+            failed_calls: 1,
+            final_value: 4,
+            recover: vec![Duration::from_micros(10), Duration::from_micros(30)],
+            elapsed: Duration::from_millis(1),
+        };
+        let rows = run.rows(&RecoveryConfig::quick().params());
+        assert_eq!(rows.len(), RECOVERY.metrics.len());
+        for (r, m) in rows.iter().zip(RECOVERY.metrics) {
+            assert_eq!(
+                (r.metric.as_str(), r.unit.as_str()),
+                (m.name, m.unit.symbol())
+            );
+        }
+        assert_eq!(rows[0].value(), Some(0.0));
+        assert_eq!(rows[2].value(), Some(1.0)); // applied_unacked: 4 - 3
+        assert_eq!(rows[0].params.num("cycles"), Some(100.0));
+    }
 
     #[test]
     fn lost_updates_counts_repeats_and_a_low_final_value() {

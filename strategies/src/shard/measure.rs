@@ -13,26 +13,263 @@
 //! - **memory** of the router in bytes, and its **build** time in ns.
 //!
 //! Everything is computed by plain functions returning plain rows, so a bench writes them
-//! as CSV and a report plots them; only the timings depend on the machine.
+//! as CSV and a report plots them; only the timings depend on the machine. What the rows
+//! mean (units, better directions, ideals) and how the report shows them (charts, summary
+//! columns) is declared here too, in [`RESHARD`] and its metric constants.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use naming_schema::{
+    Better, Chart, Column, Family, IdealCurve, Identity, Line, Metric, Params, Row, Subject, Sweep,
+    Unit, Workload,
+};
+
 use super::{key_hash, Router, RouterSpec, ShardError, ShardRouter};
 
-/// One result: `backend,workload,params,metric,value`, the CSV shape every workload writes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResultRow {
-    /// The router or backend measured, e.g. `rendezvous`.
-    pub backend: String,
-    /// The workload, e.g. `reshard`.
-    pub workload: &'static str,
-    /// Parameters as `key=value` pairs joined by `;`, e.g. `k=16;keys=1000000;vnodes=160`.
-    pub params: String,
-    /// What was measured, e.g. `moved_ratio_grow`.
-    pub metric: &'static str,
-    /// The measured value.
-    pub value: f64,
+/// Fraction of keys whose shard changes on K -> K+1.
+pub const MOVED_FRACTION_GROW: Metric = Metric::new(
+    "moved_fraction_grow",
+    "keys moved on grow",
+    Unit::Fraction,
+    Better::Lower,
+);
+/// Keys moved on K -> K+1 over the minimum 1/(K+1): at best 1.0.
+pub const MOVED_RATIO_GROW: Metric = Metric::new(
+    "moved_ratio_grow",
+    "keys moved on grow over the minimum",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// Fraction of keys moved on K -> K+1 between shards that exist before and after: at best 0.
+pub const EXCESS_FRACTION_GROW: Metric = Metric::new(
+    "excess_fraction_grow",
+    "keys moved between old shards on grow",
+    Unit::Fraction,
+    Better::Lower,
+)
+.with_ideal(0.0);
+/// Fraction of keys whose shard changes on K -> K-1 (the last shard removed).
+pub const MOVED_FRACTION_SHRINK: Metric = Metric::new(
+    "moved_fraction_shrink",
+    "keys moved on shrink",
+    Unit::Fraction,
+    Better::Lower,
+);
+/// Keys moved on K -> K-1 over the minimum 1/K: at best 1.0.
+pub const MOVED_RATIO_SHRINK: Metric = Metric::new(
+    "moved_ratio_shrink",
+    "keys moved on shrink over the minimum",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// Fraction of keys moved on K -> K-1 that were not on the removed shard: at best 0.
+pub const EXCESS_FRACTION_SHRINK: Metric = Metric::new(
+    "excess_fraction_shrink",
+    "keys moved off surviving shards on shrink",
+    Unit::Fraction,
+    Better::Lower,
+)
+.with_ideal(0.0);
+/// Most keys on one shard over the mean: at best 1.0 (perfect balance).
+pub const LOAD_MAX_OVER_MEAN: Metric = Metric::new(
+    "load_max_over_mean",
+    "max over mean keys per shard",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// Standard deviation of keys per shard over the binomial one: 1.0 is as good as a uniformly
+/// random assignment; a router may do better (no ideal).
+pub const LOAD_STDDEV_RATIO: Metric = Metric::new(
+    "load_stddev_ratio",
+    "stddev of keys per shard over binomial",
+    Unit::Ratio,
+    Better::Lower,
+);
+/// Median time to map one key to its shard.
+pub const LOOKUP_NS: Metric = Metric::new("lookup_ns", "lookup time", Unit::Ns, Better::Lower);
+/// Lookup time over modulo's at the same K (recorded when modulo is measured).
+pub const LOOKUP_VS_MODULO: Metric = Metric::new(
+    "lookup_vs_modulo",
+    "lookup time over modulo's",
+    Unit::Ratio,
+    Better::Lower,
+);
+/// Bytes the router occupies, its own size plus its tables.
+pub const MEMORY_BYTES: Metric =
+    Metric::new("memory_bytes", "router memory", Unit::Bytes, Better::Lower);
+/// Median time to build the router.
+pub const BUILD_NS: Metric = Metric::new("build_ns", "build time", Unit::Ns, Better::Lower);
+
+/// The least any balanced router moves on K -> K+1: 1/(K+1).
+fn grow_minimum(k: f64) -> f64 {
+    1.0 / (k + 1.0)
+}
+
+/// The least any balanced router moves on K -> K-1: 1/K.
+fn shrink_minimum(k: f64) -> f64 {
+    1.0 / k
+}
+
+/// The reshard workload: what changing the shard count costs under each router. Every
+/// router variant (ring vnodes, Maglev table size) is one series of each chart.
+pub const RESHARD: Workload = Workload {
+    metrics: &[
+        &MOVED_FRACTION_GROW,
+        &MOVED_RATIO_GROW,
+        &EXCESS_FRACTION_GROW,
+        &MOVED_FRACTION_SHRINK,
+        &MOVED_RATIO_SHRINK,
+        &EXCESS_FRACTION_SHRINK,
+        &LOAD_MAX_OVER_MEAN,
+        &LOAD_STDDEV_RATIO,
+        &LOOKUP_NS,
+        &LOOKUP_VS_MODULO,
+        &MEMORY_BYTES,
+        &BUILD_NS,
+    ],
+    variant_params: &["vnodes", "table_size"],
+    charts: &[
+        Chart::Sweep(Sweep {
+            caption: "Fraction of keys whose shard changes when a shard is added; black dashed: \
+                      the minimum any balanced router must move, 1/(K+1).",
+            x_desc: "shards K before growth (count)",
+            y_desc: "keys moved on K -> K+1 (fraction of keys)",
+            ideal: Some(IdealCurve {
+                label: "minimum 1/(K+1)",
+                f: grow_minimum,
+            }),
+            ..Sweep::new(
+                "reshard-grow",
+                "Keys moved when adding a shard",
+                "k",
+                &[Line::solid(&MOVED_FRACTION_GROW)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "The fraction of keys moved when a shard is added, over the minimum \
+                      1/(K+1) any balanced router must move: 1.0 is minimal disruption.",
+            x_desc: "shards K before growth (count)",
+            y_desc: "moved on K -> K+1 / minimum 1/(K+1) (ratio)",
+            refs: &[("minimal disruption 1.0", 1.0)],
+            ..Sweep::new(
+                "reshard-grow-ratio",
+                "Keys moved when adding a shard, over the minimum",
+                "k",
+                &[Line::solid(&MOVED_RATIO_GROW)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Fraction of keys whose shard changes when the last shard is removed; \
+                      black dashed: the minimum, 1/K.",
+            x_desc: "shards K before shrinking (count)",
+            y_desc: "keys moved on K -> K-1 (fraction of keys)",
+            ideal: Some(IdealCurve {
+                label: "minimum 1/K",
+                f: shrink_minimum,
+            }),
+            ..Sweep::new(
+                "reshard-shrink",
+                "Keys moved when removing a shard",
+                "k",
+                &[Line::solid(&MOVED_FRACTION_SHRINK)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "The fraction of keys moved when a shard is removed, over the minimum \
+                      1/K: 1.0 is minimal disruption.",
+            x_desc: "shards K before shrinking (count)",
+            y_desc: "moved on K -> K-1 / minimum 1/K (ratio)",
+            refs: &[("minimal disruption 1.0", 1.0)],
+            ..Sweep::new(
+                "reshard-shrink-ratio",
+                "Keys moved when removing a shard, over the minimum",
+                "k",
+                &[Line::solid(&MOVED_RATIO_SHRINK)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "The fullest shard's key count over the mean (1.0 is perfect balance).",
+            x_desc: "shards K (count)",
+            y_desc: "max / mean keys per shard (ratio)",
+            refs: &[("perfect balance 1.0", 1.0)],
+            ..Sweep::new(
+                "reshard-balance",
+                "Load balance across shards",
+                "k",
+                &[Line::solid(&LOAD_MAX_OVER_MEAN)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "The standard deviation of keys per shard over that of a uniformly random \
+                      assignment: 1.0 is as good as random, above is worse.",
+            x_desc: "shards K (count)",
+            y_desc: "stddev of keys per shard / binomial stddev (ratio)",
+            refs: &[("as random 1.0", 1.0)],
+            ..Sweep::new(
+                "reshard-spread",
+                "Spread of shard loads against random",
+                "k",
+                &[Line::solid(&LOAD_STDDEV_RATIO)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Time to map one key to its shard, in nanoseconds (median of timing \
+                      samples over a cached set of pre-hashed keys).",
+            x_desc: "shards K (count)",
+            y_desc: "time per key lookup (ns)",
+            ..Sweep::new(
+                "reshard-lookup",
+                "Router lookup time",
+                "k",
+                &[Line::solid(&LOOKUP_NS)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Heap bytes of the router's own state (tables, rings), against the shard \
+                      count.",
+            x_desc: "shards K (count)",
+            y_desc: "router state (bytes)",
+            ..Sweep::new(
+                "reshard-memory",
+                "Router memory",
+                "k",
+                &[Line::solid(&MEMORY_BYTES)],
+            )
+        }),
+    ],
+    columns: &[
+        Column::new(&MOVED_FRACTION_GROW, "moved on grow"),
+        Column::new(&MOVED_RATIO_GROW, "moved on grow / minimum"),
+        Column::new(&MOVED_FRACTION_SHRINK, "moved on shrink"),
+        Column::new(&MOVED_RATIO_SHRINK, "moved on shrink / minimum"),
+        Column::new(&EXCESS_FRACTION_GROW, "excess moves on grow"),
+        Column::new(&LOAD_MAX_OVER_MEAN, "max/mean load"),
+        Column::new(&LOAD_STDDEV_RATIO, "stddev / binomial"),
+        Column::new(&LOOKUP_NS, "lookup"),
+        Column::new(&LOOKUP_VS_MODULO, "lookup vs modulo"),
+        Column::new(&MEMORY_BYTES, "memory"),
+        Column::new(&BUILD_NS, "build"),
+    ],
+    ..Workload::new(
+        "reshard",
+        "Resharding: routers",
+        "Keys 0..N are routed over K shards, then over K+1 and K-1 (the last shard removed), \
+         counting the keys that change shard and how evenly they spread; each router's lookup \
+         and build are timed (medians of samples) and its memory counted.",
+        Subject::Routers,
+    )
+};
+
+/// Every router label the reshard workload writes, each a [`Family::Router`].
+pub fn identities() -> Vec<Identity> {
+    RouterSpec::defaults()
+        .iter()
+        .map(|spec| Identity::new(spec.label(), Family::Router))
+        .collect()
 }
 
 /// Whether `NAMING_BENCH_QUICK` asks for the quick mode (set and not `0` or empty).
@@ -359,66 +596,53 @@ fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
-/// Runs the reshard workload and returns its rows (`workload = "reshard"`).
+/// Runs the reshard workload and returns its rows, all of [`RESHARD`].
 ///
-/// Per router and K: `moved_fraction_grow`, `moved_ratio_grow`, `excess_fraction_grow`,
-/// `moved_fraction_shrink`, `moved_ratio_shrink`, `excess_fraction_shrink`,
-/// `load_max_over_mean`, `load_stddev_ratio`, `lookup_ns`, `lookup_vs_modulo` (when modulo
-/// is among the routers), `memory_bytes`, `build_ns`. `params` reads `k=..;keys=..` plus
-/// the router's own parameters.
-pub fn reshard_rows(config: &ReshardConfig) -> Result<Vec<ResultRow>, ShardError> {
+/// Per router and K: every metric of [`RESHARD`] ([`LOOKUP_VS_MODULO`] only when modulo is
+/// among the routers; the shrink metrics only for K > 1, since K = 1 has nothing to shrink
+/// to). `params` reads `k` and `keys` plus the router's own parameters (`vnodes`,
+/// `table_size`). An error means a router could not be built at some K.
+pub fn reshard_rows(config: &ReshardConfig) -> Result<Vec<Row>, ShardError> {
     let hashes: Vec<u64> = (0..config.lookup_keys as u64)
         .map(|i| key_hash(i.wrapping_mul(0x2545_F491_4F6C_DD1D)))
         .collect();
     let mut rows = Vec::new();
     let mut modulo_ns: Vec<(usize, f64)> = Vec::new();
-    let mut lookups: Vec<(usize, usize, f64)> = Vec::new(); // (row index of lookup_ns, k, ns)
+    // (row index of lookup_ns, k, ns): `lookup_vs_modulo` goes right after it.
+    let mut lookups: Vec<(usize, usize, f64)> = Vec::new();
     for &k in &config.shard_counts {
         for &spec in &config.routers {
-            let mut params = format!("k={k};keys={}", config.keys);
-            let own = spec.params();
-            if !own.is_empty() {
-                params.push(';');
-                params.push_str(&own);
-            }
-            let row = |metric: &'static str, value: f64| ResultRow {
-                backend: spec.label().to_string(),
-                workload: "reshard",
-                params: params.clone(),
-                metric,
-                value,
-            };
+            let params = spec.params_into(Params::new().with("k", k).with("keys", config.keys));
+            let label = spec.label();
+            let row = |metric: &Metric, value: f64| RESHARD.row(label, &params, metric, value);
             let m = movement(spec, k, config.keys)?;
             let router = spec.build(k)?;
             let ns = lookup_ns(&router, &hashes, config.lookup_sample, config.samples);
             if spec == RouterSpec::Modulo {
                 modulo_ns.push((k, ns));
             }
-            rows.push(row("moved_fraction_grow", m.grow_fraction()));
-            rows.push(row("moved_ratio_grow", m.grow_ratio()));
-            rows.push(row("excess_fraction_grow", ratio(m.excess_grow, m.keys)));
+            rows.push(row(&MOVED_FRACTION_GROW, m.grow_fraction()));
+            rows.push(row(&MOVED_RATIO_GROW, m.grow_ratio()));
+            rows.push(row(&EXCESS_FRACTION_GROW, ratio(m.excess_grow, m.keys)));
             if k > 1 {
-                rows.push(row("moved_fraction_shrink", m.shrink_fraction()));
-                rows.push(row("moved_ratio_shrink", m.shrink_ratio()));
-                rows.push(row(
-                    "excess_fraction_shrink",
-                    ratio(m.excess_shrink, m.keys),
-                ));
+                rows.push(row(&MOVED_FRACTION_SHRINK, m.shrink_fraction()));
+                rows.push(row(&MOVED_RATIO_SHRINK, m.shrink_ratio()));
+                rows.push(row(&EXCESS_FRACTION_SHRINK, ratio(m.excess_shrink, m.keys)));
             }
-            rows.push(row("load_max_over_mean", m.max_over_mean()));
-            rows.push(row("load_stddev_ratio", m.stddev_ratio()));
+            rows.push(row(&LOAD_MAX_OVER_MEAN, m.max_over_mean()));
+            rows.push(row(&LOAD_STDDEV_RATIO, m.stddev_ratio()));
             lookups.push((rows.len(), k, ns));
-            rows.push(row("lookup_ns", ns));
-            rows.push(row("memory_bytes", router.memory_bytes() as f64));
-            rows.push(row("build_ns", build_ns(spec, k, config.samples)?));
+            rows.push(row(&LOOKUP_NS, ns));
+            rows.push(row(&MEMORY_BYTES, router.memory_bytes() as f64));
+            rows.push(row(&BUILD_NS, build_ns(spec, k, config.samples)?));
         }
     }
-    // `lookup_vs_modulo` goes right after each `lookup_ns`, inserted back to front.
+    // Inserted back to front, so earlier indices stay valid.
     for &(i, k, ns) in lookups.iter().rev() {
         if let Some(&(_, base)) = modulo_ns.iter().find(|(mk, _)| *mk == k) {
-            let mut r = rows[i].clone();
-            r.metric = "lookup_vs_modulo";
-            r.value = if base > 0.0 { ns / base } else { 0.0 };
+            let at = &rows[i];
+            let vs = if base > 0.0 { ns / base } else { 0.0 };
+            let r = RESHARD.row(&at.backend, &at.params, &LOOKUP_VS_MODULO, vs);
             rows.insert(i + 1, r);
         }
     }
@@ -453,7 +677,26 @@ mod tests {
         // K = 1 has nothing to shrink to, so no shrink rows.
         assert!(!rows
             .iter()
-            .any(|r| r.params.starts_with("k=1;") && r.metric == "moved_ratio_shrink"));
+            .any(|r| r.params.num("k") == Some(1.0) && r.metric == "moved_ratio_shrink"));
+        // Every row is a declared metric, in its unit, with a possible value.
+        for r in &rows {
+            let m = RESHARD.metric(&r.metric).expect("declared");
+            assert_eq!(r.unit, m.unit.symbol());
+            assert!(m.possible(r.value().unwrap()), "{r:?}");
+        }
+        let vnodes = rows
+            .iter()
+            .find(|r| r.backend == "ring")
+            .and_then(|r| r.params.num("vnodes"));
+        assert_eq!(vnodes, Some(RouterSpec::DEFAULT_RING_VNODES as f64));
+    }
+
+    #[test]
+    fn declaration_is_consistent() {
+        assert!(RESHARD.problems().is_empty(), "{:?}", RESHARD.problems());
+        let labels: Vec<_> = identities().iter().map(|i| i.label).collect();
+        assert_eq!(labels, ["modulo", "rendezvous", "ring", "jump", "maglev"]);
+        assert!(identities().iter().all(|i| i.family == Family::Router));
     }
 
     #[test]

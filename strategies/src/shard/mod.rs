@@ -1,7 +1,8 @@
 //! Shard routers: which of K shard workers serves a key.
 //!
-//! Seed 000 (drill 4) shards `user_id` over K workers registered as `{:shard, k}` and routes
-//! a call with `route(user_id)`, a via name. This module gives that routing step five
+//! Seed 000, the "Naming & Fleets" study notes on *Adopting Elixir* (Registry, via names,
+//! DynamicSupervisor fleets), shards `user_id` in its drill 4 over K workers registered as
+//! `{:shard, k}` and routes a call with `route(user_id)`, a via name. This module gives that routing step five
 //! interchangeable implementations behind one [`ShardRouter`] trait, so they can be compared
 //! on what a reshard costs (keys moved), balance, lookup time, memory and build time:
 //!
@@ -28,11 +29,12 @@ mod ring;
 pub use hash::{key_hash, key_hash_bytes, mix64, shard_salt, GOLDEN_GAMMA, KEY_SEED};
 pub use jump::JumpRouter;
 pub use maglev::MaglevRouter;
-pub use measure::{reshard_rows, ReshardConfig, ResultRow};
+pub use measure::{identities, reshard_rows, ReshardConfig, RESHARD};
 pub use modulo::ModuloRouter;
 pub use rendezvous::RendezvousRouter;
 pub use ring::RingRouter;
 
+use naming_schema::Params;
 use process_runtime::Name;
 
 /// The tag of shard names: shard `k` is registered as `Name::Tagged("shard", k)` (`{:shard, k}`).
@@ -171,12 +173,18 @@ impl RouterSpec {
         }
     }
 
-    /// The parameters as `key=value` pairs joined by `;` (empty when there are none).
-    pub fn params(&self) -> String {
-        match self {
-            RouterSpec::Ring { vnodes } => format!("vnodes={vnodes}"),
-            RouterSpec::Maglev { table_size } => format!("table_size={table_size}"),
-            _ => String::new(),
+    /// The router's own parameters (`vnodes`, `table_size`; none for the others): what
+    /// tells its variants apart in result rows.
+    pub fn params(&self) -> Params {
+        self.params_into(Params::new())
+    }
+
+    /// `params` followed by the router's own parameters.
+    pub fn params_into(&self, params: Params) -> Params {
+        match *self {
+            RouterSpec::Ring { vnodes } => params.with("vnodes", vnodes),
+            RouterSpec::Maglev { table_size } => params.with("table_size", table_size),
+            _ => params,
         }
     }
 

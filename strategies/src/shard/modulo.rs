@@ -1,4 +1,5 @@
-//! Naive modulo routing: `shard = hash mod K`, the baseline seed 000 warns against.
+//! Naive modulo routing: `shard = hash mod K`, the baseline seed 000 (the "Naming &
+//! Fleets" study notes on *Adopting Elixir*) warns against.
 //!
 //! Reference: none needed; this is the textbook scheme whose churn motivated consistent
 //! hashing (Karger et al., STOC 1997). Changing K to K+1 keeps a key in place only when

@@ -1,4 +1,5 @@
-//! Rendezvous (highest random weight, HRW) hashing: seed 000's `pick_shard`.
+//! Rendezvous (highest random weight, HRW) hashing: the `pick_shard` of seed 000 (the
+//! "Naming & Fleets" study notes on *Adopting Elixir*, drill 4).
 //!
 //! Reference: D. G. Thaler and C. V. Ravishankar, "A Name-Based Mapping Scheme for
 //! Rendezvous", University of Michigan CSE-TR-316-96, 1996 (IEEE/ACM ToN 1998). Each shard

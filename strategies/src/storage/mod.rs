@@ -1,0 +1,129 @@
+//! The concurrent maps the registries sit on: one file per map, each holding that map's
+//! unique-key adapter ([`NameTable`], for [`Registry`](crate::Registry)) and its
+//! duplicate-key adapter ([`DuplicateTable`], for
+//! [`DuplicateRegistry`](crate::DuplicateRegistry)), so that the registry logic is written
+//! once and only the map differs.
+//!
+//! **BEAM original**: the ETS `:set` table behind each partition of Elixir's `Registry`
+//! (`read_concurrency: true`): callers read it directly, writes are short critical sections.
+//! The variants here are different answers to "which concurrent map plays ETS":
+//!
+//! | storage | reads | writes | choose it |
+//! |---|---|---|---|
+//! | [`DashMapTable`] | shard `RwLock` read | shard `RwLock` write | the default; good all round |
+//! | [`FlurryTable`] | lock-free (epoch-pinned) | per-bin lock, boxed values | read-heavy, many cores, reads must never wait on a writer |
+//! | [`SccTable`] | per-bucket, no global lock | per-bucket lock | write-heavy churn (register/exit storms) |
+//! | [`RwLockTable`] | shard `RwLock` read | shard `RwLock` write | the baseline: what a hand-rolled sharded map costs |
+//!
+//! **Costs**: every variant does one hash (with [`FastHasher`]) and one table probe per
+//! lookup plus the clone of a `ProcessRef` (one reference-count increment). flurry
+//! allocates a node per insert and frees removed values only after every pinned reader has
+//! moved on; scc's `len` visits every bucket, so `registered_count` is `O(capacity)` there.
+//!
+//! | file | unique keys | duplicate keys |
+//! |---|---|---|
+//! | `dashmap.rs` | [`DashMapTable`] | [`DashMapDuplicates`] |
+//! | `flurry.rs` | [`FlurryTable`] | [`FlurryDuplicates`] |
+//! | `scc.rs` | [`SccTable`] | [`SccDuplicates`] |
+//! | `rwlock.rs` | [`RwLockTable`] | [`RwLockDuplicates`] |
+//!
+//! One marker type chooses the storage of both registries: `Registry<FlurryTable>` and
+//! `DuplicateRegistry<FlurryTable>` (through [`DuplicateStorage`]).
+
+mod bag;
+mod dashmap;
+mod flurry;
+mod rwlock;
+mod scc;
+
+pub use dashmap::{DashMapDuplicates, DashMapTable};
+pub use flurry::{FlurryDuplicates, FlurryTable};
+pub use rwlock::{RwLockDuplicates, RwLockTable};
+pub use scc::{SccDuplicates, SccTable};
+
+use process_runtime::{Name, Pid, ProcessRef};
+
+/// The hasher every table in the suite uses, so storage variants differ only in the map.
+pub type FastHasher = foldhash::fast::RandomState;
+
+/// A concurrent name -> process table with unique keys.
+///
+/// One small trait, so that each storage crate is one adapter and the registry logic is
+/// written once.
+pub trait NameTable: Send + Sync + 'static {
+    /// Short label used in results, e.g. `dashmap`.
+    const LABEL: &'static str;
+
+    /// An empty table sized for about `capacity` names.
+    fn with_capacity(capacity: usize) -> Self;
+
+    /// The process under `name`.
+    fn get(&self, name: &Name) -> Option<ProcessRef>;
+
+    /// Inserts `process` under `name` unless the name is taken; `Err(holder)` if it is.
+    fn insert_new(&self, name: Name, process: ProcessRef) -> Result<(), ProcessRef>;
+
+    /// Removes `name` if `owner` holds it and returns the removed process;
+    /// `Err(Some(holder))` if someone else holds it, `Err(None)` if nobody does.
+    fn remove_if_owner(&self, name: &Name, owner: Pid) -> Result<ProcessRef, Option<Pid>>;
+
+    /// How many names the table holds.
+    fn len(&self) -> usize;
+
+    /// Whether the table is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a [`DuplicateRegistry`](crate::DuplicateRegistry) can store next to each entry
+/// (Elixir's `value`).
+pub trait EntryValue: Clone + Send + Sync + 'static {}
+
+impl<V: Clone + Send + Sync + 'static> EntryValue for V {}
+
+/// A concurrent key -> bag-of-entries table: the storage of a
+/// [`DuplicateRegistry`](crate::DuplicateRegistry).
+///
+/// A key with no entries is never left in the table. `for_each` runs under the table's
+/// read lock for that key: the callback must not block (mailbox sends do not).
+pub trait DuplicateTable<V: EntryValue>: Send + Sync + 'static {
+    /// An empty table sized for about `capacity` keys.
+    fn with_capacity(capacity: usize) -> Self;
+
+    /// Adds one entry for `process` under `key`.
+    fn insert(&self, key: Name, process: ProcessRef, value: V);
+
+    /// Adds the entry only if `key` has no entries; `Err(holder)` otherwise.
+    fn insert_if_vacant(&self, key: Name, process: ProcessRef, value: V) -> Result<(), ProcessRef>;
+
+    /// Removes one of `pid`'s entries under `key` (the exit path); whether there was one.
+    fn remove_one(&self, key: &Name, pid: Pid) -> bool;
+
+    /// Removes all of `pid`'s entries under `key`: its handle and how many there were;
+    /// `Err(Some(holder))` if only others hold the key, `Err(None)` if nobody does.
+    fn remove_holder(&self, key: &Name, pid: Pid) -> Result<(ProcessRef, usize), Option<Pid>>;
+
+    /// Calls `f` on every entry under `key`.
+    fn for_each(&self, key: &Name, f: impl FnMut(&ProcessRef, &V));
+
+    /// How many entries `key` has.
+    fn key_count(&self, key: &Name) -> usize;
+
+    /// How many entries the table has in all (walks every key).
+    fn len(&self) -> usize;
+
+    /// Whether the table is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Picks the [`DuplicateTable`] for a storage marker: one type parameter chooses the storage
+/// of both registries (`Registry<FlurryTable>`, `DuplicateRegistry<FlurryTable>`).
+pub trait DuplicateStorage: Send + Sync + 'static {
+    /// Short label used in results, e.g. `dashmap`.
+    const LABEL: &'static str;
+    /// The duplicate-key table over this storage.
+    type Table<V: EntryValue>: DuplicateTable<V>;
+}
