@@ -1,11 +1,16 @@
 //! The workloads: the same work for every backend, described as data.
 //!
 //! Each workload is a function generic over a [`Contender`](crate::contenders::Contender):
-//! it never names a backend. [`run`] runs a selection of workloads over a selection of
-//! contenders and writes their rows under the output directory.
+//! it never names a backend. Beside it, in its own file, is its declaration (a
+//! [`Workload`] constant: its metrics, charts, summary columns and guide judges), and it
+//! makes its rows only through that declaration. [`DECLARATIONS`] lists the single-node
+//! ones; [`run`] runs a selection of workloads over a selection of contenders and writes
+//! their rows under the output directory. Adding a workload is its file, one line in
+//! [`DECLARATIONS`] and its arm in [`run_workload`].
 
 pub mod churn;
 pub mod common;
+pub mod criterion;
 pub mod fanout;
 pub mod lookup;
 pub mod multinode;
@@ -16,9 +21,22 @@ pub mod soak;
 use std::io;
 use std::path::PathBuf;
 
+use naming_schema::{Params, Row, Workload};
+
 use crate::contenders::{self, Contender, Visitor};
 use crate::environment::Environment;
-use crate::results::{write_workload, Row};
+use crate::results::write_workload;
+
+/// The single-node workloads' declarations, in report order (criterion's estimates last).
+pub const DECLARATIONS: &[&Workload] = &[
+    &lookup::LOOKUP,
+    &routing::ROUTING,
+    &churn::CHURN,
+    &scale::SCALE,
+    &fanout::FANOUT,
+    &soak::SOAK,
+    &criterion::CRITERION,
+];
 
 /// The workloads [`run`] knows, in the order it runs them.
 pub const WORKLOADS: &[&str] = &[
@@ -219,28 +237,58 @@ pub fn run_workload(
     let mut rows = each.rows;
     if workload == "routing" {
         rows.extend(routing::routing_floors(&specs.routing, progress));
+        let derived = routing::ops_vs_direct(&rows);
+        rows.extend(derived);
     }
     rows.extend(run_strategy_workload(workload, specs, progress));
     rows
 }
 
+/// A row of the strategy crate's old shape in this schema, with no unit (the strategy
+/// crate's own declarations bring units).
+// glue: replaced at merge
+fn strategy_row(r: &naming_strategies::shard::ResultRow) -> Row {
+    Row {
+        run: String::new(),
+        backend: r.backend.clone(),
+        workload: r.workload.to_string(),
+        params: Params::parse(&r.params).unwrap_or_default(),
+        metric: r.metric.to_string(),
+        outcome: naming_schema::Outcome::Value(r.value),
+        unit: String::new(),
+    }
+}
+
+/// A skip row of a workload with no declaration in this crate yet.
+// glue: replaced at merge
+pub(crate) fn glue_skip(backend: &str, workload: &str, params: &str, reason: &str) -> Row {
+    Row {
+        run: String::new(),
+        backend: backend.to_string(),
+        workload: workload.to_string(),
+        params: Params::parse(params).unwrap_or_default(),
+        metric: String::new(),
+        outcome: naming_schema::Outcome::Skipped(reason.to_string()),
+        unit: String::new(),
+    }
+}
+
 /// The workloads that compare shard routers and backup schemes rather than naming backends.
 fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress) -> Vec<Row> {
-    use crate::results::from_strategy_rows;
     match workload {
         "reshard" => {
             progress.step("reshard: routers x shard counts");
             match naming_strategies::shard::reshard_rows(&specs.reshard) {
-                Ok(rows) => from_strategy_rows(&rows),
-                Err(e) => vec![Row::skipped("routers", "reshard", "", &e.to_string())],
+                Ok(rows) => rows.iter().map(strategy_row).collect(),
+                Err(e) => vec![glue_skip("routers", "reshard", "", &e.to_string())],
             }
         }
         "recovery" => {
             progress.step("recovery: kill / restart cycles per backup scheme");
             let rt = common::tokio_runtime(2);
             match rt.block_on(naming_strategies::recovery::recovery_rows(&specs.recovery)) {
-                Ok(rows) => from_strategy_rows(&rows),
-                Err(e) => vec![Row::skipped("recovery", "recovery", "", &e.to_string())],
+                Ok(rows) => rows.iter().map(strategy_row).collect(),
+                Err(e) => vec![glue_skip("recovery", "recovery", "", &e.to_string())],
             }
         }
         "multinode" => multinode::multinode(&specs.multinode, progress),

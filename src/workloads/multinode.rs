@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use naming_cluster::{multinode_rows, MultiNodeSpec};
 
-use super::Progress;
-use crate::results::{unit_of, Row};
+use naming_schema::{Outcome, Params, Row};
+
+use super::{glue_skip, Progress};
 
 /// The suite's binary, which the harness runs in node mode: `NAMING_BENCH_NODE_BIN`, else
 /// this process's own executable when it is `naming-bench` (benches and tests set the
@@ -25,7 +26,7 @@ pub fn node_binary() -> Option<PathBuf> {
 /// that say why.
 pub fn multinode(spec: &MultiNodeSpec, progress: &dyn Progress) -> Vec<Row> {
     let Some(binary) = node_binary() else {
-        return vec![Row::skipped(
+        return vec![glue_skip(
             "cluster",
             "multinode",
             "",
@@ -35,20 +36,26 @@ pub fn multinode(spec: &MultiNodeSpec, progress: &dyn Progress) -> Vec<Row> {
     let rt = super::common::tokio_runtime(2);
     let step = |m: &str| progress.step(m);
     match rt.block_on(multinode_rows(&binary, spec, &step)) {
-        Ok(rows) => rows
-            .into_iter()
-            .map(|r| match r.skip {
-                Some(why) => Row::skipped(r.backend, r.workload, &r.params, &why),
-                None => Row::new(
-                    r.backend,
-                    r.workload,
-                    &r.params,
-                    r.metric,
-                    r.value,
-                    unit_of(r.metric),
-                ),
-            })
-            .collect(),
-        Err(e) => vec![Row::skipped("cluster", "multinode", "", &e.to_string())],
+        Ok(rows) => rows.into_iter().map(cluster_row).collect(),
+        Err(e) => vec![glue_skip("cluster", "multinode", "", &e.to_string())],
+    }
+}
+
+/// A row of the cluster crate's old shape in this schema, with no unit (the cluster
+/// crate's own declarations bring units).
+// glue: replaced at merge
+fn cluster_row(r: naming_cluster::MultiRow) -> Row {
+    let (metric, outcome) = match r.skip {
+        Some(why) => (String::new(), Outcome::Skipped(why)),
+        None => (r.metric.to_string(), Outcome::Value(r.value)),
+    };
+    Row {
+        run: String::new(),
+        backend: r.backend.to_string(),
+        workload: r.workload.to_string(),
+        params: Params::parse(&r.params).unwrap_or_default(),
+        metric,
+        outcome,
+        unit: String::new(),
     }
 }
