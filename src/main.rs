@@ -226,7 +226,7 @@ fn compare(
     let progress = BarProgress::new();
     let rows = workloads::run(&opts, &progress).map_err(CliError::Run)?;
     eprintln!("{} rows written under {}", rows.len(), out.display());
-    write_report(&[out.clone()], &out)
+    write_report(std::slice::from_ref(&out), &out)
 }
 
 /// The report is being rebuilt from the workloads' declarations (report: rebuilt at

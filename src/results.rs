@@ -51,9 +51,7 @@ mod tests {
 
     #[test]
     fn files_round_trip_with_quotes_and_skips() {
-        let p = Params::new()
-            .with("names", 100)
-            .with("keys", "uniform");
+        let p = Params::new().with("names", 100).with("keys", "uniform");
         let rows = vec![
             LOOKUP.row("registry-dashmap", &p, &OPS_PER_SEC, 1.5e7),
             LOOKUP.skip("static-names", &p, "Undeclared: only 64 names, \"fixed\""),

@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use naming_strategies::runtime::{
-    CallError, DynamicSupervisor, DynamicSupervisorOpts, Intensity, Name, Runtime,
-};
 use naming_schema::{
     Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Row, Situation, Subject, Sweep,
     Unit, Workload,
+};
+use naming_strategies::runtime::{
+    CallError, DynamicSupervisor, DynamicSupervisorOpts, Intensity, Name, Runtime,
 };
 use naming_strategies::Naming;
 use parking_lot::Mutex;
@@ -43,8 +43,12 @@ pub const CALLS_NOPROC: Metric = Metric::new(
     Better::Lower,
 );
 /// Calls that timed out.
-pub const CALLS_TIMEOUT: Metric =
-    Metric::new("calls_timeout", "calls timed out", Unit::Count, Better::Lower);
+pub const CALLS_TIMEOUT: Metric = Metric::new(
+    "calls_timeout",
+    "calls timed out",
+    Unit::Count,
+    Better::Lower,
+);
 /// Lookups that found no process (the name not yet re-registered).
 pub const CALLS_NOT_FOUND: Metric = Metric::new(
     "calls_not_found",
@@ -67,11 +71,19 @@ pub const STALE_DELIVERIES: Metric = Metric::new(
     Better::Lower,
 );
 /// Median time from a kill until the name no longer names the dead pid.
-pub const RELEASE_P50_NS: Metric =
-    Metric::new("release_p50_ns", "name release p50", Unit::Ns, Better::Lower);
+pub const RELEASE_P50_NS: Metric = Metric::new(
+    "release_p50_ns",
+    "name release p50",
+    Unit::Ns,
+    Better::Lower,
+);
 /// 99th percentile of the same.
-pub const RELEASE_P99_NS: Metric =
-    Metric::new("release_p99_ns", "name release p99", Unit::Ns, Better::Lower);
+pub const RELEASE_P99_NS: Metric = Metric::new(
+    "release_p99_ns",
+    "name release p99",
+    Unit::Ns,
+    Better::Lower,
+);
 /// Median time from a kill until the restarted worker is found under the name.
 pub const REREGISTER_P50_NS: Metric = Metric::new(
     "reregister_p50_ns",
@@ -112,15 +124,27 @@ pub const NAMES_UNRESOLVED_AFTER: Metric = Metric::must_be_zero(
 pub const DEAD_NAMES_LEFT: Metric =
     Metric::must_be_zero("dead_names_left", "names of dead processes left");
 /// 1 if every worker was back and named within 5 s of the clients stopping, else 0.
-pub const SETTLED: Metric =
-    Metric::new("settled", "every worker back and named", Unit::Count, Better::Higher)
-        .with_ideal(1.0);
+pub const SETTLED: Metric = Metric::new(
+    "settled",
+    "every worker back and named",
+    Unit::Count,
+    Better::Higher,
+)
+.with_ideal(1.0);
 /// Live heap bytes before the clients start.
-pub const BYTES_BEFORE: Metric =
-    Metric::new("bytes_before", "live heap before", Unit::Bytes, Better::Neither);
+pub const BYTES_BEFORE: Metric = Metric::new(
+    "bytes_before",
+    "live heap before",
+    Unit::Bytes,
+    Better::Neither,
+);
 /// Live heap bytes after settling.
-pub const BYTES_AFTER: Metric =
-    Metric::new("bytes_after", "live heap after", Unit::Bytes, Better::Neither);
+pub const BYTES_AFTER: Metric = Metric::new(
+    "bytes_after",
+    "live heap after",
+    Unit::Bytes,
+    Better::Neither,
+);
 /// Calls answered `noproc`, timed out or not found, plus deliveries to a dead pid, over
 /// all calls (`calls_ok + calls_noproc + calls_timeout + calls_not_found`).
 pub const FAILED_STALE_PER_CALL: Metric = Metric::new(
@@ -331,7 +355,7 @@ pub fn churn<C: Contender>(contender: &C, spec: &ChurnSpec, progress: &dyn Progr
         let naming = match make_or_skip(&CHURN, contender, &rt_tokio, &rt, spec.workers, &p) {
             Ok(n) => n,
             Err(skip) => {
-                rows.push(skip);
+                rows.push(*skip);
                 continue;
             }
         };
@@ -506,10 +530,7 @@ async fn run_one<N: Naming>(
     let failed = g(&t.noproc) + g(&t.timeout) + g(&t.not_found);
     let calls = g(&t.ok) + failed;
     if calls > 0.0 {
-        rows.push(row(
-            &FAILED_STALE_PER_CALL,
-            (failed + g(&t.stale)) / calls,
-        ));
+        rows.push(row(&FAILED_STALE_PER_CALL, (failed + g(&t.stale)) / calls));
     }
     if let (Some(b), Some(a)) = (bytes_before, bytes_after) {
         rows.push(row(&BYTES_BEFORE, b as f64));

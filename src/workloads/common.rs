@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use naming_schema::{Better, Metric, Params, Row, Unit, Workload};
 use naming_strategies::runtime::{
     ChildSpec, Ctx, ExitReason, GenServer, Name, Pid, ProcessRef, Restart, Runtime, StartOpts,
 };
-use naming_schema::{Better, Metric, Params, Row, Unit, Workload};
 use naming_strategies::{via, Naming};
 
 use crate::contenders::Contender;
@@ -296,7 +296,8 @@ pub fn pids(workers: &[ProcessRef]) -> Vec<Pid> {
 }
 
 /// Makes `contender`'s backend for about `names` names on `tokio`, or the skip row of
-/// `workload` at `params` that says why it cannot: the opening every workload shares.
+/// `workload` at `params` that says why it cannot (boxed: rows are large beside a backend
+/// handle): the opening every workload shares.
 pub fn make_or_skip<C: Contender>(
     workload: &Workload,
     contender: &C,
@@ -304,10 +305,10 @@ pub fn make_or_skip<C: Contender>(
     rt: &Runtime,
     names: usize,
     params: &Params,
-) -> Result<C::N, Row> {
+) -> Result<C::N, Box<Row>> {
     tokio
         .block_on(contender.make(rt, names))
-        .map_err(|reason| workload.skip(contender.label(), params, &reason))
+        .map_err(|reason| Box::new(workload.skip(contender.label(), params, &reason)))
 }
 
 /// A backend with `workers[i]` found under `names[i]`.
@@ -330,7 +331,7 @@ pub async fn adopt_workers<C: Contender>(
     rt: &Runtime,
     n: usize,
     params: &Params,
-) -> Result<Adopted<C::N>, Row> {
+) -> Result<Adopted<C::N>, Box<Row>> {
     let workers = start_workers(rt, n).await;
     let names = Arc::new(id_names(n));
     match C::adopt(naming, &names, &workers).await {
@@ -341,7 +342,7 @@ pub async fn adopt_workers<C: Contender>(
         }),
         Err(reason) => {
             kill_all(&workers).await;
-            Err(workload.skip(label, params, &reason))
+            Err(Box::new(workload.skip(label, params, &reason)))
         }
     }
 }

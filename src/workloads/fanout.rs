@@ -134,7 +134,7 @@ pub fn fanout<C: Contender>(contender: &C, spec: &FanOutSpec, progress: &dyn Pro
         let naming = match make_or_skip(&FANOUT, contender, &rt_tokio, &rt, members, &p) {
             Ok(n) => n,
             Err(skip) => {
-                rows.push(skip);
+                rows.push(*skip);
                 continue;
             }
         };

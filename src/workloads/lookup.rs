@@ -11,7 +11,9 @@ use naming_strategies::runtime::{Name, Runtime};
 use naming_strategies::{DashMapTable, NameTable, Naming};
 use tokio::sync::Barrier;
 
-use super::common::{adopt_workers, kill_all, make_or_skip, run_on, spread, tokio_runtime, KeyDist};
+use super::common::{
+    adopt_workers, kill_all, make_or_skip, run_on, spread, tokio_runtime, KeyDist,
+};
 use super::Progress;
 use crate::contenders::{self, Contender, FloorTable, TableVisitor};
 
@@ -37,8 +39,7 @@ pub const OPS_PER_SEC_MAX: Metric = Metric::new(
     Better::Higher,
 );
 /// Nanoseconds per lookup as one client sees it (clients / median ops/s).
-pub const NS_PER_OP: Metric =
-    Metric::new("ns_per_op", "time per lookup", Unit::Ns, Better::Lower);
+pub const NS_PER_OP: Metric = Metric::new("ns_per_op", "time per lookup", Unit::Ns, Better::Lower);
 /// The floor's ops/s over the backend's (its cost over the raw `get` of its own table,
 /// measured beside it): 1.0 is no naming cost at all, so that is its ideal.
 pub const COST_VS_FLOOR: Metric = Metric::new(
@@ -368,14 +369,14 @@ fn lookup_paired<C: Contender, T: FloorTable>(
         let naming = match make_or_skip(&LOOKUP, contender, &rt_tokio, &rt, size, &p) {
             Ok(n) => n,
             Err(skip) => {
-                rows.push(skip);
+                rows.push(*skip);
                 continue;
             }
         };
         rows.extend(run_on(&rt_tokio, async move {
             let opened = match adopt_workers::<C>(&LOOKUP, label, naming, &rt, size, &p).await {
                 Ok(o) => o,
-                Err(skip) => return vec![skip],
+                Err(skip) => return vec![*skip],
             };
             let floor = with_floor.then(|| {
                 let table = T::with_capacity(size);

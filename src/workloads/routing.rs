@@ -431,15 +431,15 @@ pub fn routing<C: Contender>(
     let p = Params::new().with("workers", spec.workers);
     let naming = match make_or_skip(&ROUTING, contender, &rt_tokio, &rt, spec.workers, &p) {
         Ok(n) => n,
-        Err(skip) => return vec![skip],
+        Err(skip) => return vec![*skip],
     };
     let spec = spec.clone();
     run_on(&rt_tokio, async move {
-        let opened =
-            match adopt_workers::<C>(&ROUTING, label, naming, &rt, spec.workers, &p).await {
-                Ok(o) => o,
-                Err(skip) => return vec![skip],
-            };
+        let opened = match adopt_workers::<C>(&ROUTING, label, naming, &rt, spec.workers, &p).await
+        {
+            Ok(o) => o,
+            Err(skip) => return vec![*skip],
+        };
         let target = ViaName {
             naming: opened.naming,
             names: opened.names,
@@ -460,12 +460,8 @@ pub fn routing_floors(spec: &RoutingSpec, progress: &dyn Progress) -> Vec<Row> {
     run_on(&rt_tokio, async move {
         let rt = Runtime::new();
         let workers = start_workers(&rt, spec.workers).await;
-        let mut rows = measure_all(
-            DIRECT_CALL.label,
-            HeldPid(Arc::new(workers.clone())),
-            &spec,
-        )
-        .await;
+        let mut rows =
+            measure_all(DIRECT_CALL.label, HeldPid(Arc::new(workers.clone())), &spec).await;
         rows.extend(
             measure_all(
                 TOKIO_MPSC_ONESHOT.label,

@@ -43,8 +43,12 @@ pub const NAMES_LEFT_AFTER_RELEASE: Metric = Metric::must_be_zero(
     "names left after every holder exited",
 );
 /// Time per named start (spawn + register + init).
-pub const START_NAMED_NS: Metric =
-    Metric::new("start_named_ns", "named start time", Unit::Ns, Better::Lower);
+pub const START_NAMED_NS: Metric = Metric::new(
+    "start_named_ns",
+    "named start time",
+    Unit::Ns,
+    Better::Lower,
+);
 /// Time per register + unregister pair on one held process (a short-lived session).
 pub const REGISTER_UNREGISTER_NS: Metric = Metric::new(
     "register_unregister_ns",
@@ -236,7 +240,7 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
             let naming = match make_or_skip(&SCALE, contender, &rt_tokio, &rt, size, &p) {
                 Ok(n) => n,
                 Err(skip) => {
-                    rows.push(skip);
+                    rows.push(*skip);
                     run_on(&rt_tokio, async move { kill_all(&workers).await });
                     continue;
                 }
@@ -254,7 +258,7 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
     let rt = Runtime::new();
     let p = Params::new().with("pairs", spec.pairs);
     match make_or_skip(&SCALE, contender, &rt_tokio, &rt, 64, &p) {
-        Err(skip) => rows.push(skip),
+        Err(skip) => rows.push(*skip),
         Ok(naming) => {
             let pairs = spec.pairs;
             rows.push(run_on(&rt_tokio, async move {
@@ -377,11 +381,9 @@ async fn register_and_release<N: Naming>(
         let ns = start.elapsed().as_nanos() as f64 / size as f64;
         match failure {
             None => rows.push(row(&START_NAMED_NS, ns)),
-            Some(reason) => rows.push(SCALE.skip(
-                label,
-                &p.clone().with("phase", "start_named"),
-                &reason,
-            )),
+            Some(reason) => {
+                rows.push(SCALE.skip(label, &p.clone().with("phase", "start_named"), &reason))
+            }
         }
         kill_all(&all).await;
     }

@@ -41,8 +41,7 @@ pub const SESSIONS_STARTED: Metric = Metric::new(
     Better::Neither,
 );
 /// Live heap bytes after the phase (counting allocator): flat is good, growth a leak.
-pub const LIVE_BYTES: Metric =
-    Metric::new("live_bytes", "live heap", Unit::Bytes, Better::Lower);
+pub const LIVE_BYTES: Metric = Metric::new("live_bytes", "live heap", Unit::Bytes, Better::Lower);
 
 /// The soak workload: sessions under fresh ids coming and going for many operations, the
 /// invariants and the heap checked after every phase.
@@ -185,7 +184,7 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
     let p0 = Params::new().with("sessions", spec.sessions);
     let naming = match make_or_skip(&SOAK, contender, &rt_tokio, &rt, spec.sessions, &p0) {
         Ok(n) => n,
-        Err(skip) => return vec![skip],
+        Err(skip) => return vec![*skip],
     };
     let spec = spec.clone();
     let mut rows = Vec::new();
