@@ -1,4 +1,4 @@
-//! The multi-node workloads (issue 7): a cluster of `naming-bench node` processes and a
+//! The multi-node workloads (names across a cluster of nodes): a cluster of `naming-bench node` processes and a
 //! 3-member etcd cluster, started by the harness; cross-node call latency, registration
 //! rate and propagation, node crash, and netsplit, written to `results/multinode.csv`.
 //!

@@ -1,5 +1,7 @@
-//! The recovery workload (issue 6, seed 001): time from a kill to serving again per backup
-//! under criterion, then the kill-cycle workload (lost updates, recovery times) written to
+//! The recovery workload (keeping a worker's state across its crash, as in the source
+//! notes' counter demo: a supervisor-created table, a keeper that is the table's heir, or
+//! no backup): time from a kill to serving again per backup under criterion, then the
+//! kill-cycle workload (lost updates, recovery times) written to
 //! `results/recovery.csv`.
 //!
 //! `cargo bench --bench recovery` (full: 1e4 cycles per backup); `NAMING_BENCH_QUICK=1 cargo

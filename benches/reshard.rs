@@ -1,5 +1,6 @@
-//! The reshard workload (issue 6): lookup cost per router under criterion, then the
-//! movement / balance / lookup / memory / build rows written to `results/reshard.csv`.
+//! The reshard workload (how shard routers move and spread keys): lookup cost per router
+//! under criterion, then the movement / balance / lookup / memory / build rows written to
+//! `results/reshard.csv`.
 //!
 //! `cargo bench --bench reshard` (full: 1e6 keys); `NAMING_BENCH_QUICK=1 cargo bench --bench
 //! reshard` (1e5 keys, short criterion runs). Under `cargo test --benches` only the
