@@ -81,8 +81,7 @@ impl Visitor for Micro<'_, '_> {
 }
 
 fn main() {
-    let mut c = common::criterion();
-    {
+    common::bench_main("churn", Some("churn"), |c| {
         let mut group = c.benchmark_group("churn");
         let mut micro = Micro {
             group: &mut group,
@@ -90,7 +89,5 @@ fn main() {
         };
         contenders::for_each(&mut micro);
         group.finish();
-    }
-    c.final_summary();
-    common::run_and_write("churn", Some("churn"));
+    });
 }

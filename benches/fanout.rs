@@ -79,8 +79,7 @@ impl Visitor for Micro<'_, '_> {
 }
 
 fn main() {
-    let mut c = common::criterion();
-    {
+    common::bench_main("fanout", Some("fanout"), |c| {
         let mut group = c.benchmark_group("fanout");
         let mut micro = Micro {
             group: &mut group,
@@ -88,7 +87,5 @@ fn main() {
         };
         contenders::for_each(&mut micro);
         group.finish();
-    }
-    c.final_summary();
-    common::run_and_write("fanout", Some("fanout"));
+    });
 }

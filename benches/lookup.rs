@@ -9,10 +9,10 @@ use std::sync::Arc;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId};
 use naming_bench::alloc::CountingAlloc;
-use naming_bench::contenders::{self, Contender, TableVisitor, Visitor};
+use naming_bench::contenders::{self, Contender, FloorTable, TableVisitor, Visitor};
 use naming_bench::workloads::common::{id_names, start_workers};
 use naming_strategies::runtime::Runtime;
-use naming_strategies::{NameTable, Naming};
+use naming_strategies::Naming;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -56,7 +56,7 @@ impl Visitor for Micro<'_, '_> {
 }
 
 impl TableVisitor for Micro<'_, '_> {
-    fn visit<T: NameTable>(&mut self) {
+    fn visit<T: FloorTable>(&mut self) {
         let rt = Runtime::new();
         let names = id_names(NAMES);
         let workers = self.tokio.block_on(start_workers(&rt, NAMES));
@@ -65,7 +65,7 @@ impl TableVisitor for Micro<'_, '_> {
             let _ = table.insert_new(n.clone(), w.clone());
         }
         let i = Cell::new(0usize);
-        let label = format!("floor-{}-get", T::LABEL);
+        let label = T::FLOOR.label;
         self.group
             .bench_function(BenchmarkId::new(label, NAMES), |b| {
                 b.to_async(&self.tokio).iter(|| {
@@ -82,8 +82,7 @@ impl TableVisitor for Micro<'_, '_> {
 }
 
 fn main() {
-    let mut c = common::criterion();
-    {
+    common::bench_main("lookup", Some("lookup"), |c| {
         let mut group = c.benchmark_group("lookup");
         let mut micro = Micro {
             group: &mut group,
@@ -92,7 +91,5 @@ fn main() {
         contenders::for_each(&mut micro);
         contenders::for_each_table(&mut micro);
         group.finish();
-    }
-    c.final_summary();
-    common::run_and_write("lookup", Some("lookup"));
+    });
 }

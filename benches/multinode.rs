@@ -1,4 +1,4 @@
-//! The multi-node workloads (issue 7): a cluster of `naming-bench node` processes and a
+//! The multi-node workloads (names across a cluster of nodes): a cluster of `naming-bench node` processes and a
 //! 3-member etcd cluster, started by the harness; cross-node call latency, registration
 //! rate and propagation, node crash, and netsplit, written to `results/multinode.csv`.
 //!
@@ -9,11 +9,8 @@
 mod common;
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then skip the workload.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
     // The harness runs this package's binary in node mode.
     std::env::set_var("NAMING_BENCH_NODE_BIN", env!("CARGO_BIN_EXE_naming-bench"));
-    common::run_and_write("multinode", None);
+    // No micro-benchmarks: the cluster workloads only, under `cargo bench`.
+    common::bench_main("multinode", None, |_| {});
 }

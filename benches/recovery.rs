@@ -1,5 +1,7 @@
-//! The recovery workload (issue 6, seed 001): time from a kill to serving again per backup
-//! under criterion, then the kill-cycle workload (lost updates, recovery times) written to
+//! The recovery workload (keeping a worker's state across its crash, as in the source
+//! notes' counter demo: a supervisor-created table, a keeper that is the table's heir, or
+//! no backup): time from a kill to serving again per backup under criterion, then the
+//! kill-cycle workload (lost updates, recovery times) written to
 //! `results/recovery.csv`.
 //!
 //! `cargo bench --bench recovery` (full: 1e4 cycles per backup); `NAMING_BENCH_QUICK=1 cargo
@@ -9,13 +11,10 @@
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use naming_strategies::recovery::{
-    recovery_rows, Backup, CounterOpts, CounterService, RecoveryConfig,
-};
+use naming_strategies::recovery::{Backup, CounterOpts, CounterService};
 use naming_strategies::runtime::Runtime;
 mod common;
 
-use naming_strategies::shard::measure::quick_mode;
 use naming_strategies::{DashMapTable, Registry};
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
@@ -75,34 +74,5 @@ fn restarts(c: &mut Criterion, tokio: &tokio::runtime::Runtime) {
 }
 
 fn main() {
-    let quick = quick_mode();
-    let tokio = tokio_runtime();
-    let mut c = Criterion::default();
-    if quick {
-        c = c
-            .warm_up_time(Duration::from_millis(200))
-            .measurement_time(Duration::from_millis(500))
-            .sample_size(10);
-    }
-    let mut c = c.configure_from_args();
-    restarts(&mut c, &tokio);
-    c.final_summary();
-
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then skip the workload.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let config = RecoveryConfig::from_env();
-    eprintln!("recovery workload: {}", config.params());
-    let rows = match tokio.block_on(recovery_rows(&config)) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("recovery workload failed: {e}");
-            std::process::exit(1);
-        }
-    };
-    common::write_rows(
-        "recovery",
-        &naming_bench::results::from_strategy_rows(&rows),
-    );
+    common::bench_main("recovery", None, |c| restarts(c, &tokio_runtime()));
 }

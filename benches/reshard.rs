@@ -1,19 +1,15 @@
-//! The reshard workload (issue 6): lookup cost per router under criterion, then the
-//! movement / balance / lookup / memory / build rows written to `results/reshard.csv`.
+//! The reshard workload (how shard routers move and spread keys): lookup cost per router
+//! under criterion, then the movement / balance / lookup / memory / build rows written to
+//! `results/reshard.csv`.
 //!
 //! `cargo bench --bench reshard` (full: 1e6 keys); `NAMING_BENCH_QUICK=1 cargo bench --bench
 //! reshard` (1e5 keys, short criterion runs). Under `cargo test --benches` only the
 //! criterion smoke run happens and no CSV is written.
 
-use std::time::Duration;
-
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 mod common;
 
-use naming_strategies::shard::measure::quick_mode;
-use naming_strategies::shard::{
-    key_hash, reshard_rows, ReshardConfig, Router, RouterSpec, ShardRouter,
-};
+use naming_strategies::shard::{key_hash, Router, RouterSpec, ShardRouter};
 
 const LOOKUP_SHARDS: [usize; 2] = [16, 256];
 
@@ -57,35 +53,5 @@ fn lookups(c: &mut Criterion) {
 }
 
 fn main() {
-    let quick = quick_mode();
-    let mut c = Criterion::default();
-    if quick {
-        c = c
-            .warm_up_time(Duration::from_millis(200))
-            .measurement_time(Duration::from_millis(500))
-            .sample_size(10);
-    }
-    let mut c = c.configure_from_args();
-    lookups(&mut c);
-    c.final_summary();
-
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then skip the workload.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let config = ReshardConfig::from_env();
-    eprintln!(
-        "reshard workload: K = {:?}, {} keys, {} router configurations",
-        config.shard_counts,
-        config.keys,
-        config.routers.len()
-    );
-    let rows = match reshard_rows(&config) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("reshard workload failed: {e}");
-            std::process::exit(1);
-        }
-    };
-    common::write_rows("reshard", &naming_bench::results::from_strategy_rows(&rows));
+    common::bench_main("reshard", None, lookups);
 }

@@ -11,6 +11,7 @@ use criterion::{BenchmarkGroup, BenchmarkId};
 use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders::{self, Contender, Visitor};
 use naming_bench::workloads::common::{id_names, start_workers, CALL_TIMEOUT};
+use naming_bench::workloads::routing::{DIRECT_CALL, TOKIO_MPSC_ONESHOT};
 use naming_strategies::runtime::Runtime;
 use naming_strategies::Naming;
 use tokio::sync::{mpsc, oneshot};
@@ -64,15 +65,14 @@ impl Visitor for Micro<'_, '_> {
 type RawRequest = (u64, oneshot::Sender<u64>);
 
 fn main() {
-    let mut c = common::criterion();
-    {
+    common::bench_main("routing", Some("routing"), |c| {
         let mut group = c.benchmark_group("routing");
         let tokio = common::current_thread();
         // Floors first: a call to a pid already held, and a bare mpsc send + oneshot reply.
         let rt = Runtime::new();
         let workers = tokio.block_on(start_workers(&rt, WORKERS));
         let i = Cell::new(0usize);
-        group.bench_function(BenchmarkId::new("floor-direct-call", WORKERS), |b| {
+        group.bench_function(BenchmarkId::new(DIRECT_CALL.label, WORKERS), |b| {
             b.to_async(&tokio).iter(|| {
                 let k = next_key(&i);
                 let w = &workers[k];
@@ -92,7 +92,7 @@ fn main() {
                 })
                 .collect()
         });
-        group.bench_function(BenchmarkId::new("floor-tokio-mpsc-oneshot", WORKERS), |b| {
+        group.bench_function(BenchmarkId::new(TOKIO_MPSC_ONESHOT.label, WORKERS), |b| {
             b.to_async(&tokio).iter(|| {
                 let k = next_key(&i);
                 let (tx, rx) = oneshot::channel();
@@ -109,7 +109,5 @@ fn main() {
         for w in &workers {
             w.kill();
         }
-    }
-    c.final_summary();
-    common::run_and_write("routing", Some("routing"));
+    });
 }

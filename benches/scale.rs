@@ -54,8 +54,7 @@ impl Visitor for Micro<'_, '_> {
 }
 
 fn main() {
-    let mut c = common::criterion();
-    {
+    common::bench_main("scale", Some("scale"), |c| {
         let mut group = c.benchmark_group("scale");
         let mut micro = Micro {
             group: &mut group,
@@ -63,7 +62,5 @@ fn main() {
         };
         contenders::for_each(&mut micro);
         group.finish();
-    }
-    c.final_summary();
-    common::run_and_write("scale", Some("scale"));
+    });
 }

@@ -60,8 +60,7 @@ impl Visitor for Micro<'_, '_> {
 }
 
 fn main() {
-    let mut c = common::criterion();
-    {
+    common::bench_main("soak", Some("soak"), |c| {
         let mut group = c.benchmark_group("soak");
         let mut micro = Micro {
             group: &mut group,
@@ -69,7 +68,5 @@ fn main() {
         };
         contenders::for_each(&mut micro);
         group.finish();
-    }
-    c.final_summary();
-    common::run_and_write("soak", Some("soak"));
+    });
 }

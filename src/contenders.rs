@@ -1,10 +1,13 @@
 //! The backends the workloads compare: one small adapter each, one line in [`for_each`].
 //!
-//! A [`Contender`] builds a fresh backend for a run; a [`Visitor`] is handed each contender
-//! in turn with its concrete type, so workloads stay statically dispatched.
+//! A [`Contender`] builds a fresh backend for a run and declares its [`Identity`] (label,
+//! family, floor); a [`Visitor`] is handed each contender in turn with its concrete type,
+//! so workloads stay statically dispatched. [`identities`] lists every backend label the
+//! single-node workloads write, contenders and floors alike, each declared once.
 
 use std::future::Future;
 
+use naming_schema::{Family, Identity};
 use naming_strategies::runtime::Runtime;
 use naming_strategies::runtime::{Name, ProcessRef};
 use naming_strategies::{
@@ -17,8 +20,14 @@ pub trait Contender: Sync + 'static {
     /// The backend type.
     type N: Naming;
 
+    /// Who this backend is: its label in results and plots, its family, and the label of
+    /// the floor measured beside it (declared here, never inferred from the label).
+    fn identity(&self) -> Identity;
+
     /// The label in results and plots.
-    fn label(&self) -> &'static str;
+    fn label(&self) -> &'static str {
+        self.identity().label
+    }
 
     /// A fresh backend for about `names` names, or the reason it cannot hold them.
     fn make(
@@ -40,11 +49,6 @@ pub trait Contender: Sync + 'static {
             Ok(naming)
         }
     }
-
-    /// The storage map whose raw `get` is this backend's lookup floor, if it has one.
-    fn floor(&self) -> Option<&'static str> {
-        None
-    }
 }
 
 /// Receives each contender with its concrete type.
@@ -56,7 +60,30 @@ pub trait Visitor {
 /// Receives each storage table type, for the raw-`get` floors.
 pub trait TableVisitor {
     /// Called once per table type.
-    fn visit<T: NameTable>(&mut self);
+    fn visit<T: FloorTable>(&mut self);
+}
+
+/// A storage table whose raw `get` is measured as the lookup floor of the backends built on
+/// it: the floor's identity is declared once per table, here.
+pub trait FloorTable: NameTable {
+    /// The floor: this table's raw `get`, with no naming layer.
+    const FLOOR: Identity;
+}
+
+impl FloorTable for DashMapTable {
+    const FLOOR: Identity = Identity::floor("floor-dashmap-get");
+}
+
+impl FloorTable for FlurryTable {
+    const FLOOR: Identity = Identity::floor("floor-flurry-get");
+}
+
+impl FloorTable for SccTable {
+    const FLOOR: Identity = Identity::floor("floor-scc-get");
+}
+
+impl FloorTable for RwLockTable {
+    const FLOOR: Identity = Identity::floor("floor-rwlock-get");
 }
 
 /// The Elixir-style Registry over storage `T`, with `partitions` partitions.
@@ -66,7 +93,7 @@ pub struct RegistryOn<T> {
     _table: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: NameTable> RegistryOn<T> {
+impl<T: FloorTable> RegistryOn<T> {
     /// A contender labelled `label`.
     pub const fn new(label: &'static str, partitions: usize) -> Self {
         RegistryOn {
@@ -77,11 +104,11 @@ impl<T: NameTable> RegistryOn<T> {
     }
 }
 
-impl<T: NameTable> Contender for RegistryOn<T> {
+impl<T: FloorTable> Contender for RegistryOn<T> {
     type N = Registry<T>;
 
-    fn label(&self) -> &'static str {
-        self.label
+    fn identity(&self) -> Identity {
+        Identity::new(self.label, Family::Registry).with_floor(T::FLOOR.label)
     }
 
     fn make(
@@ -91,10 +118,6 @@ impl<T: NameTable> Contender for RegistryOn<T> {
     ) -> impl Future<Output = Result<Registry<T>, String>> + Send {
         std::future::ready(Ok(Registry::with_capacity(self.partitions, names)))
     }
-
-    fn floor(&self) -> Option<&'static str> {
-        Some(T::LABEL)
-    }
 }
 
 /// Elixir's Registry with duplicate keys (dispatch / pub-sub) over dashmap.
@@ -103,8 +126,8 @@ pub struct DuplicateKeys;
 impl Contender for DuplicateKeys {
     type N = DuplicateRegistry<DashMapTable>;
 
-    fn label(&self) -> &'static str {
-        "duplicate-dashmap"
+    fn identity(&self) -> Identity {
+        Identity::new("duplicate-dashmap", Family::Registry)
     }
 
     fn make(
@@ -126,8 +149,8 @@ pub struct Static;
 impl Contender for Static {
     type N = StaticNames;
 
-    fn label(&self) -> &'static str {
-        "static-names"
+    fn identity(&self) -> Identity {
+        Identity::new("static-names", Family::StaticNames)
     }
 
     fn make(
@@ -151,8 +174,8 @@ pub struct Atoms;
 impl Contender for Atoms {
     type N = InternedNames;
 
-    fn label(&self) -> &'static str {
-        "interned-atoms"
+    fn identity(&self) -> Identity {
+        Identity::new("interned-atoms", Family::DynamicAtoms)
     }
 
     fn make(
@@ -170,8 +193,8 @@ pub struct Discovery;
 impl Contender for Discovery {
     type N = StartupDiscovery;
 
-    fn label(&self) -> &'static str {
-        "startup-discovery"
+    fn identity(&self) -> Identity {
+        Identity::new("startup-discovery", Family::StartupDiscovery)
     }
 
     fn make(
@@ -198,11 +221,12 @@ pub struct MonitorRegistryWith(pub ReadPath);
 impl Contender for MonitorRegistryWith {
     type N = MonitorRegistry;
 
-    fn label(&self) -> &'static str {
-        match self.0 {
+    fn identity(&self) -> Identity {
+        let label = match self.0 {
             ReadPath::Call => "monitor-registry",
             ReadPath::Table => "monitor-registry-ets",
-        }
+        };
+        Identity::new(label, Family::MonitorRegistry)
     }
 
     fn make(
@@ -225,8 +249,8 @@ pub struct GprocLocal;
 impl Contender for GprocLocal {
     type N = Gproc;
 
-    fn label(&self) -> &'static str {
-        "gproc"
+    fn identity(&self) -> Identity {
+        Identity::new("gproc", Family::RichRegistry)
     }
 
     fn make(
@@ -274,22 +298,33 @@ pub fn labels() -> Vec<&'static str> {
     l.0
 }
 
-/// The storage tables whose floors the selected backends need (all if `None`).
-pub fn floors(backends: Option<&[String]>) -> Vec<&'static str> {
-    struct Floors<'a>(Option<&'a [String]>, Vec<&'static str>);
-    impl Visitor for Floors<'_> {
+/// The identities of every contender, in report order.
+pub fn contender_identities() -> Vec<Identity> {
+    struct Ids(Vec<Identity>);
+    impl Visitor for Ids {
         fn visit<C: Contender>(&mut self, c: &C) {
-            if self.0.is_some_and(|b| !b.iter().any(|l| l == c.label())) {
-                return;
-            }
-            if let Some(f) = c.floor() {
-                if !self.1.contains(&f) {
-                    self.1.push(f);
-                }
-            }
+            self.0.push(c.identity());
         }
     }
-    let mut f = Floors(backends, Vec::new());
-    for_each(&mut f);
-    f.1
+    let mut ids = Ids(Vec::new());
+    for_each(&mut ids);
+    ids.0
+}
+
+/// Every backend the single-node workloads write rows for: each contender (in report
+/// order), then every storage table's lookup floor, then routing's floors. The report
+/// reads labels, families and floors from here instead of guessing them from labels.
+pub fn identities() -> Vec<Identity> {
+    struct Tables(Vec<Identity>);
+    impl TableVisitor for Tables {
+        fn visit<T: FloorTable>(&mut self) {
+            self.0.push(T::FLOOR);
+        }
+    }
+    let mut out = contender_identities();
+    let mut tables = Tables(Vec::new());
+    for_each_table(&mut tables);
+    out.extend(tables.0);
+    out.extend(crate::workloads::routing::FLOORS);
+    out
 }

@@ -1,5 +1,6 @@
-//! State that survives a crash (issue 6, part 2; seed 001): zero lost updates for (a) and
-//! (b) over many kill cycles, including kills that land during a handover; (c) loses state.
+//! State that survives a crash (the source notes' counter demo of keeping state across a
+//! restart): zero lost updates for (a) and (b) over many kill cycles, including kills that
+//! land during a handover; (c) loses state.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ fn registry() -> Registry<DashMapTable> {
     Registry::new(1)
 }
 
-/// Seed 001's `Demo.run`: three cycles of three increments, killing the worker between.
+/// The source notes' `Demo.run`: three cycles of three increments, killing the worker between.
 async fn demo(backup: Backup) -> Vec<u64> {
     let rt = Runtime::new();
     let service = CounterService::start(&rt, &registry(), backup, CounterOpts::default())

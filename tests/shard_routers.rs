@@ -1,4 +1,4 @@
-//! Shard routers (issue 6, part 1): movement bounds, determinism, and routing through
+//! Shard routers (modulo, rendezvous, ring, jump, Maglev): movement bounds, determinism, and routing through
 //! `{:shard, k}` workers while one is killed and restarted.
 //!
 //! Parameters: keys `0..N` hashed with `key_hash`; N = 1e5 for K = 4 and 16, 3e5 for K = 64,

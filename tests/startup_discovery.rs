@@ -1,4 +1,5 @@
-//! Startup discovery (seed 003): handed pids go stale after a restart; a `which_children`
+//! Startup discovery (the "no registry" strategy of the source notes on naming: processes
+//! handed each other's pids at start): handed pids go stale after a restart; a `which_children`
 //! scan finds the new incarnation; and what using a stale pid costs.
 
 use std::time::{Duration, Instant};

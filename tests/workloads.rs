@@ -1,8 +1,12 @@
-//! Every workload at tiny size over every backend, with its invariants asserted.
+//! Every workload at tiny size over every backend, with its invariants asserted, and every
+//! row checked against its workload's declaration.
 
 use naming_bench::contenders;
 use naming_bench::results::Row;
-use naming_bench::workloads::{run_workload, Progress, Specs};
+use naming_bench::workloads::{
+    churn, fanout, lookup, routing, run_workload, scale, soak, Progress, Specs, DECLARATIONS,
+};
+use naming_schema::{Metric, Workload};
 
 struct Quiet;
 
@@ -12,12 +16,45 @@ impl Progress for Quiet {
     fn finish(&self, _: &str) {}
 }
 
-fn run(workload: &str) -> Vec<Row> {
-    run_workload(workload, &Specs::tiny(), None, &Quiet)
+/// Runs `decl`'s workload at tiny sizes and checks every row against the declaration.
+fn run(decl: &Workload) -> Vec<Row> {
+    let rows = run_workload(decl.name, &Specs::tiny(), None, &Quiet);
+    declared(decl, &rows);
+    rows
 }
 
-fn values<'a>(rows: &'a [Row], metric: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
-    rows.iter().filter(move |r| r.metric == metric)
+/// Every row is of `decl`'s workload and names a metric it declares (a skip names none and
+/// gives its reason), with that metric's unit.
+fn declared(decl: &Workload, rows: &[Row]) {
+    assert!(!rows.is_empty(), "{}: no rows", decl.name);
+    for r in rows {
+        assert_eq!(r.workload, decl.name, "{r:?}");
+        match r.skip_reason() {
+            Some(reason) => assert!(!reason.is_empty(), "a skip without a reason: {r:?}"),
+            None => {
+                let m = decl.metric(&r.metric).unwrap_or_else(|| {
+                    panic!("{}: undeclared metric {:?} in {r:?}", decl.name, r.metric)
+                });
+                assert_eq!(r.unit, m.unit.symbol(), "{r:?}");
+            }
+        }
+    }
+}
+
+/// The measured rows of `metric`, asserted to exist, so a check over them cannot pass by
+/// finding none.
+fn values<'a>(rows: &'a [Row], metric: &Metric) -> Vec<&'a Row> {
+    let found: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.metric == metric.name && !r.is_skip())
+        .collect();
+    assert!(!found.is_empty(), "no rows of {}", metric.name);
+    found
+}
+
+fn value(r: &Row) -> f64 {
+    r.value()
+        .unwrap_or_else(|| panic!("not a finite value: {r:?}"))
 }
 
 /// Every backend appears in the rows, measured or skipped with a reason.
@@ -28,132 +65,184 @@ fn every_backend_present(rows: &[Row]) {
             "{label} is missing from the rows"
         );
     }
-    for r in rows.iter().filter(|r| r.is_skip()) {
-        assert!(!r.unit.is_empty(), "a skip without a reason: {r:?}");
+}
+
+#[test]
+fn declarations_have_no_problems() {
+    let mut names = Vec::new();
+    for decl in DECLARATIONS {
+        assert!(decl.problems().is_empty(), "{:?}", decl.problems());
+        assert!(!names.contains(&decl.name), "{} declared twice", decl.name);
+        names.push(decl.name);
     }
 }
 
 #[test]
 fn lookup_finds_every_name_and_has_floors() {
-    let rows = run("lookup");
+    let rows = run(&lookup::LOOKUP);
     every_backend_present(&rows);
-    assert!(rows
+    let floors: Vec<&str> = contenders::identities()
+        .into_iter()
+        .filter(|i| i.is_floor())
+        .map(|i| i.label)
+        .collect();
+    assert!(values(&rows, &lookup::OPS_PER_SEC)
         .iter()
-        .any(|r| r.backend.starts_with("floor-") && r.metric == "ops_per_sec"));
-    for r in values(&rows, "ops_per_sec") {
-        assert!(r.value > 0.0 && r.value.is_finite(), "{r:?}");
+        .any(|r| floors.contains(&r.backend.as_str())));
+    for r in values(&rows, &lookup::OPS_PER_SEC) {
+        assert!(value(r) > 0.0, "{r:?}");
+    }
+    for r in values(&rows, &lookup::OPS_VS_FLOOR) {
+        assert!(
+            value(r) > 0.0 && !floors.contains(&r.backend.as_str()),
+            "{r:?}"
+        );
     }
     // A missed lookup would have been recorded as a skip with this reason.
     assert!(!rows
         .iter()
-        .any(|r| r.unit == "a registered name was not found"));
+        .any(|r| r.skip_reason() == Some("a registered name was not found")));
 }
 
 #[test]
 fn routing_calls_all_succeed_and_has_percentiles() {
-    let rows = run("routing");
+    let rows = run(&routing::ROUTING);
     every_backend_present(&rows);
-    for r in values(&rows, "errors") {
-        assert_eq!(r.value, 0.0, "failed calls: {r:?}");
+    for r in values(&rows, &routing::ERRORS) {
+        assert_eq!(value(r), 0.0, "failed calls: {r:?}");
     }
-    for r in values(&rows, "p99_ns") {
+    for r in values(&rows, &routing::P99_NS) {
         let p50 = rows
             .iter()
-            .find(|q| q.backend == r.backend && q.params == r.params && q.metric == "p50_ns")
+            .find(|q| {
+                q.backend == r.backend && q.params == r.params && q.metric == routing::P50_NS.name
+            })
             .unwrap();
-        assert!(p50.value <= r.value);
+        assert!(value(p50) <= value(r));
     }
-    assert!(rows.iter().any(|r| r.backend == "floor-direct-call"));
-    assert!(rows.iter().any(|r| r.params.contains("mode=open")));
+    assert!(rows.iter().any(|r| r.backend == routing::DIRECT_CALL.label));
+    assert!(rows
+        .iter()
+        .any(|r| r.param("mode").as_deref() == Some("open")));
+    for r in values(&rows, &routing::OPS_VS_DIRECT) {
+        assert!(
+            value(r) > 0.0 && r.backend != routing::DIRECT_CALL.label,
+            "{r:?}"
+        );
+    }
 }
 
 #[test]
 fn churn_never_has_two_owners_and_counts_add_up() {
-    let rows = run("churn");
+    let rows = run(&churn::CHURN);
     every_backend_present(&rows);
-    for r in values(&rows, "duplicate_owners") {
-        assert_eq!(r.value, 0.0, "two live owners of one name: {r:?}");
+    for r in values(&rows, &churn::DUPLICATE_OWNERS) {
+        assert_eq!(value(r), 0.0, "two live owners of one name: {r:?}");
     }
-    for r in values(&rows, "dead_names_left") {
+    for r in values(&rows, &churn::DEAD_NAMES_LEFT) {
         assert_eq!(
-            r.value, 0.0,
+            value(r),
+            0.0,
             "names of dead processes left after settling: {r:?}"
         );
     }
-    for r in values(&rows, "settled") {
-        assert_eq!(r.value, 1.0, "workers not all back and named: {r:?}");
+    for r in values(&rows, &churn::SETTLED) {
+        assert_eq!(value(r), 1.0, "workers not all back and named: {r:?}");
     }
     let spec = Specs::tiny().churn;
     let total = (spec.ops_per_client * spec.clients) as f64;
-    let measured: std::collections::BTreeSet<_> = values(&rows, "calls_ok")
+    let measured: Vec<_> = values(&rows, &churn::CALLS_OK)
+        .iter()
         .map(|r| (r.backend.clone(), r.params.clone()))
         .collect();
     for (backend, params) in measured {
-        let get = |m: &str| {
+        let get = |m: &Metric| {
             rows.iter()
-                .find(|r| r.backend == backend && r.params == params && r.metric == m)
-                .map(|r| r.value)
+                .find(|r| r.backend == backend && r.params == params && r.metric == m.name)
+                .and_then(Row::value)
                 .unwrap()
         };
-        let calls = get("calls_ok")
-            + get("calls_noproc")
-            + get("calls_timeout")
-            + get("calls_not_found")
-            + get("calls_bad_request");
+        let calls = get(&churn::CALLS_OK)
+            + get(&churn::CALLS_NOPROC)
+            + get(&churn::CALLS_TIMEOUT)
+            + get(&churn::CALLS_NOT_FOUND)
+            + get(&churn::CALLS_BAD_REQUEST);
         let kill_attempts_upper = total - calls;
         assert!(
-            kill_attempts_upper >= get("kills"),
+            kill_attempts_upper >= get(&churn::KILLS),
             "{backend}: outcomes {calls} + kills {} exceed ops {total}",
-            get("kills")
+            get(&churn::KILLS)
         );
-        assert!(get("calls_ok") > 0.0, "{backend}: no call succeeded");
+        assert!(get(&churn::CALLS_OK) > 0.0, "{backend}: no call succeeded");
+        let failed =
+            get(&churn::CALLS_NOPROC) + get(&churn::CALLS_TIMEOUT) + get(&churn::CALLS_NOT_FOUND);
+        let want = (failed + get(&churn::STALE_DELIVERIES)) / (get(&churn::CALLS_OK) + failed);
+        assert!((get(&churn::FAILED_STALE_PER_CALL) - want).abs() < 1e-12);
     }
 }
 
 #[test]
 fn scale_registers_and_releases_everything() {
-    let rows = run("scale");
+    let rows = run(&scale::SCALE);
     every_backend_present(&rows);
     assert!(
-        values(&rows, "names_left_after_release").next().is_none(),
+        !rows
+            .iter()
+            .any(|r| r.metric == scale::NAMES_LEFT_AFTER_RELEASE.name),
         "names left after every owner exited"
     );
-    for r in values(&rows, "register_ns") {
-        assert!(r.value > 0.0);
+    for r in values(&rows, &scale::REGISTER_NS) {
+        assert!(value(r) > 0.0);
     }
-    assert!(values(&rows, "register_unregister_ns").next().is_some());
+    values(&rows, &scale::REGISTER_UNREGISTER_NS);
 }
 
 #[test]
 fn fanout_reaches_every_member_or_says_why_not() {
-    let rows = run("fanout");
+    let rows = run(&fanout::FANOUT);
     every_backend_present(&rows);
-    for r in values(&rows, "short_dispatches") {
-        assert_eq!(r.value, 0.0, "a dispatch missed members: {r:?}");
+    for r in values(&rows, &fanout::SHORT_DISPATCHES) {
+        assert_eq!(value(r), 0.0, "a dispatch missed members: {r:?}");
     }
 }
 
 #[test]
 fn soak_keeps_invariants_every_phase() {
-    let rows = run("soak");
+    let rows = run(&soak::SOAK);
     every_backend_present(&rows);
     let spec = Specs::tiny().soak;
-    for r in values(&rows, "registered") {
+    for r in values(&rows, &soak::REGISTERED) {
         assert_eq!(
-            r.value, spec.sessions as f64,
+            value(r),
+            spec.sessions as f64,
             "registered names drifted: {r:?}"
         );
     }
-    for m in ["dead_names_left", "wrong_owner"] {
+    for m in [&soak::DEAD_NAMES_LEFT, &soak::WRONG_OWNER] {
         for r in values(&rows, m) {
-            assert_eq!(r.value, 0.0, "{m}: {r:?}");
+            assert_eq!(value(r), 0.0, "{}: {r:?}", m.name);
         }
     }
 }
 
 #[test]
+fn criterion_estimates_are_rows_of_the_criterion_declaration() {
+    use naming_bench::workloads::criterion::{estimate_rows, CRITERION};
+    let rows = estimate_rows(
+        "registry-dashmap",
+        "lookup",
+        Some("10000"),
+        60.0,
+        58.0,
+        63.0,
+    );
+    declared(&CRITERION, &rows);
+    assert_eq!(rows[0].params.to_string(), "bench=lookup;param=10000");
+}
+
+#[test]
 fn reshard_rows_cover_every_router_and_recovery_loses_nothing_with_a_backup() {
-    let rows = run("reshard");
+    let rows = run_workload("reshard", &Specs::tiny(), None, &Quiet);
     for router in ["modulo", "rendezvous", "ring", "jump", "maglev"] {
         assert!(
             rows.iter()
@@ -161,11 +250,12 @@ fn reshard_rows_cover_every_router_and_recovery_loses_nothing_with_a_backup() {
             "{router} missing"
         );
     }
-    let rows = run("recovery");
-    for r in values(&rows, "lost_updates") {
+    let rows = run_workload("recovery", &Specs::tiny(), None, &Quiet);
+    let lost: Vec<&Row> = rows.iter().filter(|r| r.metric == "lost_updates").collect();
+    assert!(lost.len() >= 3);
+    for r in lost {
         if r.backend != "no-backup" {
-            assert_eq!(r.value, 0.0, "{r:?}");
+            assert_eq!(r.value(), Some(0.0), "{r:?}");
         }
     }
-    assert!(values(&rows, "lost_updates").count() >= 3);
 }

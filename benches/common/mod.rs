@@ -1,5 +1,6 @@
-//! What every bench target shares: quick mode, criterion settings, the result writer, and
-//! criterion's own estimates turned into result rows.
+//! What every bench target shares: the scaffold ([`bench_main`]: criterion with the suite's
+//! settings, the target's micro-benchmarks, then its workload written to results/), quick
+//! mode, and criterion's own estimates turned into result rows (the `criterion` workload).
 
 #![allow(dead_code)]
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use naming_bench::environment::Environment;
 use naming_bench::results::{self, Row};
+use naming_bench::workloads::criterion::estimate_rows;
 use naming_bench::workloads::{run_workload, PrintProgress, Specs};
 
 /// `NAMING_BENCH_QUICK=1` (or `--quick` passed after `--`) selects the quick sizes.
@@ -60,6 +62,21 @@ pub fn write_rows(workload: &str, rows: &[Row]) {
     );
 }
 
+/// Every bench target's `main`: criterion with the suite's settings runs `micro` (the
+/// target's micro-benchmarks, if any); then, under `cargo bench` (which passes `--bench`;
+/// `cargo test --benches` does not, and stops here), `workload` runs through the
+/// data-driven harness and `<workload>.csv` is written, with criterion's estimates for
+/// the group `micro_group` appended.
+pub fn bench_main(workload: &str, micro_group: Option<&str>, micro: impl FnOnce(&mut Criterion)) {
+    let mut c = criterion();
+    micro(&mut c);
+    c.final_summary();
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    run_and_write(workload, micro_group);
+}
+
 /// Runs `workload` through the data-driven harness over every contender and writes
 /// `<workload>.csv` (plus `environment.json`), with criterion's estimates for `group` appended.
 pub fn run_and_write(workload: &str, micro_group: Option<&str>) {
@@ -71,7 +88,7 @@ pub fn run_and_write(workload: &str, micro_group: Option<&str>) {
     );
     let mut rows = run_workload(workload, &specs, None, &PrintProgress);
     if let Some(group) = micro_group {
-        rows.extend(criterion_rows(workload, group));
+        rows.extend(criterion_rows(group));
     }
     write_rows(workload, &rows);
 }
@@ -111,8 +128,9 @@ fn string_after(text: &str, key: &str) -> Option<String> {
 }
 
 /// Criterion's mean estimates (with their 95% interval) for every benchmark in `group`,
-/// read from `target/criterion`, as rows of workload `<workload>-micro`.
-pub fn criterion_rows(workload: &str, group: &str) -> Vec<Row> {
+/// read from `target/criterion`, as rows of the `criterion` workload
+/// (`bench=<group>;param=<p>`).
+pub fn criterion_rows(group: &str) -> Vec<Row> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
@@ -142,14 +160,14 @@ pub fn criterion_rows(workload: &str, group: &str) -> Vec<Row> {
         ) else {
             continue;
         };
-        let params = match param {
-            Some(p) => format!("bench={group};param={p}"),
-            None => format!("bench={group}"),
-        };
-        let w = format!("{workload}-micro");
-        rows.push(Row::new(&backend, &w, &params, "mean_ns", point, "ns"));
-        rows.push(Row::new(&backend, &w, &params, "mean_ns_ci_low", lo, "ns"));
-        rows.push(Row::new(&backend, &w, &params, "mean_ns_ci_high", hi, "ns"));
+        rows.extend(estimate_rows(
+            &backend,
+            group,
+            param.as_deref(),
+            point,
+            lo,
+            hi,
+        ));
     }
     rows
 }

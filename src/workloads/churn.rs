@@ -5,6 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use naming_schema::{
+    Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Row, Situation, Subject, Sweep,
+    Unit, Workload,
+};
 use naming_strategies::runtime::{
     CallError, DynamicSupervisor, DynamicSupervisorOpts, Intensity, Name, Runtime,
 };
@@ -13,13 +17,239 @@ use parking_lot::Mutex;
 use tokio::sync::Barrier;
 
 use super::common::{
-    histogram, id_names, named_worker, params, run_on, tokio_runtime, wait_until, Claims,
+    histogram, id_names, make_or_skip, named_worker, run_on, tokio_runtime, wait_until, Claims,
     SplitMix64, CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::alloc::live_bytes;
 use crate::contenders::Contender;
-use crate::results::Row;
+
+/// Operations (calls and kills) per second, all clients together.
+pub const OPS_PER_SEC: Metric = Metric::new(
+    "ops_per_sec",
+    "operations per second under churn",
+    Unit::OpsPerSec,
+    Better::Higher,
+);
+/// Workers killed (the churn itself, recorded for context).
+pub const KILLS: Metric = Metric::new("kills", "workers killed", Unit::Count, Better::Neither);
+/// Calls answered.
+pub const CALLS_OK: Metric = Metric::new("calls_ok", "calls answered", Unit::Count, Better::Higher);
+/// Calls to a process that had exited (`:noproc`).
+pub const CALLS_NOPROC: Metric = Metric::new(
+    "calls_noproc",
+    "calls to an exited process",
+    Unit::Count,
+    Better::Lower,
+);
+/// Calls that timed out.
+pub const CALLS_TIMEOUT: Metric = Metric::new(
+    "calls_timeout",
+    "calls timed out",
+    Unit::Count,
+    Better::Lower,
+);
+/// Lookups that found no process (the name not yet re-registered).
+pub const CALLS_NOT_FOUND: Metric = Metric::new(
+    "calls_not_found",
+    "names not found",
+    Unit::Count,
+    Better::Lower,
+);
+/// Calls the worker could not take as its request type.
+pub const CALLS_BAD_REQUEST: Metric = Metric::new(
+    "calls_bad_request",
+    "calls refused as bad requests",
+    Unit::Count,
+    Better::Lower,
+);
+/// Lookups that returned a process already dead (the call was sent to a stale pid).
+pub const STALE_DELIVERIES: Metric = Metric::new(
+    "stale_deliveries",
+    "calls sent to a dead pid",
+    Unit::Count,
+    Better::Lower,
+);
+/// Median time from a kill until the name no longer names the dead pid.
+pub const RELEASE_P50_NS: Metric = Metric::new(
+    "release_p50_ns",
+    "name release p50",
+    Unit::Ns,
+    Better::Lower,
+);
+/// 99th percentile of the same.
+pub const RELEASE_P99_NS: Metric = Metric::new(
+    "release_p99_ns",
+    "name release p99",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Median time from a kill until the restarted worker is found under the name.
+pub const REREGISTER_P50_NS: Metric = Metric::new(
+    "reregister_p50_ns",
+    "re-registration p50",
+    Unit::Ns,
+    Better::Lower,
+);
+/// 99th percentile of the same.
+pub const REREGISTER_P99_NS: Metric = Metric::new(
+    "reregister_p99_ns",
+    "re-registration p99",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Killed workers whose name still named the dead pid two seconds later.
+pub const NEVER_RELEASED: Metric = Metric::new(
+    "never_released",
+    "names not released within 2 s",
+    Unit::Count,
+    Better::Lower,
+);
+/// Killed workers whose name had no new holder two seconds later.
+pub const NEVER_REREGISTERED: Metric = Metric::new(
+    "never_reregistered",
+    "names not re-registered within 2 s",
+    Unit::Count,
+    Better::Lower,
+);
+/// Processes that started under a name another live process also held.
+pub const DUPLICATE_OWNERS: Metric =
+    Metric::must_be_zero("duplicate_owners", "two live owners of one name");
+/// After settling, names whose live owner the backend does not resolve to.
+pub const NAMES_UNRESOLVED_AFTER: Metric = Metric::must_be_zero(
+    "names_unresolved_after",
+    "live owners not resolved after settling",
+);
+/// After settling, names the backend resolves to a dead process.
+pub const DEAD_NAMES_LEFT: Metric =
+    Metric::must_be_zero("dead_names_left", "names of dead processes left");
+/// 1 if every worker was back and named within 5 s of the clients stopping, else 0.
+pub const SETTLED: Metric = Metric::new(
+    "settled",
+    "every worker back and named",
+    Unit::Count,
+    Better::Higher,
+)
+.with_ideal(1.0);
+/// Live heap bytes before the clients start.
+pub const BYTES_BEFORE: Metric = Metric::new(
+    "bytes_before",
+    "live heap before",
+    Unit::Bytes,
+    Better::Neither,
+);
+/// Live heap bytes after settling.
+pub const BYTES_AFTER: Metric = Metric::new(
+    "bytes_after",
+    "live heap after",
+    Unit::Bytes,
+    Better::Neither,
+);
+/// Calls answered `noproc`, timed out or not found, plus deliveries to a dead pid, over
+/// all calls (`calls_ok + calls_noproc + calls_timeout + calls_not_found`).
+pub const FAILED_STALE_PER_CALL: Metric = Metric::new(
+    "failed_stale_per_call",
+    "failed + stale calls per call",
+    Unit::Fraction,
+    Better::Lower,
+)
+.with_ideal(0.0);
+
+/// The churn workload: calls through names while workers are killed and restarted.
+pub const CHURN: Workload = Workload {
+    metrics: &[
+        &OPS_PER_SEC,
+        &KILLS,
+        &CALLS_OK,
+        &CALLS_NOPROC,
+        &CALLS_TIMEOUT,
+        &CALLS_NOT_FOUND,
+        &CALLS_BAD_REQUEST,
+        &STALE_DELIVERIES,
+        &RELEASE_P50_NS,
+        &RELEASE_P99_NS,
+        &REREGISTER_P50_NS,
+        &REREGISTER_P99_NS,
+        &NEVER_RELEASED,
+        &NEVER_REREGISTERED,
+        &DUPLICATE_OWNERS,
+        &NAMES_UNRESOLVED_AFTER,
+        &DEAD_NAMES_LEFT,
+        &SETTLED,
+        &BYTES_BEFORE,
+        &BYTES_AFTER,
+        &FAILED_STALE_PER_CALL,
+    ],
+    charts: &[
+        Chart::Sweep(Sweep {
+            caption: "Calls answered `noproc`, timed out or not found, plus deliveries to a stale process, as a fraction of all calls, against the kill rate.",
+            x_desc: "kill rate (fraction of workers killed per tick)",
+            y_desc: "failed + stale calls (fraction of calls)",
+            split_by: &["workers", "clients"],
+            ..Sweep::new(
+                "churn-failed",
+                "Failed and stale calls under churn",
+                "kill_rate",
+                &[Line::solid(&FAILED_STALE_PER_CALL)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Time from a worker's exit until its name is free, in nanoseconds: solid p50, dashed p99.",
+            x_desc: "kill rate (fraction of workers killed per tick)",
+            y_desc: "latency (ns)",
+            split_by: &["workers", "clients"],
+            notes: &["solid: p50, dashed: p99"],
+            ..Sweep::new(
+                "churn-release",
+                "Name release after exit",
+                "kill_rate",
+                &[Line::solid(&RELEASE_P50_NS), Line::dashed(&RELEASE_P99_NS)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Time from a worker's exit until its restarted successor is found under the same name, in nanoseconds: solid p50, dashed p99.",
+            x_desc: "kill rate (fraction of workers killed per tick)",
+            y_desc: "latency (ns)",
+            split_by: &["workers", "clients"],
+            notes: &["solid: p50, dashed: p99"],
+            ..Sweep::new(
+                "churn-reregister",
+                "Re-registration after restart",
+                "kill_rate",
+                &[Line::solid(&REREGISTER_P50_NS), Line::dashed(&REREGISTER_P99_NS)],
+            )
+        }),
+    ],
+    columns: &[
+        Column::new(&FAILED_STALE_PER_CALL, "churn failed+stale"),
+        Column::new(&REREGISTER_P99_NS, "re-register p99"),
+        Column::new(&DUPLICATE_OWNERS, "duplicate owners"),
+    ],
+    judges: &[
+        Judge {
+            situation: Situation::HeavyChurn,
+            rank: 0,
+            metric: &FAILED_STALE_PER_CALL,
+            at: ("kill_rate", Extreme::Max),
+            prefer: &[],
+            tiebreak: Some(&REREGISTER_P99_NS),
+        },
+        Judge {
+            situation: Situation::HeavyChurn,
+            rank: 1,
+            metric: &REREGISTER_P99_NS,
+            at: ("kill_rate", Extreme::Max),
+            prefer: &[],
+            tiebreak: None,
+        },
+    ],
+    ..Workload::new(
+        "churn",
+        "Churn",
+        "Named workers under one `DynamicSupervisor`; clients call random names while a fraction of operations (the kill rate) kills the named worker instead, which the supervisor restarts under the same name; every outcome is counted, release and re-registration are timed, and after settling every name must have exactly one live owner.",
+        Subject::NamingBackends,
+    )
+};
 
 /// What the churn workload measures.
 #[derive(Clone, Debug)]
@@ -116,17 +346,16 @@ pub fn churn<C: Contender>(contender: &C, spec: &ChurnSpec, progress: &dyn Progr
     let mut rows = Vec::new();
     for &rate in &spec.kill_rates {
         progress.step(&format!("churn {label} kill_rate={rate}"));
-        let p = params(&[
-            ("workers", spec.workers.to_string()),
-            ("clients", spec.clients.to_string()),
-            ("kill_rate", format!("{rate}")),
-        ]);
+        let p = Params::new()
+            .with("workers", spec.workers)
+            .with("clients", spec.clients)
+            .with("kill_rate", rate);
         let rt_tokio = tokio_runtime(spec.clients);
         let rt = Runtime::new();
-        let naming = match rt_tokio.block_on(contender.make(&rt, spec.workers)) {
+        let naming = match make_or_skip(&CHURN, contender, &rt_tokio, &rt, spec.workers, &p) {
             Ok(n) => n,
-            Err(reason) => {
-                rows.push(Row::skipped(label, "churn", &p, &reason));
+            Err(skip) => {
+                rows.push(*skip);
                 continue;
             }
         };
@@ -141,14 +370,13 @@ pub fn churn<C: Contender>(contender: &C, spec: &ChurnSpec, progress: &dyn Progr
 
 async fn run_one<N: Naming>(
     label: &'static str,
-    p: &str,
+    p: &Params,
     naming: N,
     rt: Runtime,
     spec: ChurnSpec,
     rate: f64,
 ) -> Vec<Row> {
-    let row =
-        |metric: &str, value: f64, unit: &str| Row::new(label, "churn", p, metric, value, unit);
+    let row = |metric: &Metric, value: f64| CHURN.row(label, p, metric, value);
     let opts = DynamicSupervisorOpts {
         intensity: Intensity {
             max_restarts: u32::MAX,
@@ -157,12 +385,7 @@ async fn run_one<N: Naming>(
         max_children: None,
     };
     let Ok(sup) = DynamicSupervisor::start(&rt, opts).await else {
-        return vec![Row::skipped(
-            label,
-            "churn",
-            p,
-            "the supervisor did not start",
-        )];
+        return vec![CHURN.skip(label, p, "the supervisor did not start")];
     };
     let claims = Claims::default();
     let names = Arc::new(id_names(spec.workers));
@@ -172,12 +395,7 @@ async fn run_one<N: Naming>(
             .await
         {
             sup.process().kill();
-            return vec![Row::skipped(
-                label,
-                "churn",
-                p,
-                &format!("cannot start named workers: {e}"),
-            )];
+            return vec![CHURN.skip(label, p, &format!("cannot start named workers: {e}"))];
         }
     }
     let bytes_before = live_bytes();
@@ -287,45 +505,36 @@ async fn run_one<N: Naming>(
     let t = &tally;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
     let total_ops = (spec.ops_per_client * spec.clients) as f64;
+    let q = |h: &hdrhistogram::Histogram<u64>, at: f64| h.value_at_quantile(at) as f64;
     let mut rows = vec![
-        row("ops_per_sec", total_ops / secs, "ops/s"),
-        row("kills", g(&t.kills), "kills"),
-        row("calls_ok", g(&t.ok), "calls"),
-        row("calls_noproc", g(&t.noproc), "calls"),
-        row("calls_timeout", g(&t.timeout), "calls"),
-        row("calls_not_found", g(&t.not_found), "calls"),
-        row("calls_bad_request", g(&t.other), "calls"),
-        row("stale_deliveries", g(&t.stale), "calls"),
-        row(
-            "release_p50_ns",
-            release.value_at_quantile(0.5) as f64,
-            "ns",
-        ),
-        row(
-            "release_p99_ns",
-            release.value_at_quantile(0.99) as f64,
-            "ns",
-        ),
-        row(
-            "reregister_p50_ns",
-            rereg.value_at_quantile(0.5) as f64,
-            "ns",
-        ),
-        row(
-            "reregister_p99_ns",
-            rereg.value_at_quantile(0.99) as f64,
-            "ns",
-        ),
-        row("never_released", g(&t.never_released), "kills"),
-        row("never_reregistered", g(&t.never_reregistered), "kills"),
-        row("duplicate_owners", claims.duplicates() as f64, "names"),
-        row("names_unresolved_after", unresolved as f64, "names"),
-        row("dead_names_left", dead as f64, "names"),
-        row("settled", if settled { 1.0 } else { 0.0 }, "bool"),
+        row(&OPS_PER_SEC, total_ops / secs),
+        row(&KILLS, g(&t.kills)),
+        row(&CALLS_OK, g(&t.ok)),
+        row(&CALLS_NOPROC, g(&t.noproc)),
+        row(&CALLS_TIMEOUT, g(&t.timeout)),
+        row(&CALLS_NOT_FOUND, g(&t.not_found)),
+        row(&CALLS_BAD_REQUEST, g(&t.other)),
+        row(&STALE_DELIVERIES, g(&t.stale)),
+        row(&RELEASE_P50_NS, q(&release, 0.5)),
+        row(&RELEASE_P99_NS, q(&release, 0.99)),
+        row(&REREGISTER_P50_NS, q(&rereg, 0.5)),
+        row(&REREGISTER_P99_NS, q(&rereg, 0.99)),
+        row(&NEVER_RELEASED, g(&t.never_released)),
+        row(&NEVER_REREGISTERED, g(&t.never_reregistered)),
+        row(&DUPLICATE_OWNERS, claims.duplicates() as f64),
+        row(&NAMES_UNRESOLVED_AFTER, unresolved as f64),
+        row(&DEAD_NAMES_LEFT, dead as f64),
+        row(&SETTLED, if settled { 1.0 } else { 0.0 }),
     ];
+    // Failed (noproc, timeout, not found) and stale calls over every call made.
+    let failed = g(&t.noproc) + g(&t.timeout) + g(&t.not_found);
+    let calls = g(&t.ok) + failed;
+    if calls > 0.0 {
+        rows.push(row(&FAILED_STALE_PER_CALL, (failed + g(&t.stale)) / calls));
+    }
     if let (Some(b), Some(a)) = (bytes_before, bytes_after) {
-        rows.push(row("bytes_before", b as f64, "bytes"));
-        rows.push(row("bytes_after", a as f64, "bytes"));
+        rows.push(row(&BYTES_BEFORE, b as f64));
+        rows.push(row(&BYTES_AFTER, a as f64));
     }
     let exited = sup.process().exited();
     sup.process().kill();

@@ -1,14 +1,19 @@
-//! Pieces every workload shares: the worker, key distributions, runtimes, statistics.
+//! Pieces every workload shares: the opening (make the backend, adopt the workers, or the
+//! skip row that says why not), the worker, key distributions, runtimes, statistics, and
+//! the backends' own gauges as declared metrics.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use naming_schema::{Better, Metric, Params, Row, Unit, Workload};
 use naming_strategies::runtime::{
     ChildSpec, Ctx, ExitReason, GenServer, Name, Pid, ProcessRef, Restart, Runtime, StartOpts,
 };
 use naming_strategies::{via, Naming};
+
+use crate::contenders::Contender;
 
 /// The call timeout workloads use (the BEAM default).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -285,16 +290,119 @@ pub fn histogram() -> hdrhistogram::Histogram<u64> {
     hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
 }
 
-/// Formats `key=value` params in the given order.
-pub fn params(pairs: &[(&str, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
 /// The pids of `workers`.
 pub fn pids(workers: &[ProcessRef]) -> Vec<Pid> {
     workers.iter().map(|w| w.pid()).collect()
+}
+
+/// Makes `contender`'s backend for about `names` names on `tokio`, or the skip row of
+/// `workload` at `params` that says why it cannot (boxed: rows are large beside a backend
+/// handle): the opening every workload shares.
+pub fn make_or_skip<C: Contender>(
+    workload: &Workload,
+    contender: &C,
+    tokio: &tokio::runtime::Runtime,
+    rt: &Runtime,
+    names: usize,
+    params: &Params,
+) -> Result<C::N, Box<Row>> {
+    tokio
+        .block_on(contender.make(rt, names))
+        .map_err(|reason| Box::new(workload.skip(contender.label(), params, &reason)))
+}
+
+/// A backend with `workers[i]` found under `names[i]`.
+pub struct Adopted<N> {
+    /// The backend.
+    pub naming: N,
+    /// The named workers.
+    pub workers: Vec<ProcessRef>,
+    /// Their names, ids `0..n`.
+    pub names: Arc<Vec<Name>>,
+}
+
+/// Starts `n` plain workers and has `naming` find them under ids `0..n`
+/// ([`Contender::adopt`]); if it cannot, kills them and returns the skip row of `workload`
+/// at `params` with the reason.
+pub async fn adopt_workers<C: Contender>(
+    workload: &Workload,
+    label: &str,
+    naming: C::N,
+    rt: &Runtime,
+    n: usize,
+    params: &Params,
+) -> Result<Adopted<C::N>, Box<Row>> {
+    let workers = start_workers(rt, n).await;
+    let names = Arc::new(id_names(n));
+    match C::adopt(naming, &names, &workers).await {
+        Ok(naming) => Ok(Adopted {
+            naming,
+            workers,
+            names,
+        }),
+        Err(reason) => {
+            kill_all(&workers).await;
+            Err(Box::new(workload.skip(label, params, &reason)))
+        }
+    }
+}
+
+/// Gauge `atom_count` of the dynamic-atom backend: atoms in its never-collected table.
+pub const ATOM_COUNT: Metric = Metric::new(
+    "atom_count",
+    "atoms in the atom table",
+    Unit::Count,
+    Better::Lower,
+);
+/// Gauge `atom_bytes` of the dynamic-atom backend: bytes its atom table holds.
+pub const ATOM_BYTES: Metric = Metric::new(
+    "atom_bytes",
+    "bytes held by the atom table",
+    Unit::Bytes,
+    Better::Lower,
+);
+/// Gauge `stale_lookups` of the monitor registry: lookups answered with a dead pid.
+pub const STALE_LOOKUPS: Metric = Metric::new(
+    "stale_lookups",
+    "lookups answered with a dead pid",
+    Unit::Count,
+    Better::Lower,
+);
+/// Gauge `tracked_processes` of gproc: processes its server monitors.
+pub const TRACKED_PROCESSES: Metric = Metric::new(
+    "tracked_processes",
+    "processes gproc monitors",
+    Unit::Count,
+    Better::Neither,
+);
+/// Gauge `awaiting` of gproc: callers waiting for a name to be registered.
+pub const AWAITING: Metric = Metric::new(
+    "awaiting",
+    "callers awaiting a name",
+    Unit::Count,
+    Better::Neither,
+);
+
+/// The rows of a backend's own gauges ([`Naming::gauges`]), each through the metric
+/// `workload` declares under the gauge's name. A gauge the workload does not declare is a
+/// bug (a backend grew a gauge): it fails debug builds and the workload tests, and is left
+/// out of release runs rather than written undeclared.
+pub fn gauge_rows(
+    workload: &Workload,
+    label: &str,
+    params: &Params,
+    gauges: Vec<(&'static str, f64)>,
+) -> Vec<Row> {
+    gauges
+        .into_iter()
+        .filter_map(|(name, v)| {
+            let metric = workload.metric(name);
+            debug_assert!(
+                metric.is_some(),
+                "{}: gauge {name} of {label} is not declared",
+                workload.name
+            );
+            metric.map(|m| workload.row(label, params, m, v))
+        })
+        .collect()
 }

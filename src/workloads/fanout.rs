@@ -5,14 +5,79 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use naming_schema::{
+    Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Row, Situation, Subject, Sweep,
+    Unit, Workload,
+};
 use naming_strategies::runtime::{Ctx, Envelope, Name, Runtime};
 use naming_strategies::{Capability, Naming};
 use tokio::sync::Notify;
 
-use super::common::{kill_all, params, run_on, spread, tokio_runtime};
+use super::common::{kill_all, make_or_skip, run_on, spread, tokio_runtime};
 use super::Progress;
 use crate::contenders::Contender;
-use crate::results::Row;
+
+/// Time from dispatch to the last member's receipt: the median of the repeats.
+pub const DISPATCH_ALL_RECEIVED_NS: Metric = Metric::new(
+    "dispatch_all_received_ns",
+    "time until every member received",
+    Unit::Ns,
+    Better::Lower,
+);
+/// The fastest repeat (the lower whisker).
+pub const DISPATCH_ALL_RECEIVED_NS_MIN: Metric = Metric::new(
+    "dispatch_all_received_ns_min",
+    "time until every member received, fastest",
+    Unit::Ns,
+    Better::Lower,
+);
+/// The slowest repeat (the upper whisker).
+pub const DISPATCH_ALL_RECEIVED_NS_MAX: Metric = Metric::new(
+    "dispatch_all_received_ns_max",
+    "time until every member received, slowest",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Dispatches that reached fewer than every member (or not within 10 s).
+pub const SHORT_DISPATCHES: Metric =
+    Metric::must_be_zero("short_dispatches", "dispatches that missed members");
+
+/// The fan-out workload: one message to every member of a group.
+pub const FANOUT: Workload = Workload {
+    metrics: &[
+        &DISPATCH_ALL_RECEIVED_NS,
+        &DISPATCH_ALL_RECEIVED_NS_MIN,
+        &DISPATCH_ALL_RECEIVED_NS_MAX,
+        &SHORT_DISPATCHES,
+    ],
+    charts: &[Chart::Sweep(Sweep {
+        caption: "Time from dispatch to the last member's receipt, median with min..max whiskers, in nanoseconds, against the group size.",
+        x_desc: "group members M (count)",
+        y_desc: "time until all received (ns)",
+        ..Sweep::new(
+            "fanout",
+            "Dispatch to a group until every member received",
+            "members",
+            &[Line::solid(&DISPATCH_ALL_RECEIVED_NS)
+                .with_whisker(&DISPATCH_ALL_RECEIVED_NS_MIN, &DISPATCH_ALL_RECEIVED_NS_MAX)],
+        )
+    })],
+    columns: &[Column::new(&DISPATCH_ALL_RECEIVED_NS, "fan-out to all")],
+    judges: &[Judge {
+        situation: Situation::PubSubGroups,
+        rank: 0,
+        metric: &DISPATCH_ALL_RECEIVED_NS,
+        at: ("members", Extreme::Max),
+        prefer: &[],
+        tiebreak: None,
+    }],
+    ..Workload::new(
+        "fanout",
+        "Fan-out",
+        "M processes join one group (a gproc property, a duplicate Registry key); one dispatch sends to all of them, timed until the last one has received it. Backends with one process per name skip, saying so.",
+        Subject::NamingBackends,
+    )
+};
 
 /// What the fan-out workload measures.
 #[derive(Clone, Debug)]
@@ -63,20 +128,19 @@ pub fn fanout<C: Contender>(contender: &C, spec: &FanOutSpec, progress: &dyn Pro
     let mut rows = Vec::new();
     for &members in &spec.members {
         progress.step(&format!("fanout {label} members={members}"));
-        let p = params(&[("members", members.to_string())]);
+        let p = Params::new().with("members", members);
         let rt_tokio = tokio_runtime(spec.threads);
         let rt = Runtime::new();
-        let naming = match rt_tokio.block_on(contender.make(&rt, members)) {
+        let naming = match make_or_skip(&FANOUT, contender, &rt_tokio, &rt, members, &p) {
             Ok(n) => n,
-            Err(reason) => {
-                rows.push(Row::skipped(label, "fanout", &p, &reason));
+            Err(skip) => {
+                rows.push(*skip);
                 continue;
             }
         };
         if !naming.capabilities().has(Capability::DuplicateKeys) {
-            rows.push(Row::skipped(
+            rows.push(FANOUT.skip(
                 label,
-                "fanout",
                 &p,
                 "no duplicate keys or properties: one process per name",
             ));
@@ -92,7 +156,7 @@ pub fn fanout<C: Contender>(contender: &C, spec: &FanOutSpec, progress: &dyn Pro
 
 async fn measure<N: Naming>(
     label: &str,
-    p: &str,
+    p: &Params,
     naming: N,
     rt: Runtime,
     members: usize,
@@ -116,12 +180,7 @@ async fn measure<N: Naming>(
         if let Err(e) = naming.join(group.clone(), &member).await {
             kill_all(&procs).await;
             member.kill();
-            return vec![Row::skipped(
-                label,
-                "fanout",
-                p,
-                &format!("join failed: {e}"),
-            )];
+            return vec![FANOUT.skip(label, p, &format!("join failed: {e}"))];
         }
         procs.push(member);
     }
@@ -146,30 +205,9 @@ async fn measure<N: Naming>(
     kill_all(&procs).await;
     let (median, min, max) = spread(&mut samples);
     vec![
-        Row::new(label, "fanout", p, "dispatch_all_received_ns", median, "ns"),
-        Row::new(
-            label,
-            "fanout",
-            p,
-            "dispatch_all_received_ns_min",
-            min,
-            "ns",
-        ),
-        Row::new(
-            label,
-            "fanout",
-            p,
-            "dispatch_all_received_ns_max",
-            max,
-            "ns",
-        ),
-        Row::new(
-            label,
-            "fanout",
-            p,
-            "short_dispatches",
-            short as f64,
-            "dispatches",
-        ),
+        FANOUT.row(label, p, &DISPATCH_ALL_RECEIVED_NS, median),
+        FANOUT.row(label, p, &DISPATCH_ALL_RECEIVED_NS_MIN, min),
+        FANOUT.row(label, p, &DISPATCH_ALL_RECEIVED_NS_MAX, max),
+        FANOUT.row(label, p, &SHORT_DISPATCHES, short as f64),
     ]
 }

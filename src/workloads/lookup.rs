@@ -3,16 +3,122 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use naming_schema::{
+    Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Pick, Row, Situation, Subject,
+    Sweep, Unit, Workload,
+};
 use naming_strategies::runtime::{Name, Runtime};
 use naming_strategies::{DashMapTable, NameTable, Naming};
 use tokio::sync::Barrier;
 
 use super::common::{
-    id_names, kill_all, params, run_on, spread, start_workers, tokio_runtime, KeyDist,
+    adopt_workers, kill_all, make_or_skip, run_on, spread, tokio_runtime, KeyDist,
 };
 use super::Progress;
-use crate::contenders::{self, Contender, TableVisitor};
-use crate::results::Row;
+use crate::contenders::{self, Contender, FloorTable, TableVisitor};
+
+/// Lookups per second, all clients together: the median of the repeats.
+pub const OPS_PER_SEC: Metric = Metric::new(
+    "ops_per_sec",
+    "lookup throughput",
+    Unit::OpsPerSec,
+    Better::Higher,
+);
+/// The slowest repeat's lookups per second (the lower whisker).
+pub const OPS_PER_SEC_MIN: Metric = Metric::new(
+    "ops_per_sec_min",
+    "lookup throughput, slowest repeat",
+    Unit::OpsPerSec,
+    Better::Higher,
+);
+/// The fastest repeat's lookups per second (the upper whisker).
+pub const OPS_PER_SEC_MAX: Metric = Metric::new(
+    "ops_per_sec_max",
+    "lookup throughput, fastest repeat",
+    Unit::OpsPerSec,
+    Better::Higher,
+);
+/// Nanoseconds per lookup as one client sees it (clients / median ops/s).
+pub const NS_PER_OP: Metric = Metric::new("ns_per_op", "time per lookup", Unit::Ns, Better::Lower);
+/// The floor's ops/s over the backend's (its cost over the raw `get` of its own table,
+/// measured beside it): 1.0 is no naming cost at all, so that is its ideal.
+pub const COST_VS_FLOOR: Metric = Metric::new(
+    "cost_vs_floor",
+    "lookup cost over the raw get",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// The backend's ops/s over its floor's, measured beside it: at best 1.0.
+pub const OPS_VS_FLOOR: Metric = Metric::new(
+    "ops_vs_floor",
+    "lookup throughput over the raw get",
+    Unit::Ratio,
+    Better::Higher,
+)
+.with_ideal(1.0);
+
+/// The lookup workload: `whereis` throughput at several sizes, key distributions and
+/// client counts, each backend beside the raw `get` of its own storage table.
+pub const LOOKUP: Workload = Workload {
+    metrics: &[
+        &OPS_PER_SEC,
+        &OPS_PER_SEC_MIN,
+        &OPS_PER_SEC_MAX,
+        &NS_PER_OP,
+        &COST_VS_FLOOR,
+        &OPS_VS_FLOOR,
+    ],
+    charts: &[
+        Chart::Sweep(Sweep {
+            caption: "`whereis` throughput, median of runs with min..max whiskers, in lookups per second (ops/s) against the number of registered names; dashed: the raw `get` of the backend's own table (the floor).",
+            x_desc: "registered names N (count)",
+            y_desc: "lookups per second (ops/s)",
+            split_by: &["keys", "clients"],
+            floors: true,
+            pick: Pick::EndsOf("clients"),
+            ..Sweep::new(
+                "lookup-ops",
+                "Lookup throughput vs registered names",
+                "names",
+                &[Line::solid(&OPS_PER_SEC).with_whisker(&OPS_PER_SEC_MIN, &OPS_PER_SEC_MAX)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Lookup throughput (ops/s) against the number of concurrent clients, at the largest name count; dashed: floors.",
+            x_desc: "concurrent clients (tasks)",
+            y_desc: "lookups per second (ops/s)",
+            split_by: &["names", "keys"],
+            floors: true,
+            min_x: 2,
+            pick: Pick::Largest,
+            ..Sweep::new(
+                "lookup-threads",
+                "Lookup thread scaling",
+                "clients",
+                &[Line::solid(&OPS_PER_SEC)],
+            )
+        }),
+    ],
+    columns: &[
+        Column::new(&OPS_PER_SEC, "lookup"),
+        Column::new(&OPS_VS_FLOOR, "lookup vs raw get"),
+    ],
+    judges: &[Judge {
+        situation: Situation::FewFixedServices,
+        rank: 0,
+        metric: &OPS_PER_SEC,
+        at: ("names", Extreme::Min),
+        prefer: &[("keys", "uniform")],
+        tiebreak: None,
+    }],
+    ..Workload::new(
+        "lookup",
+        "Lookup",
+        "Workers registered under integer ids; client tasks (one per worker thread) call `whereis` on keys drawn uniformly or Zipf-distributed, and the backend's storage table's raw `get` is measured beside it, repeat by repeat, on the same processes and keys.",
+        Subject::NamingBackends,
+    )
+};
 
 /// What the lookup workload measures.
 #[derive(Clone, Debug)]
@@ -151,7 +257,7 @@ async fn measure<L: Lookup>(
 async fn measure_all<L: Lookup, F: Lookup>(
     label: &str,
     target: L,
-    floor: Option<(String, F)>,
+    floor: Option<(&'static str, F)>,
     names: Arc<Vec<Name>>,
     size: usize,
     spec: &LookupSpec,
@@ -160,11 +266,10 @@ async fn measure_all<L: Lookup, F: Lookup>(
     for dist in &spec.dists {
         let keys = Arc::new(dist.sample(size, spec.ops_per_client, 0xC0FFEE + size as u64));
         for &clients in &spec.clients {
-            let p = params(&[
-                ("names", size.to_string()),
-                ("keys", dist.label().to_string()),
-                ("clients", clients.to_string()),
-            ]);
+            let p = Params::new()
+                .with("names", size)
+                .with("keys", dist.label())
+                .with("clients", clients);
             let (mut samples, mut floor_samples) = (Vec::new(), Vec::new());
             let mut missed = false;
             // One untimed warm-up pass each, then the repeats, alternating.
@@ -184,44 +289,27 @@ async fn measure_all<L: Lookup, F: Lookup>(
                 }
             }
             if missed {
-                rows.push(Row::skipped(
-                    label,
-                    "lookup",
-                    &p,
-                    "a registered name was not found",
-                ));
+                rows.push(LOOKUP.skip(label, &p, "a registered name was not found"));
                 continue;
             }
-            let mut push = |who: &str, samples: &mut Vec<f64>, p: &str| {
+            let mut push = |who: &str, samples: &mut Vec<f64>, p: &Params| {
                 let (median, min, max) = spread(samples);
-                rows.push(Row::new(who, "lookup", p, "ops_per_sec", median, "ops/s"));
-                rows.push(Row::new(who, "lookup", p, "ops_per_sec_min", min, "ops/s"));
-                rows.push(Row::new(who, "lookup", p, "ops_per_sec_max", max, "ops/s"));
-                rows.push(Row::new(
-                    who,
-                    "lookup",
-                    p,
-                    "ns_per_op",
-                    1e9 * clients as f64 / median,
-                    "ns",
-                ));
+                rows.push(LOOKUP.row(who, p, &OPS_PER_SEC, median));
+                rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MIN, min));
+                rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MAX, max));
+                rows.push(LOOKUP.row(who, p, &NS_PER_OP, 1e9 * clients as f64 / median));
+                median
             };
-            push(label, &mut samples, &p);
+            let target_ops = push(label, &mut samples, &p);
             if let Some((floor_label, _)) = &floor {
                 if !floor_samples.is_empty() {
-                    let (target_ops, _, _) = spread(&mut samples);
-                    let (floor_ops, _, _) = spread(&mut floor_samples);
                     // The floor of this backend, measured beside it: `of=` names the backend.
-                    let fp = format!("{p};of={label}");
-                    push(floor_label, &mut floor_samples, &fp);
-                    rows.push(Row::new(
-                        label,
-                        "lookup",
-                        &p,
-                        "cost_vs_floor",
-                        floor_ops / target_ops,
-                        "ratio",
-                    ));
+                    let fp = p.clone().with("of", label);
+                    let floor_ops = push(floor_label, &mut floor_samples, &fp);
+                    rows.push(LOOKUP.row(label, &p, &COST_VS_FLOOR, floor_ops / target_ops));
+                    if floor_ops > 0.0 {
+                        rows.push(LOOKUP.row(label, &p, &OPS_VS_FLOOR, target_ops / floor_ops));
+                    }
                 }
             }
         }
@@ -230,7 +318,7 @@ async fn measure_all<L: Lookup, F: Lookup>(
 }
 
 /// Registers `size` workers under ids and measures `whereis` throughput; where the backend
-/// names a storage map (`Contender::floor`), that map's raw `get` is measured beside it.
+/// declares a floor (its storage table's raw `get`), that table is measured beside it.
 pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Progress) -> Vec<Row> {
     struct WithFloor<'a, C> {
         contender: &'a C,
@@ -239,8 +327,8 @@ pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Pro
         rows: Option<Vec<Row>>,
     }
     impl<C: Contender> TableVisitor for WithFloor<'_, C> {
-        fn visit<T: NameTable>(&mut self) {
-            if self.rows.is_none() && self.contender.floor() == Some(T::LABEL) {
+        fn visit<T: FloorTable>(&mut self) {
+            if self.rows.is_none() && self.contender.identity().floor == Some(T::FLOOR.label) {
                 self.rows = Some(lookup_paired::<C, T>(
                     self.contender,
                     self.spec,
@@ -263,7 +351,7 @@ pub fn lookup<C: Contender>(contender: &C, spec: &LookupSpec, progress: &dyn Pro
     }
 }
 
-fn lookup_paired<C: Contender, T: NameTable>(
+fn lookup_paired<C: Contender, T: FloorTable>(
     contender: &C,
     spec: &LookupSpec,
     progress: &dyn Progress,
@@ -277,42 +365,36 @@ fn lookup_paired<C: Contender, T: NameTable>(
         let rt_tokio = tokio_runtime(threads);
         let spec2 = spec.clone();
         let rt = Runtime::new();
-        let naming = match rt_tokio.block_on(contender.make(&rt, size)) {
+        let p = Params::new().with("names", size);
+        let naming = match make_or_skip(&LOOKUP, contender, &rt_tokio, &rt, size, &p) {
             Ok(n) => n,
-            Err(reason) => {
-                rows.push(Row::skipped(
-                    label,
-                    "lookup",
-                    &params(&[("names", size.to_string())]),
-                    &reason,
-                ));
+            Err(skip) => {
+                rows.push(*skip);
                 continue;
             }
         };
         rows.extend(run_on(&rt_tokio, async move {
-            let workers = start_workers(&rt, size).await;
-            let names = Arc::new(id_names(size));
-            let naming = match C::adopt(naming, &names, &workers).await {
-                Ok(n) => n,
-                Err(reason) => {
-                    kill_all(&workers).await;
-                    return vec![Row::skipped(
-                        label,
-                        "lookup",
-                        &params(&[("names", size.to_string())]),
-                        &reason,
-                    )];
-                }
+            let opened = match adopt_workers::<C>(&LOOKUP, label, naming, &rt, size, &p).await {
+                Ok(o) => o,
+                Err(skip) => return vec![*skip],
             };
             let floor = with_floor.then(|| {
                 let table = T::with_capacity(size);
-                for (n, w) in names.iter().zip(&workers) {
+                for (n, w) in opened.names.iter().zip(&opened.workers) {
                     let _ = table.insert_new(n.clone(), w.clone());
                 }
-                (format!("floor-{}-get", T::LABEL), RawTable(Arc::new(table)))
+                (T::FLOOR.label, RawTable(Arc::new(table)))
             });
-            let rows = measure_all(label, ViaNaming(naming), floor, names, size, &spec2).await;
-            kill_all(&workers).await;
+            let rows = measure_all(
+                label,
+                ViaNaming(opened.naming),
+                floor,
+                opened.names,
+                size,
+                &spec2,
+            )
+            .await;
+            kill_all(&opened.workers).await;
             rows
         }));
     }

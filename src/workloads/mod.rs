@@ -1,11 +1,16 @@
 //! The workloads: the same work for every backend, described as data.
 //!
 //! Each workload is a function generic over a [`Contender`](crate::contenders::Contender):
-//! it never names a backend. [`run`] runs a selection of workloads over a selection of
-//! contenders and writes their rows under the output directory.
+//! it never names a backend. Beside it, in its own file, is its declaration (a
+//! [`Workload`] constant: its metrics, charts, summary columns and guide judges), and it
+//! makes its rows only through that declaration. [`DECLARATIONS`] lists the single-node
+//! ones; [`run`] runs a selection of workloads over a selection of contenders and writes
+//! their rows under the output directory. Adding a workload is its file, one line in
+//! [`DECLARATIONS`] and its arm in [`run_workload`].
 
 pub mod churn;
 pub mod common;
+pub mod criterion;
 pub mod fanout;
 pub mod lookup;
 pub mod multinode;
@@ -16,9 +21,22 @@ pub mod soak;
 use std::io;
 use std::path::PathBuf;
 
+use naming_schema::{Params, Row, Workload};
+
 use crate::contenders::{self, Contender, Visitor};
 use crate::environment::Environment;
-use crate::results::{write_workload, Row};
+use crate::results::write_workload;
+
+/// The single-node workloads' declarations, in report order (criterion's estimates last).
+pub const DECLARATIONS: &[&Workload] = &[
+    &lookup::LOOKUP,
+    &routing::ROUTING,
+    &churn::CHURN,
+    &scale::SCALE,
+    &fanout::FANOUT,
+    &soak::SOAK,
+    &criterion::CRITERION,
+];
 
 /// The workloads [`run`] knows, in the order it runs them.
 pub const WORKLOADS: &[&str] = &[
@@ -219,29 +237,40 @@ pub fn run_workload(
     let mut rows = each.rows;
     if workload == "routing" {
         rows.extend(routing::routing_floors(&specs.routing, progress));
+        let derived = routing::ops_vs_direct(&rows);
+        rows.extend(derived);
     }
     rows.extend(run_strategy_workload(workload, specs, progress));
     rows
 }
 
+/// A skip row for every backend in `ids`: the whole workload could not run, and why.
+pub(crate) fn skip_all(
+    w: &naming_schema::Workload,
+    ids: &[naming_schema::Identity],
+    reason: &str,
+) -> Vec<Row> {
+    ids.iter()
+        .filter(|i| !i.is_floor())
+        .map(|i| w.skip(i.label, &Params::new(), reason))
+        .collect()
+}
+
 /// The workloads that compare shard routers and backup schemes rather than naming backends.
 fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress) -> Vec<Row> {
-    use crate::results::from_strategy_rows;
     match workload {
         "reshard" => {
             progress.step("reshard: routers x shard counts");
-            match naming_strategies::shard::reshard_rows(&specs.reshard) {
-                Ok(rows) => from_strategy_rows(&rows),
-                Err(e) => vec![Row::skipped("routers", "reshard", "", &e.to_string())],
-            }
+            use naming_strategies::shard::{identities, reshard_rows, RESHARD};
+            reshard_rows(&specs.reshard)
+                .unwrap_or_else(|e| skip_all(&RESHARD, &identities(), &e.to_string()))
         }
         "recovery" => {
             progress.step("recovery: kill / restart cycles per backup scheme");
             let rt = common::tokio_runtime(2);
-            match rt.block_on(naming_strategies::recovery::recovery_rows(&specs.recovery)) {
-                Ok(rows) => from_strategy_rows(&rows),
-                Err(e) => vec![Row::skipped("recovery", "recovery", "", &e.to_string())],
-            }
+            use naming_strategies::recovery::{identities, recovery_rows, RECOVERY};
+            rt.block_on(recovery_rows(&specs.recovery))
+                .unwrap_or_else(|e| skip_all(&RECOVERY, &identities(), &e.to_string()))
         }
         "multinode" => multinode::multinode(&specs.multinode, progress),
         _ => Vec::new(),

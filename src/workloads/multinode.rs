@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use naming_cluster::{multinode_rows, MultiNodeSpec};
+use naming_cluster::{identities, multinode_rows, MultiNodeSpec, WORKLOADS};
+use naming_schema::Row;
 
-use super::Progress;
-use crate::results::{unit_of, Row};
+use super::{skip_all, Progress};
 
 /// The suite's binary, which the harness runs in node mode: `NAMING_BENCH_NODE_BIN`, else
 /// this process's own executable when it is `naming-bench` (benches and tests set the
@@ -25,30 +25,23 @@ pub fn node_binary() -> Option<PathBuf> {
 /// that say why.
 pub fn multinode(spec: &MultiNodeSpec, progress: &dyn Progress) -> Vec<Row> {
     let Some(binary) = node_binary() else {
-        return vec![Row::skipped(
-            "cluster",
-            "multinode",
-            "",
+        return skip_everywhere(
             "node binary not found: set NAMING_BENCH_NODE_BIN to the naming-bench binary",
-        )];
+        );
     };
     let rt = super::common::tokio_runtime(2);
     let step = |m: &str| progress.step(m);
     match rt.block_on(multinode_rows(&binary, spec, &step)) {
-        Ok(rows) => rows
-            .into_iter()
-            .map(|r| match r.skip {
-                Some(why) => Row::skipped(r.backend, r.workload, &r.params, &why),
-                None => Row::new(
-                    r.backend,
-                    r.workload,
-                    &r.params,
-                    r.metric,
-                    r.value,
-                    unit_of(r.metric),
-                ),
-            })
-            .collect(),
-        Err(e) => vec![Row::skipped("cluster", "multinode", "", &e.to_string())],
+        Ok(rows) => rows,
+        Err(e) => skip_everywhere(&e.to_string()),
     }
+}
+
+/// A skip row for every distributed backend in every multi-node workload.
+fn skip_everywhere(reason: &str) -> Vec<Row> {
+    let ids = identities();
+    WORKLOADS
+        .iter()
+        .flat_map(|w| skip_all(w, &ids, reason))
+        .collect()
 }

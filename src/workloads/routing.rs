@@ -4,17 +4,159 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use naming_schema::{
+    Bars, Better, Chart, Column, Extreme, Filter, Identity, Judge, Line, Metric, Params, Row,
+    Situation, Subject, Sweep, Unit, Workload, YScale,
+};
 use naming_strategies::runtime::{CallError, Name, ProcessRef, Runtime};
 use naming_strategies::Naming;
 use tokio::sync::{mpsc, oneshot, Barrier};
 
 use super::common::{
-    histogram, id_names, kill_all, params, run_on, start_workers, tokio_runtime, SplitMix64,
-    CALL_TIMEOUT,
+    adopt_workers, histogram, kill_all, make_or_skip, run_on, start_workers, tokio_runtime,
+    SplitMix64, CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::contenders::Contender;
-use crate::results::Row;
+
+/// The floor of a call through a name: a call to a pid already held (no lookup at all).
+pub const DIRECT_CALL: Identity = Identity::floor("floor-direct-call");
+/// The floor under any process call: a bare tokio mpsc send and oneshot reply.
+pub const TOKIO_MPSC_ONESHOT: Identity = Identity::floor("floor-tokio-mpsc-oneshot");
+/// Every floor the routing workload measures.
+pub const FLOORS: [Identity; 2] = [DIRECT_CALL, TOKIO_MPSC_ONESHOT];
+
+/// Calls per second, all clients together (closed loop), or completed per second at the
+/// offered rate (open loop).
+pub const OPS_PER_SEC: Metric = Metric::new(
+    "ops_per_sec",
+    "routed calls per second",
+    Unit::OpsPerSec,
+    Better::Higher,
+);
+/// Median latency of one call through a name.
+pub const P50_NS: Metric = Metric::new("p50_ns", "routed call p50", Unit::Ns, Better::Lower);
+/// 99th percentile latency.
+pub const P99_NS: Metric = Metric::new("p99_ns", "routed call p99", Unit::Ns, Better::Lower);
+/// 99.9th percentile latency.
+pub const P999_NS: Metric = Metric::new("p999_ns", "routed call p99.9", Unit::Ns, Better::Lower);
+/// The slowest call.
+pub const MAX_NS: Metric = Metric::new("max_ns", "routed call max", Unit::Ns, Better::Lower);
+/// Calls that failed or were answered wrongly: every name is held throughout, so any is a
+/// failure.
+pub const ERRORS: Metric = Metric::must_be_zero("errors", "failed or wrong calls");
+/// Calls completed per second in an open-loop run (against the offered `rate`).
+pub const ACHIEVED_RATE: Metric = Metric::new(
+    "achieved_rate",
+    "calls completed per second at the offered rate",
+    Unit::PerSec,
+    Better::Higher,
+);
+/// A backend's calls per second over a call to a held pid's ([`DIRECT_CALL`]) at the same
+/// parameters, measured in the same run: a lookup can only add cost, so at best 1.0.
+pub const OPS_VS_DIRECT: Metric = Metric::new(
+    "ops_vs_direct",
+    "routed calls over direct calls",
+    Unit::Ratio,
+    Better::Higher,
+)
+.with_ideal(1.0);
+
+const PERCENTILES: &[(&Metric, &str)] = &[
+    (&P50_NS, "p50"),
+    (&P99_NS, "p99"),
+    (&P999_NS, "p99.9"),
+    (&MAX_NS, "max"),
+];
+
+/// The routing workload: `GenServer.call(via(id), ...)`, closed and open loop, beside a
+/// call to a held pid and a bare tokio round trip.
+pub const ROUTING: Workload = Workload {
+    metrics: &[
+        &OPS_PER_SEC,
+        &P50_NS,
+        &P99_NS,
+        &P999_NS,
+        &MAX_NS,
+        &ERRORS,
+        &ACHIEVED_RATE,
+        &OPS_VS_DIRECT,
+    ],
+    charts: &[
+        Chart::Bars(Bars {
+            id: "routing-latency",
+            title: "Routed call latency, closed loop",
+            caption: "Latency percentiles of a call through a name, in nanoseconds, closed loop; outlined bars: floors (a call to a held pid, a bare tokio mpsc + oneshot round trip).",
+            y_desc: "latency per call (ns)",
+            groups: PERCENTILES,
+            filter: Filter::Not("mode", "open"),
+            y: YScale::Fit,
+        }),
+        Chart::Bars(Bars {
+            id: "routing-latency-open",
+            title: "Routed call latency, open loop",
+            caption: "Latency percentiles of a call through a name at a fixed offered rate (open loop, so queueing shows), in nanoseconds; outlined bars: floors.",
+            y_desc: "latency per call (ns)",
+            groups: PERCENTILES,
+            filter: Filter::Is("mode", "open"),
+            y: YScale::Fit,
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Calls through a name per second (ops/s) against concurrent clients, closed loop; dashed: floors.",
+            x_desc: "concurrent clients (tasks)",
+            y_desc: "calls per second (ops/s)",
+            split_by: &["workers"],
+            filter: Filter::Not("mode", "open"),
+            floors: true,
+            min_x: 2,
+            ..Sweep::new(
+                "routing-threads",
+                "Routing thread scaling",
+                "clients",
+                &[Line::solid(&OPS_PER_SEC)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "p99 latency of a call through a name (ns) against the offered rate (calls/s), open loop; dashed: floors.",
+            x_desc: "offered rate (calls/s)",
+            y_desc: "p99 latency (ns)",
+            split_by: &["workers", "clients"],
+            filter: Filter::Is("mode", "open"),
+            floors: true,
+            min_x: 2,
+            ..Sweep::new(
+                "routing-open-p99",
+                "Routed call p99 vs offered rate",
+                "rate",
+                &[Line::solid(&P99_NS)],
+            )
+        }),
+    ],
+    columns: &[
+        Column {
+            filter: Filter::Not("mode", "open"),
+            ..Column::new(&OPS_PER_SEC, "routed calls")
+        },
+        Column {
+            filter: Filter::Not("mode", "open"),
+            ..Column::new(&P99_NS, "routed call p99")
+        },
+    ],
+    judges: &[Judge {
+        situation: Situation::FewFixedServices,
+        rank: 1,
+        metric: &OPS_PER_SEC,
+        at: ("workers", Extreme::Min),
+        prefer: &[("mode", "closed")],
+        tiebreak: None,
+    }],
+    ..Workload::new(
+        "routing",
+        "Routing",
+        "Named workers called through their names (`GenServer.call(via(id), ...)`) by concurrent clients, closed loop (each client waits for its reply) and open loop (calls due at a fixed total rate, latency counted from when each was due); floors: a call to a pid already held and a bare tokio mpsc + oneshot round trip.",
+        Subject::NamingBackends,
+    )
+};
 
 /// How requests are issued.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -208,58 +350,24 @@ async fn measure<T: CallTarget>(
         (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-9),
         _ => f64::NAN,
     };
-    let mut pairs = vec![
-        ("workers", workers.to_string()),
-        ("clients", clients.to_string()),
-    ];
+    let mut p = Params::new()
+        .with("workers", workers)
+        .with("clients", clients);
     match load {
-        Load::Closed => pairs.push(("mode", "closed".into())),
-        Load::Open(rate) => {
-            pairs.push(("mode", "open".into()));
-            pairs.push(("rate", format!("{rate}")));
-        }
+        Load::Closed => p = p.with("mode", "closed"),
+        Load::Open(rate) => p = p.with("mode", "open").with("rate", rate),
     }
-    let p = params(&pairs);
     let total = (per_client_calls * clients) as f64;
     let mut rows = vec![
-        Row::new(label, "routing", &p, "ops_per_sec", total / secs, "ops/s"),
-        Row::new(
-            label,
-            "routing",
-            &p,
-            "p50_ns",
-            hist.value_at_quantile(0.5) as f64,
-            "ns",
-        ),
-        Row::new(
-            label,
-            "routing",
-            &p,
-            "p99_ns",
-            hist.value_at_quantile(0.99) as f64,
-            "ns",
-        ),
-        Row::new(
-            label,
-            "routing",
-            &p,
-            "p999_ns",
-            hist.value_at_quantile(0.999) as f64,
-            "ns",
-        ),
-        Row::new(label, "routing", &p, "max_ns", hist.max() as f64, "ns"),
-        Row::new(label, "routing", &p, "errors", errors as f64, "calls"),
+        ROUTING.row(label, &p, &OPS_PER_SEC, total / secs),
+        ROUTING.row(label, &p, &P50_NS, hist.value_at_quantile(0.5) as f64),
+        ROUTING.row(label, &p, &P99_NS, hist.value_at_quantile(0.99) as f64),
+        ROUTING.row(label, &p, &P999_NS, hist.value_at_quantile(0.999) as f64),
+        ROUTING.row(label, &p, &MAX_NS, hist.max() as f64),
+        ROUTING.row(label, &p, &ERRORS, errors as f64),
     ];
-    if let Load::Open(rate) = load {
-        rows.push(Row::new(
-            label,
-            "routing",
-            &p,
-            "achieved_rate",
-            total / secs,
-            "ops/s",
-        ));
-        let _ = rate;
+    if let Load::Open(_) = load {
+        rows.push(ROUTING.row(label, &p, &ACHIEVED_RATE, total / secs));
     }
     rows
 }
@@ -320,40 +428,30 @@ pub fn routing<C: Contender>(
     let threads = spec.clients.iter().copied().max().unwrap_or(1);
     let rt_tokio = tokio_runtime(threads);
     let rt = Runtime::new();
-    let naming = match rt_tokio.block_on(contender.make(&rt, spec.workers)) {
+    let p = Params::new().with("workers", spec.workers);
+    let naming = match make_or_skip(&ROUTING, contender, &rt_tokio, &rt, spec.workers, &p) {
         Ok(n) => n,
-        Err(reason) => {
-            return vec![Row::skipped(
-                label,
-                "routing",
-                &params(&[("workers", spec.workers.to_string())]),
-                &reason,
-            )]
-        }
+        Err(skip) => return vec![*skip],
     };
     let spec = spec.clone();
     run_on(&rt_tokio, async move {
-        let workers = start_workers(&rt, spec.workers).await;
-        let names = Arc::new(id_names(spec.workers));
-        let naming = match C::adopt(naming, &names, &workers).await {
-            Ok(n) => n,
-            Err(reason) => {
-                kill_all(&workers).await;
-                return vec![Row::skipped(
-                    label,
-                    "routing",
-                    &params(&[("workers", spec.workers.to_string())]),
-                    &reason,
-                )];
-            }
+        let opened = match adopt_workers::<C>(&ROUTING, label, naming, &rt, spec.workers, &p).await
+        {
+            Ok(o) => o,
+            Err(skip) => return vec![*skip],
         };
-        let rows = measure_all(label, ViaName { naming, names }, &spec).await;
-        kill_all(&workers).await;
+        let target = ViaName {
+            naming: opened.naming,
+            names: opened.names,
+        };
+        let rows = measure_all(label, target, &spec).await;
+        kill_all(&opened.workers).await;
         rows
     })
 }
 
-/// The floors: a call to a held pid, and a bare tokio mpsc send + oneshot reply.
+/// The floors ([`FLOORS`]): a call to a held pid, and a bare tokio mpsc send + oneshot
+/// reply.
 pub fn routing_floors(spec: &RoutingSpec, progress: &dyn Progress) -> Vec<Row> {
     progress.step("routing floors");
     let threads = spec.clients.iter().copied().max().unwrap_or(1);
@@ -362,15 +460,11 @@ pub fn routing_floors(spec: &RoutingSpec, progress: &dyn Progress) -> Vec<Row> {
     run_on(&rt_tokio, async move {
         let rt = Runtime::new();
         let workers = start_workers(&rt, spec.workers).await;
-        let mut rows = measure_all(
-            "floor-direct-call",
-            HeldPid(Arc::new(workers.clone())),
-            &spec,
-        )
-        .await;
+        let mut rows =
+            measure_all(DIRECT_CALL.label, HeldPid(Arc::new(workers.clone())), &spec).await;
         rows.extend(
             measure_all(
-                "floor-tokio-mpsc-oneshot",
+                TOKIO_MPSC_ONESHOT.label,
                 RawTokio::start(spec.workers),
                 &spec,
             )
@@ -379,4 +473,30 @@ pub fn routing_floors(spec: &RoutingSpec, progress: &dyn Progress) -> Vec<Row> {
         kill_all(&workers).await;
         rows
     })
+}
+
+/// [`OPS_VS_DIRECT`] for every backend's calls per second in `rows`, over the
+/// [`DIRECT_CALL`] floor's at the same parameters (measured in the same run, so `rows`
+/// holds both); floors get none.
+pub fn ops_vs_direct(rows: &[Row]) -> Vec<Row> {
+    let floors: Vec<&'static str> = crate::contenders::identities()
+        .into_iter()
+        .filter(|i| i.is_floor())
+        .map(|i| i.label)
+        .collect();
+    let ops = |r: &&Row| r.metric == OPS_PER_SEC.name && r.value().is_some();
+    let direct: Vec<&Row> = rows
+        .iter()
+        .filter(ops)
+        .filter(|r| r.backend == DIRECT_CALL.label)
+        .collect();
+    rows.iter()
+        .filter(ops)
+        .filter(|r| !floors.contains(&r.backend.as_str()))
+        .filter_map(|r| {
+            let f = direct.iter().find(|d| d.params == r.params)?.value()?;
+            let v = r.value()?;
+            (f > 0.0).then(|| ROUTING.row(&r.backend, &r.params, &OPS_VS_DIRECT, v / f))
+        })
+        .collect()
 }

@@ -4,16 +4,162 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use naming_schema::{
+    Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Row, Situation, Subject, Sweep,
+    Unit, Workload,
+};
 use naming_strategies::runtime::{Name, ProcessRef, Runtime, StartOpts};
 use naming_strategies::{via, Naming};
 
 use super::common::{
-    id_names, kill_all, params, run_on, start_workers, tokio_runtime, wait_until, Worker,
+    self, gauge_rows, id_names, kill_all, make_or_skip, run_on, start_workers, tokio_runtime,
+    wait_until, Worker,
 };
 use super::Progress;
 use crate::alloc::live_bytes;
 use crate::contenders::Contender;
-use crate::results::Row;
+
+/// Time per registration while registering N names (from `tasks` tasks).
+pub const REGISTER_NS: Metric =
+    Metric::new("register_ns", "registration time", Unit::Ns, Better::Lower);
+/// Heap bytes per registered name (counting allocator, the backend's own reservation
+/// included).
+pub const BYTES_PER_NAME: Metric = Metric::new(
+    "bytes_per_name",
+    "heap bytes per name",
+    Unit::Bytes,
+    Better::Lower,
+);
+/// Time from every holder being killed until the backend holds no names.
+pub const RELEASE_ALL_NS: Metric = Metric::new(
+    "release_all_ns",
+    "time to release every name",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Names still held 30 s after every holder exited (written only when some are).
+pub const NAMES_LEFT_AFTER_RELEASE: Metric = Metric::must_be_zero(
+    "names_left_after_release",
+    "names left after every holder exited",
+);
+/// Time per named start (spawn + register + init).
+pub const START_NAMED_NS: Metric = Metric::new(
+    "start_named_ns",
+    "named start time",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Time per register + unregister pair on one held process (a short-lived session).
+pub const REGISTER_UNREGISTER_NS: Metric = Metric::new(
+    "register_unregister_ns",
+    "register + unregister time",
+    Unit::Ns,
+    Better::Lower,
+);
+
+/// The scale workload: registering many names, their memory, releasing them all, named
+/// starts, and the cost of a register + unregister pair.
+pub const SCALE: Workload = Workload {
+    metrics: &[
+        &REGISTER_NS,
+        &BYTES_PER_NAME,
+        &RELEASE_ALL_NS,
+        &NAMES_LEFT_AFTER_RELEASE,
+        &START_NAMED_NS,
+        &REGISTER_UNREGISTER_NS,
+        &common::ATOM_COUNT,
+        &common::ATOM_BYTES,
+        &common::STALE_LOOKUPS,
+        &common::TRACKED_PROCESSES,
+        &common::AWAITING,
+    ],
+    charts: &[
+        Chart::Sweep(Sweep {
+            caption: "Heap bytes per registered name (counting allocator), against the number of names.",
+            x_desc: "registered names N (count)",
+            y_desc: "heap bytes per name (bytes)",
+            split_by: &["tasks"],
+            ..Sweep::new(
+                "scale-bytes",
+                "Memory per registered name",
+                "names",
+                &[Line::solid(&BYTES_PER_NAME)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Time per registration in nanoseconds, against the number of names.",
+            x_desc: "registered names N (count)",
+            y_desc: "time per registration (ns)",
+            split_by: &["tasks"],
+            ..Sweep::new(
+                "scale-register",
+                "Registration time vs names",
+                "names",
+                &[Line::solid(&REGISTER_NS)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Time to register and then unregister one name, in nanoseconds, with N names held.",
+            x_desc: "registered names N (count)",
+            y_desc: "time per register+unregister (ns)",
+            ..Sweep::new(
+                "scale-register-unregister",
+                "Register + unregister (a short-lived session)",
+                "names",
+                &[Line::solid(&REGISTER_UNREGISTER_NS)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Time for every holder to exit and its name to be released, in nanoseconds.",
+            x_desc: "registered names N (count)",
+            y_desc: "time to release all names (ns)",
+            split_by: &["tasks"],
+            ..Sweep::new(
+                "scale-release-all",
+                "Releasing every name",
+                "names",
+                &[Line::solid(&RELEASE_ALL_NS)],
+            )
+        }),
+    ],
+    columns: &[
+        Column::new(&BYTES_PER_NAME, "memory per name"),
+        Column::new(&REGISTER_NS, "register"),
+        Column::new(&REGISTER_UNREGISTER_NS, "register+unregister"),
+    ],
+    judges: &[
+        Judge {
+            situation: Situation::ManySessions,
+            rank: 0,
+            metric: &REGISTER_UNREGISTER_NS,
+            at: ("names", Extreme::Max),
+            prefer: &[],
+            tiebreak: None,
+        },
+        Judge {
+            situation: Situation::ManySessions,
+            rank: 1,
+            metric: &REGISTER_NS,
+            at: ("names", Extreme::Max),
+            prefer: &[],
+            tiebreak: None,
+        },
+        Judge {
+            situation: Situation::VeryManyNames,
+            rank: 0,
+            metric: &BYTES_PER_NAME,
+            at: ("names", Extreme::Max),
+            prefer: &[],
+            tiebreak: Some(&REGISTER_NS),
+        },
+    ],
+    ..Workload::new(
+        "scale",
+        "Scale",
+        "N names registered serially and from several tasks, with the heap bytes they take; every holder killed and the time until the backend holds none; N named starts as fast as possible (the shape of Elixir's own Registry benchmark); and register + unregister pairs on one held process.",
+        Subject::NamingBackends,
+    )
+};
 
 /// What the scale workload measures.
 #[derive(Clone, Debug)]
@@ -77,7 +223,7 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
                 continue;
             }
             progress.step(&format!("scale {label} names={size} tasks={tasks}"));
-            let p = params(&[("names", size.to_string()), ("tasks", tasks.to_string())]);
+            let p = Params::new().with("names", size).with("tasks", tasks);
             let rt_tokio = tokio_runtime(threads);
             let rt = Runtime::new();
             // Workers first; then the memory baseline; then the backend, so that the
@@ -91,10 +237,10 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 live_bytes()
             });
-            let naming = match rt_tokio.block_on(contender.make(&rt, size)) {
+            let naming = match make_or_skip(&SCALE, contender, &rt_tokio, &rt, size, &p) {
                 Ok(n) => n,
-                Err(reason) => {
-                    rows.push(Row::skipped(label, "scale", &p, &reason));
+                Err(skip) => {
+                    rows.push(*skip);
                     run_on(&rt_tokio, async move { kill_all(&workers).await });
                     continue;
                 }
@@ -110,9 +256,9 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
     progress.step(&format!("scale {label} register+unregister"));
     let rt_tokio = tokio_runtime(1);
     let rt = Runtime::new();
-    let p = params(&[("pairs", spec.pairs.to_string())]);
-    match rt_tokio.block_on(contender.make(&rt, 64)) {
-        Err(reason) => rows.push(Row::skipped(label, "scale", &p, &reason)),
+    let p = Params::new().with("pairs", spec.pairs);
+    match make_or_skip(&SCALE, contender, &rt_tokio, &rt, 64, &p) {
+        Err(skip) => rows.push(*skip),
         Ok(naming) => {
             let pairs = spec.pairs;
             rows.push(run_on(&rt_tokio, async move {
@@ -122,15 +268,15 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
                 for i in 0..pairs {
                     let name = &names[i % names.len()];
                     if let Err(e) = naming.register(name.clone(), &workers[0]).await {
-                        return Row::skipped(label, "scale", &p, &format!("register: {e}"));
+                        return SCALE.skip(label, &p, &format!("register: {e}"));
                     }
                     if let Err(e) = naming.unregister(name, workers[0].pid()).await {
-                        return Row::skipped(label, "scale", &p, &format!("unregister: {e}"));
+                        return SCALE.skip(label, &p, &format!("unregister: {e}"));
                     }
                 }
                 let ns = start.elapsed().as_nanos() as f64 / pairs as f64;
                 kill_all(&workers).await;
-                Row::new(label, "scale", &p, "register_unregister_ns", ns, "ns")
+                SCALE.row(label, &p, &REGISTER_UNREGISTER_NS, ns)
             }));
         }
     }
@@ -140,7 +286,7 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
 #[allow(clippy::too_many_arguments)]
 async fn register_and_release<N: Naming>(
     label: &str,
-    p: &str,
+    p: &Params,
     naming: N,
     rt: Runtime,
     workers: Arc<Vec<ProcessRef>>,
@@ -149,8 +295,7 @@ async fn register_and_release<N: Naming>(
     named_starts: bool,
 ) -> Vec<Row> {
     let size = workers.len();
-    let row =
-        |metric: &str, value: f64, unit: &str| Row::new(label, "scale", p, metric, value, unit);
+    let row = |metric: &Metric, value: f64| SCALE.row(label, p, metric, value);
     let names = Arc::new(id_names(size));
     let start = Instant::now();
     let chunk = size.div_ceil(tasks);
@@ -179,20 +324,13 @@ async fn register_and_release<N: Naming>(
     let bytes1 = live_bytes();
     if let Some(reason) = failure {
         kill_all(&workers).await;
-        return vec![Row::skipped(label, "scale", p, &reason)];
+        return vec![SCALE.skip(label, p, &reason)];
     }
-    let mut rows = vec![row("register_ns", register_ns, "ns")];
+    let mut rows = vec![row(&REGISTER_NS, register_ns)];
     if let (Some(b0), Some(b1)) = (bytes0, bytes1) {
-        rows.push(row(
-            "bytes_per_name",
-            (b1 as f64 - b0 as f64) / size as f64,
-            "bytes",
-        ));
+        rows.push(row(&BYTES_PER_NAME, (b1 as f64 - b0 as f64) / size as f64));
     }
-    let gauges = naming.gauges();
-    for (g, v) in gauges {
-        rows.push(row(g, v, "count"));
-    }
+    rows.extend(gauge_rows(&SCALE, label, p, naming.gauges()));
     // Release: every owner exits; time until the backend holds no names.
     let start = Instant::now();
     kill_all(&workers).await;
@@ -202,16 +340,11 @@ async fn register_and_release<N: Naming>(
     })
     .await;
     if released {
-        rows.push(row(
-            "release_all_ns",
-            start.elapsed().as_nanos() as f64,
-            "ns",
-        ));
+        rows.push(row(&RELEASE_ALL_NS, start.elapsed().as_nanos() as f64));
     } else {
         rows.push(row(
-            "names_left_after_release",
+            &NAMES_LEFT_AFTER_RELEASE,
             naming.registered_count().await as f64,
-            "names",
         ));
     }
     // Named starts: spawn + register + init, as fast as possible from `tasks` tasks.
@@ -247,13 +380,10 @@ async fn register_and_release<N: Naming>(
         }
         let ns = start.elapsed().as_nanos() as f64 / size as f64;
         match failure {
-            None => rows.push(row("start_named_ns", ns, "ns")),
-            Some(reason) => rows.push(Row::skipped(
-                label,
-                "scale",
-                &format!("{p};phase=start_named"),
-                &reason,
-            )),
+            None => rows.push(row(&START_NAMED_NS, ns)),
+            Some(reason) => {
+                rows.push(SCALE.skip(label, &p.clone().with("phase", "start_named"), &reason))
+            }
         }
         kill_all(&all).await;
     }

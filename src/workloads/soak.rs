@@ -5,17 +5,108 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use naming_schema::{
+    Better, Chart, Column, Line, Metric, Params, Row, Subject, Sweep, Unit, Workload,
+};
 use naming_strategies::runtime::{Name, ProcessRef, Runtime, StartOpts};
 use naming_strategies::{via, Naming};
 use parking_lot::Mutex;
 
 use super::common::{
-    kill_all, params, run_on, tokio_runtime, wait_until, SplitMix64, Worker, CALL_TIMEOUT,
+    self, gauge_rows, kill_all, make_or_skip, run_on, tokio_runtime, wait_until, SplitMix64,
+    Worker, CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::alloc::live_bytes;
 use crate::contenders::Contender;
-use crate::results::Row;
+
+/// Names the backend holds after the phase (must stay at the number of live sessions).
+pub const REGISTERED: Metric = Metric::new(
+    "registered",
+    "registered names",
+    Unit::Count,
+    Better::Neither,
+);
+/// Names of ended sessions the backend still resolves after the phase.
+pub const DEAD_NAMES_LEFT: Metric =
+    Metric::must_be_zero("dead_names_left", "names of ended sessions left");
+/// Live sessions whose name the backend resolves to another process, or to none.
+pub const WRONG_OWNER: Metric =
+    Metric::must_be_zero("wrong_owner", "live sessions resolved to the wrong owner");
+/// Sessions started so far (fresh ids used).
+pub const SESSIONS_STARTED: Metric = Metric::new(
+    "sessions_started",
+    "sessions started",
+    Unit::Count,
+    Better::Neither,
+);
+/// Live heap bytes after the phase (counting allocator): flat is good, growth a leak.
+pub const LIVE_BYTES: Metric = Metric::new("live_bytes", "live heap", Unit::Bytes, Better::Lower);
+
+/// The soak workload: sessions under fresh ids coming and going for many operations, the
+/// invariants and the heap checked after every phase.
+pub const SOAK: Workload = Workload {
+    metrics: &[
+        &REGISTERED,
+        &DEAD_NAMES_LEFT,
+        &WRONG_OWNER,
+        &SESSIONS_STARTED,
+        &LIVE_BYTES,
+        &common::ATOM_COUNT,
+        &common::ATOM_BYTES,
+        &common::STALE_LOOKUPS,
+        &common::TRACKED_PROCESSES,
+        &common::AWAITING,
+    ],
+    charts: &[
+        Chart::Sweep(Sweep {
+            caption: "Live heap bytes (counting allocator) at the end of each soak phase: flat is good, growth is a leak.",
+            x_desc: "soak phase (index)",
+            y_desc: "live heap (bytes)",
+            split_by: &["sessions"],
+            ..Sweep::new(
+                "soak-memory",
+                "Live heap over soak phases",
+                "phase",
+                &[Line::solid(&LIVE_BYTES)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Names registered at the end of each phase.",
+            x_desc: "soak phase (index)",
+            y_desc: "registered names (count)",
+            split_by: &["sessions"],
+            ..Sweep::new(
+                "soak-registered",
+                "Registered names over soak phases",
+                "phase",
+                &[Line::solid(&REGISTERED)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Atoms in the (never collected) atom table at the end of each phase, dynamic-atom backends only.",
+            x_desc: "soak phase (index)",
+            y_desc: "atoms in the table (count)",
+            split_by: &["sessions"],
+            ..Sweep::new(
+                "soak-atoms",
+                "Atoms created over soak phases",
+                "phase",
+                &[Line::solid(&common::ATOM_COUNT)],
+            )
+        }),
+    ],
+    columns: &[
+        Column::new(&LIVE_BYTES, "soak live heap"),
+        Column::new(&DEAD_NAMES_LEFT, "dead names left"),
+    ],
+    ..Workload::new(
+        "soak",
+        "Soak",
+        "Sessions keyed by fresh ids: a fraction of operations end a session and start another under a new id, the rest call a live one; after every phase each live session must resolve to its own process, no ended session may resolve at all, and the live heap is recorded, so a leak (interned atoms) shows as drift.",
+        Subject::NamingBackends,
+    )
+};
 
 /// What the soak workload measures.
 #[derive(Clone, Debug)]
@@ -90,10 +181,10 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
     let label = contender.label();
     let rt_tokio = tokio_runtime(spec.clients);
     let rt = Runtime::new();
-    let p0 = params(&[("sessions", spec.sessions.to_string())]);
-    let naming = match rt_tokio.block_on(contender.make(&rt, spec.sessions)) {
+    let p0 = Params::new().with("sessions", spec.sessions);
+    let naming = match make_or_skip(&SOAK, contender, &rt_tokio, &rt, spec.sessions, &p0) {
         Ok(n) => n,
-        Err(reason) => return vec![Row::skipped(label, "soak", &p0, &reason)],
+        Err(skip) => return vec![*skip],
     };
     let spec = spec.clone();
     let mut rows = Vec::new();
@@ -113,19 +204,13 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
         }
     });
     if let Err(reason) = started {
-        return vec![Row::skipped(
-            label,
-            "soak",
-            &p0,
-            &format!("cannot start sessions: {reason}"),
-        )];
+        return vec![SOAK.skip(label, &p0, &format!("cannot start sessions: {reason}"))];
     }
     for phase in 0..=spec.phases {
-        let p = params(&[
-            ("sessions", spec.sessions.to_string()),
-            ("phase", phase.to_string()),
-            ("ops", (phase * spec.ops_per_phase).to_string()),
-        ]);
+        let p = p0
+            .clone()
+            .with("phase", phase)
+            .with("ops", phase * spec.ops_per_phase);
         if phase > 0 {
             progress.step(&format!("soak {label} phase {phase}/{}", spec.phases));
             let failure = run_on(&rt_tokio, {
@@ -139,7 +224,7 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
                 async move { run_phase(naming, rt, slots, next_id, spec, phase).await }
             });
             if let Some(reason) = failure {
-                rows.push(Row::skipped(label, "soak", &p, &reason));
+                rows.push(SOAK.skip(label, &p, &reason));
                 break;
             }
         }
@@ -179,22 +264,18 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
                 (naming.registered_count().await, dead_left, wrong_owner)
             }
         });
-        let row =
-            |metric: &str, value: f64, unit: &str| Row::new(label, "soak", &p, metric, value, unit);
-        rows.push(row("registered", registered as f64, "names"));
-        rows.push(row("dead_names_left", dead_left as f64, "names"));
-        rows.push(row("wrong_owner", wrong_owner as f64, "names"));
+        let row = |metric: &Metric, value: f64| SOAK.row(label, &p, metric, value);
+        rows.push(row(&REGISTERED, registered as f64));
+        rows.push(row(&DEAD_NAMES_LEFT, dead_left as f64));
+        rows.push(row(&WRONG_OWNER, wrong_owner as f64));
         rows.push(row(
-            "sessions_started",
+            &SESSIONS_STARTED,
             next_id.load(Ordering::Relaxed) as f64,
-            "sessions",
         ));
         if let Some(b) = live_bytes() {
-            rows.push(row("live_bytes", b as f64, "bytes"));
+            rows.push(row(&LIVE_BYTES, b as f64));
         }
-        for (g, v) in naming.gauges() {
-            rows.push(row(g, v, "count"));
-        }
+        rows.extend(gauge_rows(&SOAK, label, &p, naming.gauges()));
     }
     let procs: Vec<ProcessRef> = slots.iter().filter_map(|s| s.lock().1.clone()).collect();
     run_on(&rt_tokio, async move { kill_all(&procs).await });
