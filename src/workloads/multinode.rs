@@ -37,16 +37,21 @@ pub fn multinode(spec: &MultiNodeSpec, progress: &dyn Progress) -> Vec<Row> {
     match rt.block_on(multinode_rows(&binary, spec, &step)) {
         Ok(rows) => rows
             .into_iter()
-            .map(|r| match r.skip {
-                Some(why) => Row::skipped(r.backend, r.workload, &r.params, &why),
-                None => Row::new(
-                    r.backend,
-                    r.workload,
-                    &r.params,
-                    r.metric,
-                    r.value,
-                    unit_of(r.metric),
-                ),
+            .map(|r| {
+                let params = r.params.to_string();
+                match r.outcome {
+                    naming_schema::Outcome::Skipped(why) => {
+                        Row::skipped(&r.backend, &r.workload, &params, &why)
+                    }
+                    naming_schema::Outcome::Value(v) => Row::new(
+                        &r.backend,
+                        &r.workload,
+                        &params,
+                        &r.metric,
+                        v,
+                        unit_of(&r.metric),
+                    ),
+                }
             })
             .collect(),
         Err(e) => vec![Row::skipped("cluster", "multinode", "", &e.to_string())],
