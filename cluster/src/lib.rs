@@ -13,7 +13,9 @@
 //! | [`RingNames`](ring::RingNames) (`hash-ring`) | Swarm / libring | the owner node of a name is picked by consistent hashing over the live members; handoff when membership changes |
 //!
 //! The pieces, one job per module:
-//! - [`wire`]: the tarpc service every node serves and what crosses the socket ([`Payload`]);
+//! - [`wire`]: the tarpc service every node serves, what crosses the socket ([`Payload`]),
+//!   and [`Backend`], which names the backends a control request is about and gives each
+//!   one's [`Identity`] (its label is written there and nowhere else);
 //! - [`node`]: a node's core: its runtime, peer connections, and proxies that make a remote
 //!   pid reachable through an ordinary [`ProcessRef`](process_runtime::ProcessRef);
 //! - [`server`]: a running [`Node`] with its four backends, and node mode ([`run_node`]);
@@ -23,7 +25,14 @@
 //! - [`ring`]: hash-ring ownership;
 //! - [`netns`]: nodes in network namespaces and real partitions;
 //! - [`harness`]: starts and tears down a [`Cluster`] of node processes and etcd;
-//! - [`measure`]: the multi-node workloads ([`multinode_rows`]).
+//! - [`measure`]: the multi-node workloads, one module each ([`measure::call`],
+//!   [`measure::register`], [`measure::crash`], [`measure::netsplit`]), and the driver
+//!   [`multinode_rows`] that runs them all into [`naming_schema::Row`]s.
+//!
+//! What the report reads, declared here once:
+//! - [`WORKLOADS`]: the four multi-node [`Workload`](naming_schema::Workload) declarations
+//!   (metrics, charts, summary columns);
+//! - [`identities`]: every backend label the multi-node rows carry, with its family.
 
 pub mod etcd_kv;
 pub mod etcd_server;
@@ -41,6 +50,25 @@ pub mod server;
 pub mod wire;
 
 pub use harness::{Cluster, ClusterError, ClusterOpts, NetworkMode};
-pub use measure::{multinode_rows, MultiNodeSpec, MultiRow};
+pub use measure::{
+    multinode_rows, MultiNodeSpec, MULTINODE_CALL, MULTINODE_CRASH, MULTINODE_NETSPLIT,
+    MULTINODE_REGISTER, WORKLOADS,
+};
 pub use server::{run_node, Node, NodeConfig, NodeError};
 pub use wire::{Backend, Payload};
+
+use naming_schema::Identity;
+
+/// Every backend the multi-node rows name, as the report should see it: the three
+/// distributed designs ([`Family::Distributed`](naming_schema::Family::Distributed)), the
+/// single-node `Registry` reference `registry-local`
+/// ([`Family::Registry`](naming_schema::Family::Registry)), and the bare RPC round-trip floor
+/// ([`measure::RPC_FLOOR`]).
+pub fn identities() -> Vec<Identity> {
+    measure::DISTRIBUTED
+        .into_iter()
+        .chain([Backend::Local])
+        .map(Backend::identity)
+        .chain([measure::RPC_FLOOR])
+        .collect()
+}

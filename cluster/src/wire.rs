@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use naming_schema::{Family, Identity};
 use naming_strategies::NamingError;
 use process_runtime::{CallError, Pid};
 use serde::{Deserialize, Serialize};
@@ -156,14 +157,25 @@ impl Backend {
         Backend::Ring,
     ];
 
-    /// The label used in results and plots.
-    pub fn label(self) -> &'static str {
+    /// The label used in results and plots: the one place each is written.
+    pub const fn label(self) -> &'static str {
         match self {
             Backend::Local => "registry-local",
             Backend::Global => "global-etcd",
             Backend::Gossip => "gossip-replicated",
             Backend::Ring => "hash-ring",
         }
+    }
+
+    /// Who this backend is in the results: its label and its family (the single-node
+    /// `Registry` reference is a [`Family::Registry`], the other three are
+    /// [`Family::Distributed`]).
+    pub const fn identity(self) -> Identity {
+        let family = match self {
+            Backend::Local => Family::Registry,
+            Backend::Global | Backend::Gossip | Backend::Ring => Family::Distributed,
+        };
+        Identity::new(self.label(), family)
     }
 }
 
