@@ -6,8 +6,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use naming_bench::report::{self, Family, ReportError, Situation};
-use naming_bench::results::{self, Row};
+use naming_bench::report::{self, ReportError, TalkRow};
+use naming_bench::results::{self, Params, Row};
+use naming_bench::workloads::{churn, scale};
+use naming_schema::{Situation, Subject};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report")
@@ -27,7 +29,7 @@ const NAMING: &[&str] = &[
     "monitor-registry",
     "gproc",
     "static-names",
-    "dynamic-atoms",
+    "interned-atoms",
     "startup-discovery",
 ];
 const ROUTERS: &[&str] = &["modulo", "rendezvous", "jump", "ring", "maglev"];
@@ -66,7 +68,7 @@ const CHARTS: &[(&str, &[&str])] = &[
     ("fanout", NAMING),
     ("soak-memory", NAMING),
     ("soak-registered", NAMING),
-    ("soak-atoms", &["dynamic-atoms"]),
+    ("soak-atoms", &["interned-atoms"]),
     ("reshard-grow", ROUTERS),
     ("reshard-grow-ratio", ROUTERS),
     ("reshard-shrink", ROUTERS),
@@ -101,10 +103,14 @@ fn renders_every_chart_and_backend_from_the_fixture() {
 
     let md = fs::read_to_string(out.join("REPORT.md")).unwrap();
     let html = fs::read_to_string(out.join("index.html")).unwrap();
+    // A router with variants (a ring's `vnodes=`) is named with its variant.
     for b in NAMING.iter().chain(ROUTERS).chain(RECOVERY).chain(FLOORS) {
-        assert!(md.contains(&format!("`{b}`")), "REPORT.md lacks {b}");
         assert!(
-            html.contains(&format!("<code>{b}</code>")),
+            md.contains(&format!("`{b}`")) || md.contains(&format!("`{b} (")),
+            "REPORT.md lacks {b}"
+        );
+        assert!(
+            html.contains(&format!("<code>{b}</code>")) || html.contains(&format!("<code>{b} (")),
             "index.html lacks {b}"
         );
     }
@@ -190,12 +196,13 @@ fn renders_every_chart_and_backend_from_the_fixture() {
     // A backend has one colour in every chart.
     let hex = |(r, g, b): (u8, u8, u8)| format!("#{r:02X}{g:02X}{b:02X}");
     let dashmap = hex(rep.data.color("registry-dashmap"));
-    for id in [
-        "fig-scale-bytes.svg",
-        "fig-fanout.svg",
-        "fig-churn-failed.svg",
-    ] {
-        let svg = fs::read_to_string(out.join(id)).unwrap();
+    for family in ["scale-bytes", "fanout", "churn-failed"] {
+        let fig = rep
+            .figures
+            .iter()
+            .find(|f| of_family(&f.id, family))
+            .unwrap();
+        let (id, svg) = (&fig.file, fs::read_to_string(out.join(&fig.file)).unwrap());
         assert!(
             svg.contains(&dashmap),
             "{id} does not draw registry-dashmap in {dashmap}"
@@ -221,14 +228,16 @@ fn every_skip_row_is_a_finding() {
     let md = fs::read_to_string(out.join("REPORT.md")).unwrap();
     for s in skips {
         let line = format!("`{}` cannot run **{}**", s.backend, s.workload);
+        let reason = s.skip_reason().unwrap();
         let found = rep
             .findings
             .iter()
-            .find(|f| f.starts_with(&line) && f.ends_with(&s.unit))
+            .find(|f| f.starts_with(&line) && f.ends_with(reason))
             .unwrap_or_else(|| panic!("no finding for {s:?}"));
         assert!(md.contains(found.as_str()));
         if !s.params.is_empty() {
-            assert!(found.contains(&s.params), "{found} lacks {}", s.params);
+            let p = s.params.to_string();
+            assert!(found.contains(&p), "{found} lacks {p}");
         }
     }
 }
@@ -285,7 +294,7 @@ fn guide_picks_the_fixture_winners() {
             (got - ratio).abs() < 1e-3,
             "{s:?}: ratio {got}, expected {ratio}"
         );
-        assert_eq!(v.seed_agrees, Some(true), "{s:?}: {}", v.seed_text);
+        assert_eq!(v.talk_agrees, Some(true), "{s:?}: {}", v.talk_text);
     }
     // Who cannot, and why, from the skip rows.
     let many = v(Situation::VeryManyNames);
@@ -295,7 +304,7 @@ fn guide_picks_the_fixture_winners() {
             .find(|(f, _)| f == b)
             .map(|(_, r)| r.clone())
     };
-    assert!(reason("dynamic-atoms").unwrap().starts_with("atom limit"));
+    assert!(reason("interned-atoms").unwrap().starts_with("atom limit"));
     assert!(reason("static-names").unwrap().starts_with("static set"));
     assert!(reason("startup-discovery").is_some());
     let pubsub = v(Situation::PubSubGroups);
@@ -303,24 +312,24 @@ fn guide_picks_the_fixture_winners() {
         .failures
         .iter()
         .any(|(b, r)| b == "static-names" && r.starts_with("unsupported")));
-    // Seed 003: dynamic atoms are suggested for a few fixed services but measure 1.5x behind.
+    // The talk suggests dynamic atoms for a few fixed services, but they measure 1.5x behind.
     let atoms = rep
         .guide
-        .seed
+        .talk
         .iter()
-        .find(|r| r.family == Family::DynamicAtoms)
+        .find(|r| r.row == TalkRow::DynamicAtoms)
         .unwrap();
-    let cell = atoms
-        .cells
+    let few = Situation::ALL
         .iter()
-        .find(|c| c.situation == Situation::FewFixedServices)
+        .position(|s| *s == Situation::FewFixedServices)
         .unwrap();
+    let cell = &atoms.cells[few];
     assert!(cell.recommended && cell.agrees == Some(false), "{cell:?}");
     let rich = rep
         .guide
-        .seed
+        .talk
         .iter()
-        .find(|r| r.family == Family::RichRegistration)
+        .find(|r| r.row == TalkRow::RichRegistration)
         .unwrap();
     let mut rich_backends = rich.backends.clone();
     rich_backends.sort();
@@ -345,47 +354,14 @@ fn write(dir: &Path, file: &str, text: &str) {
 #[test]
 fn broken_uniqueness_disqualifies_and_is_reported() {
     let input = temp("dup-in");
+    let names = Params::new().with("names", 1000);
+    let kill = Params::new().with("kill_rate", 0.1);
     let rows = [
-        Row::new(
-            "registry-a",
-            "scale",
-            "names=1000",
-            "bytes_per_name",
-            50.0,
-            "bytes",
-        ),
-        Row::new(
-            "registry-b",
-            "scale",
-            "names=1000",
-            "bytes_per_name",
-            80.0,
-            "bytes",
-        ),
-        Row::new(
-            "registry-c",
-            "scale",
-            "names=1000",
-            "bytes_per_name",
-            90.0,
-            "bytes",
-        ),
-        Row::new(
-            "registry-a",
-            "churn",
-            "kill_rate=0.1",
-            "duplicate_owners",
-            2.0,
-            "count",
-        ),
-        Row::new(
-            "registry-b",
-            "churn",
-            "kill_rate=0.1",
-            "duplicate_owners",
-            0.0,
-            "count",
-        ),
+        scale::SCALE.row("registry-a", &names, &scale::BYTES_PER_NAME, 50.0),
+        scale::SCALE.row("registry-b", &names, &scale::BYTES_PER_NAME, 80.0),
+        scale::SCALE.row("registry-c", &names, &scale::BYTES_PER_NAME, 90.0),
+        churn::CHURN.row("registry-a", &kill, &churn::DUPLICATE_OWNERS, 2.0),
+        churn::CHURN.row("registry-b", &kill, &churn::DUPLICATE_OWNERS, 0.0),
     ];
     results::write_workload(&input, "scale", &rows[..3]).unwrap();
     results::write_workload(&input, "churn", &rows[3..]).unwrap();
@@ -405,7 +381,7 @@ fn broken_uniqueness_disqualifies_and_is_reported() {
     assert!(rep
         .findings
         .iter()
-        .any(|f| f.contains("`registry-a` broke name uniqueness")));
+        .any(|f| f.contains("`registry-a` failed a correctness check")));
     // Workloads without rows are findings too, and their charts are simply absent.
     assert!(rep
         .findings
@@ -441,7 +417,7 @@ fn bad_input_is_a_clear_error() {
         "lookup.csv",
         &format!(
             "{}\nregistry-a,lookup,names=1,ops_per_sec\n",
-            results::HEADER
+            naming_schema::row::OLD_HEADER
         ),
     );
     let err = report::build(&[fields], &out).unwrap_err();
@@ -453,7 +429,7 @@ fn bad_input_is_a_clear_error() {
         "lookup.csv",
         &format!(
             "{}\nregistry-a,lookup,names=1,ops_per_sec,fast,ops/s\n",
-            results::HEADER
+            naming_schema::row::OLD_HEADER
         ),
     );
     let err = report::build(&[value], &out).unwrap_err();
@@ -465,11 +441,11 @@ fn bad_input_is_a_clear_error() {
         "lookup.csv",
         &format!(
             "{}\nregistry-a,lookup,names,ops_per_sec,1,ops/s\n",
-            results::HEADER
+            naming_schema::row::OLD_HEADER
         ),
     );
     let err = report::build(&[params], &out).unwrap_err();
-    assert!(err.to_string().contains("not key=value"), "{err}");
+    assert!(err.to_string().contains("bad params"), "{err}");
 
     let env = temp("bad-env");
     write(
@@ -477,7 +453,7 @@ fn bad_input_is_a_clear_error() {
         "lookup.csv",
         &format!(
             "{}\nregistry-a,lookup,names=1,ops_per_sec,1,ops/s\n",
-            results::HEADER
+            naming_schema::row::OLD_HEADER
         ),
     );
     write(&env, "environment.json", "{ not json");
@@ -493,44 +469,47 @@ fn bad_input_is_a_clear_error() {
 }
 
 #[test]
-fn older_reshard_and_recovery_metric_names_still_chart() {
-    let input = temp("older-in");
-    let mut reshard = Vec::new();
-    for (b, own) in [("modulo", ""), ("ring", ";vnodes=160")] {
-        for k in [4.0, 8.0] {
-            let p = format!("k={k};keys=1000{own}");
-            reshard.push(Row::new(b, "reshard", &p, "max_over_mean", 1.05, "ratio"));
-            reshard.push(Row::new(
-                b,
-                "reshard",
-                &p,
-                "stddev_over_binomial",
-                1.0,
-                "ratio",
-            ));
+fn router_variants_are_series_and_table_rows_of_their_own() {
+    use naming_strategies::shard::{measure::LOAD_MAX_OVER_MEAN, RESHARD};
+    let input = temp("variants-in");
+    let mut rows = Vec::new();
+    for (b, vnodes, v) in [
+        ("modulo", None, 1.01),
+        ("ring", Some(10), 1.3),
+        ("ring", Some(160), 1.05),
+    ] {
+        for k in [4, 8] {
+            let mut p = Params::new().with("k", k).with("keys", 1000);
+            if let Some(n) = vnodes {
+                p = p.with("vnodes", n);
+            }
+            rows.push(RESHARD.row(b, &p, &LOAD_MAX_OVER_MEAN, v));
         }
     }
-    let recovery: Vec<Row> = [("heir", 1e4), ("keep-table", 2e4)]
-        .iter()
-        .flat_map(|(b, v)| {
-            [
-                Row::new(b, "recovery", "", "kill_to_serving_p50_ns", *v, "ns"),
-                Row::new(b, "recovery", "", "kill_to_serving_p99_ns", v * 3.0, "ns"),
-            ]
-        })
-        .collect();
-    results::write_workload(&input, "reshard", &reshard).unwrap();
-    results::write_workload(&input, "recovery", &recovery).unwrap();
-    let out = temp("older-out");
+    fs::write(input.join("reshard.csv"), naming_schema::row::to_csv(&rows)).unwrap();
+    let out = temp("variants-out");
     let rep = report::build(&[input], &out).unwrap();
-    let ids: Vec<&str> = rep.figures.iter().map(|f| f.id.as_str()).collect();
-    for id in ["reshard-balance", "reshard-spread", "recovery-latency"] {
-        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    let svg = fs::read_to_string(out.join("fig-reshard-balance.svg")).unwrap();
+    for who in ["modulo", "ring (vnodes=10)", "ring (vnodes=160)"] {
+        assert!(svg.contains(who), "balance chart lacks {who}");
     }
-    let svg = fs::read_to_string(out.join("fig-recovery-latency.svg")).unwrap();
-    assert!(svg.contains("heir") && svg.contains("keep-table") && svg.contains("(ns)"));
-    // The ring's private `vnodes=` does not keep it out of the routers' table.
-    let md = fs::read_to_string(out.join("REPORT.md")).unwrap();
-    let table = md.split("## Resharding").nth(1).unwrap();
-    assert!(table.contains("| `ring` | **1.05** ★"), "{table}");
+    let table = rep.table(Subject::Routers).expect("a routers table");
+    let ring = table
+        .rows
+        .iter()
+        .find(|(b, _)| b == "ring (vnodes=160)")
+        .expect("a row per variant");
+    let col = table
+        .headers
+        .iter()
+        .position(|h| h.metric.name == "load_max_over_mean")
+        .unwrap();
+    assert_eq!(
+        ring.1[col],
+        report::Cell::Value {
+            v: 1.05,
+            best: false,
+            impossible: false
+        }
+    );
 }
