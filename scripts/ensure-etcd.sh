@@ -20,4 +20,4 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-etcd --version | head -1 >&2
+etcd --version | sed -n 1p >&2  # sed reads to the end: no SIGPIPE under pipefail
