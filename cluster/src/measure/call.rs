@@ -101,7 +101,7 @@ pub const MULTINODE_CALL: Workload = Workload {
         filter: Filter::All,
         y: YScale::Fit,
     })],
-    columns: &[Column::new(&CROSS_P50, "cross-node call p50 (ns)")],
+    columns: &[Column::new(&CROSS_P50, "cross-node call p50")],
     ..Workload::new(
         "multinode-call",
         "Multi-node: lookup + call across nodes",

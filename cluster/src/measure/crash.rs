@@ -40,7 +40,7 @@ pub const MULTINODE_CRASH: Workload = Workload {
         filter: Filter::All,
         y: YScale::Fit,
     })],
-    columns: &[Column::new(&RELEASE_MS, "release after a crash (ms)")],
+    columns: &[Column::new(&RELEASE_MS, "release after a crash")],
     ..Workload::new(
         "multinode-crash",
         "Multi-node: a node crashes",

@@ -131,7 +131,7 @@ pub const MULTINODE_NETSPLIT: Workload = Workload {
         }),
     ],
     columns: &[
-        Column::new(&CONVERGE_MS, "converge after a netsplit (ms)"),
+        Column::new(&CONVERGE_MS, "converge after a netsplit"),
         Column::new(&DUPLICATES_AFTER, "duplicates after the heal"),
         Column::new(&NAMES_LOST, "names lost"),
     ],

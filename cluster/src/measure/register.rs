@@ -77,7 +77,7 @@ pub const MULTINODE_REGISTER: Workload = Workload {
             y: YScale::Fit,
         }),
     ],
-    columns: &[Column::new(&PROPAGATION_P50, "propagation p50 (ms)")],
+    columns: &[Column::new(&PROPAGATION_P50, "propagation p50")],
     ..Workload::new(
         "multinode-register",
         "Multi-node: registration rate and propagation",
