@@ -9,12 +9,29 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use naming_schema::{Outcome, Params, Row};
 
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
+/// Why a results directory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Reading a file or listing the directory failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A CSV file does not follow the result schema.
+    #[error("{path}: not a valid results file: {message}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        message: String,
+    },
 }
 
 /// Writes `rows` to `dir/<workload>.csv`, replacing the file.
@@ -26,22 +43,46 @@ pub fn write_workload(dir: &Path, workload: &str, rows: &[Row]) -> io::Result<()
     )
 }
 
-/// Reads every `*.csv` in `dir`, in file-name order; a malformed file is `InvalidData`
-/// naming the file and line.
-pub fn read_dir(dir: &Path) -> io::Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let mut paths: Vec<_> = fs::read_dir(dir)?
+/// Reads every `*.csv` file in `dir`, in file-name order; an error names the file (and,
+/// for a malformed file, the line).
+pub fn read_dir(dir: &Path) -> Result<Vec<Row>, ReadError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReadError::Io { path, source }
+    };
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "csv"))
         .collect();
     paths.sort();
-    for p in paths {
-        let text = fs::read_to_string(&p)?;
+    let mut rows = Vec::new();
+    for path in paths {
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
         let parsed = naming_schema::row::from_csv(&text)
-            .map_err(|e| invalid(format!("{}: {e}", p.display())))?;
+            .map_err(|message| ReadError::Csv { path, message })?;
         rows.extend(parsed);
     }
     Ok(rows)
+}
+
+/// The result directories under `dir`: `dir` itself and each immediate subdirectory holding
+/// a `*.csv` file (e.g. `results/multinode/`, `results/device-16core/`), sorted.
+pub fn discover_inputs(dir: &Path) -> Vec<PathBuf> {
+    let has_csv = |p: &Path| {
+        fs::read_dir(p).is_ok_and(|mut it| {
+            it.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "csv")))
+        })
+    };
+    let mut subs: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            let paths = entries.filter_map(|e| e.ok().map(|e| e.path()));
+            paths.filter(|p| p.is_dir() && has_csv(p)).collect()
+        })
+        .unwrap_or_default();
+    subs.sort();
+    subs.insert(0, dir.to_path_buf());
+    subs
 }
 
 #[cfg(test)]

@@ -408,7 +408,10 @@ fn bad_input_is_a_clear_error() {
     let header = temp("bad-header");
     write(&header, "lookup.csv", "a,b,c\n1,2,3\n");
     let err = report::build(&[header], &out).unwrap_err();
-    assert!(matches!(err, ReportError::Csv { .. }), "{err}");
+    assert!(
+        matches!(err, ReportError::Read(results::ReadError::Csv { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("lookup.csv"), "{err}");
 
     let fields = temp("bad-fields");

@@ -212,6 +212,14 @@ impl Out<'_> {
         let data = self.data;
         let sources: BTreeSet<usize> = grows.iter().map(|r| r.source).collect();
         let multi = sources.len() > 1;
+        let xs: BTreeSet<u64> = grows
+            .iter()
+            .filter_map(|r| r.row.params.num(sw.x).map(f64::to_bits))
+            .collect();
+        if xs.len() == 1 && !multi && sw.ideal.is_none() {
+            // A single point per series reads better as bars.
+            return self.point_bars(w, sw, id, key, grows);
+        }
         let mut series = Vec::new();
         let mut whos: Vec<String> = Vec::new();
         for b in data.ordered(|_| true) {
@@ -349,6 +357,46 @@ impl Out<'_> {
         self.push(fig, |path| plot::draw_line_chart(path, &chart))
     }
 
+    /// A sweep group with one x value, as grouped bars (one group per line's metric).
+    fn point_bars(
+        &mut self,
+        w: &Workload,
+        sw: &Sweep,
+        id: String,
+        key: &Params,
+        grows: &[&Rec],
+    ) -> Result<(), ReportError> {
+        let spec = Bars {
+            id: sw.id,
+            title: sw.title,
+            caption: sw.caption,
+            y_desc: sw.y_desc,
+            groups: &[],
+            filter: sw.filter,
+            y: sw.y,
+        };
+        let place = Place {
+            id,
+            titles: sw
+                .lines
+                .iter()
+                .map(|l| l.metric.title.to_string())
+                .collect(),
+            shown: grows[0]
+                .row
+                .params
+                .only(|k| k == sw.x || sw.split_by.contains(&k)),
+            source: grows[0].source,
+            skips: (key, sw.x),
+        };
+        let value = |b: &str, i: usize| {
+            let m = sw.lines[i].metric.name;
+            let r = grows.iter().find(|r| r.who == b && r.row.metric == m);
+            r.and_then(|r| r.row.value())
+        };
+        self.draw_bars(w, &spec, place, value)
+    }
+
     /// Grouped bars (one group per metric) for every series at the headline parameters.
     fn bars(
         &mut self,
@@ -357,64 +405,92 @@ impl Out<'_> {
         groups: &[(&'static Metric, &'static str)],
     ) -> Result<(), ReportError> {
         let data = self.data;
-        let filter = spec.filter;
         let groups: Vec<_> = groups
             .iter()
-            .filter(|(m, _)| data.measured(w.name, m).any(|r| filter.pass(&r.row.params)))
+            .filter(|(m, _)| {
+                data.measured(w.name, m)
+                    .any(|r| spec.filter.pass(&r.row.params))
+            })
             .collect();
-        let Some(&&(first, _)) = groups.first() else {
+        let Some(at) = groups
+            .first()
+            .and_then(|(m, _)| headline(data, w, m, Focus::rows(spec.filter)))
+        else {
             return Ok(());
         };
-        let Some(at) = headline(data, w, first, Focus::rows(filter)) else {
-            return Ok(());
+        let place = Place {
+            id: spec.id.to_string(),
+            titles: groups.iter().map(|(_, g)| g.to_string()).collect(),
+            shown: at.params.clone(),
+            source: at.source,
+            skips: (&at.params, ""),
         };
+        self.draw_bars(w, spec, place, |b, i| {
+            value_at(data, w.name, groups[i].0, b, &at)
+        })
+    }
+
+    /// Draws grouped bars: `value(series, group)` for every series with a value.
+    fn draw_bars(
+        &mut self,
+        w: &Workload,
+        spec: &Bars,
+        place: Place,
+        value: impl Fn(&str, usize) -> Option<f64>,
+    ) -> Result<(), ReportError> {
+        let data = self.data;
         let mut bars = Vec::new();
-        let mut whos = Vec::new();
         for b in data.ordered(|_| true) {
-            let values: Vec<Option<f64>> = groups
-                .iter()
-                .map(|(m, _)| value_at(data, w.name, m, b, &at))
-                .collect();
-            if values.iter().all(Option::is_none) {
-                continue;
-            }
-            bars.push(PlotBars {
-                label: b.to_string(),
-                color: data.color(b),
-                outline: data.is_floor(b),
-                values,
-            });
-            whos.push(b.to_string());
-        }
-        let (mut notes, skipped) = skip_notes(data, w.name, &at.params, "");
-        for s in skipped {
-            if !whos.contains(&s) {
-                whos.push(s);
+            let values: Vec<Option<f64>> = (0..place.titles.len()).map(|i| value(b, i)).collect();
+            if values.iter().any(Option::is_some) {
+                bars.push(PlotBars {
+                    label: b.to_string(),
+                    color: data.color(b),
+                    outline: data.is_floor(b),
+                    values,
+                });
             }
         }
+        let (mut notes, skipped) = skip_notes(data, w.name, place.skips.0, place.skips.1);
         if bars.iter().any(|b| b.outline) {
             notes.insert(0, "outlined: floor (no naming layer)".into());
         }
-        let shown = at.params.to_string();
+        let mut whos: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+        whos.extend(
+            skipped
+                .into_iter()
+                .filter(|s| !bars.iter().any(|b| &b.label == s)),
+        );
+        let shown = place.shown.to_string();
         let chart = BarChart {
             y_log: y_log(spec.y),
             title: format!("{} ({})", spec.title, shown.replace(';', ", ")),
             y_desc: spec.y_desc.into(),
-            groups: groups.iter().map(|(_, g)| g.to_string()).collect(),
+            groups: place.titles,
             bars,
             notes,
         };
         let fig = Figure {
-            id: spec.id.into(),
-            file: format!("fig-{}.svg", spec.id),
+            file: format!("fig-{}.svg", place.id),
+            id: place.id,
             workload: w.name.into(),
             title: chart.title.clone(),
             caption: format!("{} Parameters: {shown}.", spec.caption),
-            sources: vec![at.source],
+            sources: vec![place.source],
             backends: whos,
         };
         self.push(fig, |path| plot::draw_bar_chart(path, &chart))
     }
+}
+
+/// Where a bar chart stands: its id, group titles, the parameters shown, its source, and
+/// the parameters (and swept key) its skip notes are matched against.
+struct Place<'a> {
+    id: String,
+    titles: Vec<String>,
+    shown: Params,
+    source: usize,
+    skips: (&'a Params, &'a str),
 }
 
 /// Draws every chart the declarations ask for and the rows allow into `dir`.

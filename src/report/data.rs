@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use naming_schema::{row, Family, Identity, Metric, Params, Row, Workload};
+use naming_schema::{Family, Identity, Metric, Params, Row, Workload};
 
 use super::plot::Rgb;
 use super::ReportError;
@@ -82,32 +82,6 @@ pub struct Data {
     pub order: Vec<String>,
 }
 
-/// Reads the CSV files of one directory.
-fn read_source(dir: &Path) -> Result<Vec<Row>, ReportError> {
-    let entries = fs::read_dir(dir).map_err(|source| ReportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    paths.sort();
-    let mut rows = Vec::new();
-    for path in paths {
-        let text = fs::read_to_string(&path).map_err(|source| ReportError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let parsed = row::from_csv(&text).map_err(|message| ReportError::Csv {
-            path: path.clone(),
-            message,
-        })?;
-        rows.extend(parsed);
-    }
-    Ok(rows)
-}
-
 fn read_env(dir: &Path) -> Result<Option<Environment>, ReportError> {
     let path = dir.join("environment.json");
     if !path.exists() {
@@ -122,53 +96,19 @@ fn read_env(dir: &Path) -> Result<Option<Environment>, ReportError> {
         .ok_or(ReportError::Environment { path })
 }
 
-/// The input directories under `dir`: `dir` itself and each immediate subdirectory holding
-/// a `*.csv` file (e.g. `results/device-16core/`), sorted.
-pub fn discover_inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs = vec![dir.to_path_buf()];
-    let Ok(entries) = fs::read_dir(dir) else {
-        return dirs;
-    };
-    let mut subs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .filter(|p| {
-            fs::read_dir(p).is_ok_and(|mut it| {
-                it.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "csv")))
-            })
-        })
-        .collect();
-    subs.sort();
-    dirs.extend(subs);
-    dirs
-}
-
-/// A fixed palette (Tableau 20 order, strong colours first).
-const PALETTE: [Rgb; 20] = [
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (23, 190, 207),
-    (188, 189, 34),
-    (127, 127, 127),
-    (0, 0, 128),
-    (174, 199, 232),
-    (255, 187, 120),
-    (152, 223, 138),
-    (255, 152, 150),
-    (197, 176, 213),
-    (196, 156, 148),
-    (247, 182, 210),
-    (158, 218, 229),
-    (219, 219, 141),
+/// A fixed palette (Tableau 20 order, strong colours first), as `0xRRGGBB`.
+const PALETTE: [u32; 20] = [
+    0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22,
+    0x7f7f7f, 0x000080, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2,
+    0x9edae5, 0xdbdb8d,
 ];
 
 /// Greys for floors with no contender of their own.
-const GREYS: [Rgb; 4] = [(0, 0, 0), (90, 90, 90), (150, 150, 150), (60, 60, 60)];
+const GREYS: [u32; 4] = [0x000000, 0x5a5a5a, 0x969696, 0x3c3c3c];
+
+fn rgb(c: u32) -> Rgb {
+    ((c >> 16) as u8, (c >> 8) as u8, c as u8)
+}
 
 impl Data {
     /// Reads every directory in `dirs` (CSV rows and `environment.json`).
@@ -182,7 +122,7 @@ impl Data {
             if !dir.is_dir() {
                 return Err(ReportError::MissingDir(dir.clone()));
             }
-            let read = read_source(dir)?;
+            let read = crate::results::read_dir(dir)?;
             let env = read_env(dir)?;
             let base = dir
                 .file_name()
@@ -229,7 +169,16 @@ impl Data {
                 }
             })
             .collect();
-        let seen: BTreeSet<(usize, usize, &str)> = recs
+        // Variants of one backend in the numeric order of their parameters.
+        let variant_key = |r: &Rec| -> Vec<u64> {
+            r.row
+                .params
+                .pairs()
+                .filter(|(k, _)| r.at.get(k).is_none())
+                .map(|(_, v)| v.num().map_or(u64::MAX, |n| n.max(0.0) as u64))
+                .collect()
+        };
+        let seen: BTreeSet<(usize, usize, &str, Vec<u64>, &str)> = recs
             .iter()
             .map(|r| {
                 let pos = catalogue
@@ -241,10 +190,22 @@ impl Data {
                     Some(_) => 0,
                     None => 1,
                 };
-                (tier, pos.unwrap_or(usize::MAX), r.who.as_str())
+                let backend = r.row.backend.as_str();
+                (
+                    tier,
+                    pos.unwrap_or(usize::MAX),
+                    backend,
+                    variant_key(r),
+                    r.who.as_str(),
+                )
             })
             .collect();
-        let order = seen.into_iter().map(|(_, _, w)| w.to_string()).collect();
+        let mut order: Vec<String> = Vec::new();
+        for (.., who) in seen {
+            if !order.iter().any(|o| o == who) {
+                order.push(who.to_string());
+            }
+        }
         Data {
             sources,
             recs,
@@ -298,7 +259,7 @@ impl Data {
                 .filter(|b| self.is_floor(b) && self.owner_of_floor(b).is_none())
                 .position(|b| b == who)
                 .unwrap_or(0);
-            return GREYS[i % GREYS.len()];
+            return rgb(GREYS[i % GREYS.len()]);
         }
         let i = self
             .order
@@ -306,7 +267,7 @@ impl Data {
             .filter(|b| !self.is_floor(b))
             .position(|b| b == who)
             .unwrap_or(0);
-        PALETTE[i % PALETTE.len()]
+        rgb(PALETTE[i % PALETTE.len()])
     }
 
     /// Measured rows (finite value) of `workload` and `metric`.

@@ -28,13 +28,14 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use crate::results::discover_inputs;
 pub use charts::Figure;
-pub use data::{discover_inputs, Catalogue, Data, Rec, Source};
+pub use data::{Catalogue, Data, Rec, Source};
 pub use guide::{Guide, TalkRow, Verdict};
 pub use plot::si;
 pub use table::{Cell, Table};
 
-use naming_schema::{Subject, Unit};
+use naming_schema::{Metric, Subject, Unit};
 use render::{Block, TCell};
 
 /// Why a report could not be built.
@@ -59,14 +60,9 @@ pub enum ReportError {
         /// The error.
         source: std::io::Error,
     },
-    /// A CSV file does not follow the result schema.
-    #[error("{path}: not a valid results file: {message}")]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// A results directory could not be read.
+    #[error(transparent)]
+    Read(#[from] crate::results::ReadError),
     /// An `environment.json` could not be read back.
     #[error("{path}: not a valid environment.json (expected the flat shape naming-bench writes)")]
     Environment {
@@ -258,16 +254,19 @@ fn short_reason(reason: &str) -> String {
     }
 }
 
-fn cell_text(c: &Cell, unit: Unit, best_mark: &str) -> (String, bool) {
+fn cell_text(c: &Cell, metric: &Metric, best_mark: &str) -> (String, bool) {
     match c {
         Cell::Value {
             v,
             best,
             impossible,
         } => {
-            let mut t = fmt_value(*v, unit);
-            if *impossible {
-                t.push_str(" ⚠ past the ideal: a measurement error");
+            let mut t = fmt_value(*v, metric.unit);
+            if !metric.possible(*v) {
+                t.push_str(" ⚠ impossible: a measurement error");
+            } else if *impossible {
+                let ideal = fmt_value(metric.ideal.unwrap_or(0.0), metric.unit);
+                t.push_str(&format!(" ⚠ beyond the ideal {ideal}: not ranked"));
             } else if *best {
                 t.push_str(best_mark);
             }
@@ -304,7 +303,7 @@ fn table_block(data: &Data, t: &Table) -> Block {
                 cells
                     .iter()
                     .zip(&t.headers)
-                    .map(|(c, h)| cell_text(c, h.metric.unit, "")),
+                    .map(|(c, h)| cell_text(c, h.metric, "")),
             );
             r
         })
@@ -380,7 +379,7 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
 
     b.push(Block::Heading(
         3,
-        "The talk *Discovering processes*: its what/when table against the numbers".into(),
+        "The talk \"Discovering processes\": its what/when table against the numbers".into(),
     ));
     b.push(Block::Para(format!(
         "Each row is one line of the table in Saša Jurić's talk on how Elixir processes find \
@@ -475,8 +474,8 @@ fn document(
         b.push(Block::Para(
             "Each column at the parameters most backends were measured at (then the first \
              results directory, then the largest sizes); ★ marks the best contender (floors \
-             are references and never marked; a value past the metric's physical ideal is \
-             flagged, never marked); a skip shows its kind, the findings above give the whole \
+             are references and never marked; a value past the metric's physical ideal, or one \
+             it can never take, is flagged, never marked); a skip shows its kind, the findings above give the whole \
              reason."
                 .into(),
         ));
@@ -521,59 +520,23 @@ fn document(
     b
 }
 
-/// A plain-text summary for the terminal: the guide's winners and the naming table.
+/// A plain-text summary for the terminal: the guide's winners and where the rest is.
 pub fn summary(report: &Report) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "Decision guide (computed from the rows):");
+    let mut out = String::from("Decision guide (computed from the rows):\n");
     for v in &report.guide.verdicts {
         let why = if v.margin.is_empty() {
             &v.basis
         } else {
             &v.margin
         };
-        let _ = writeln!(
-            out,
-            "  {:<40} {:<24} {why}",
-            v.situation.name(),
-            v.winner.as_deref().unwrap_or("-"),
-        );
+        let winner = v.winner.as_deref().unwrap_or("-");
+        let _ = writeln!(out, "  {:<40} {winner:<24} {why}", v.situation.name());
     }
-    if let Some(t) = report.table(Subject::NamingBackends) {
-        let _ = writeln!(out, "\nSummary (* = best in column):");
-        let mut grid: Vec<Vec<String>> = vec![std::iter::once("backend".to_string())
-            .chain(
-                t.headers
-                    .iter()
-                    .map(|h| format!("{} ({})", h.title, h.metric.unit.symbol())),
-            )
-            .collect()];
-        for (b, cells) in &t.rows {
-            grid.push(
-                std::iter::once(b.clone())
-                    .chain(
-                        cells
-                            .iter()
-                            .zip(&t.headers)
-                            .map(|(c, h)| cell_text(c, h.metric.unit, "*").0),
-                    )
-                    .collect(),
-            );
-        }
-        let widths: Vec<usize> = (0..grid[0].len())
-            .map(|j| grid.iter().map(|r| r[j].chars().count()).max().unwrap_or(0))
-            .collect();
-        for r in &grid {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            let _ = writeln!(out, "  {}", line.join("  ").trim_end());
-        }
-    }
+    let tables: Vec<&str> = report.tables.iter().map(|t| t.subject.title()).collect();
     let _ = writeln!(
         out,
-        "\n{} findings (skips and failures); see {}",
+        "\nSummary tables ({}), {} findings (skips and failures): see {}",
+        tables.join(", "),
         report.findings.len(),
         report.markdown.display()
     );

@@ -81,7 +81,7 @@ pub fn build(data: &Data, subject: Subject) -> Option<Table> {
                     Some(v) => Cell::Value {
                         v,
                         best: false,
-                        impossible: c.metric.past_ideal(v, 0.02),
+                        impossible: !c.metric.possible(v) || c.metric.past_ideal(v, 0.02),
                     },
                     None => data
                         .skips(w.name)
