@@ -511,6 +511,7 @@ fn router_variants_are_series_and_table_rows_of_their_own() {
         ring.1[col],
         report::Cell::Value {
             v: 1.05,
+            range: None,
             best: false,
             impossible: false
         }

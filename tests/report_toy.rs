@@ -172,3 +172,60 @@ fn undeclared_rows_and_failed_checks_are_findings() {
         Some("toad-registry")
     );
 }
+
+/// Medians with overlapping ranges over repeats are a tie, in the guide and in the table;
+/// a clear gap gives a winner with the margin's range; a leaking backend cannot win where
+/// names come and go.
+#[test]
+fn overlapping_ranges_are_ties_and_margins_carry_their_range() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-ties");
+    let _ = fs::remove_dir_all(&base);
+    let input = base.join("in");
+    fs::create_dir_all(&input).unwrap();
+    let p = Params::new().with("pads", 10);
+    let repeated = |backend: &str, v: f64, lo: f64, hi: f64| {
+        let mut r = POND.row(backend, &p, &HOPS, v);
+        r.interval = Some((lo, hi));
+        r.repeats = 5;
+        r
+    };
+    let rows = vec![
+        repeated("toad-registry", 100.0, 90.0, 110.0),
+        repeated("newt-names", 95.0, 85.0, 105.0),
+        repeated("frog-atoms", 50.0, 45.0, 55.0),
+    ];
+    fs::write(input.join("pond.csv"), row::to_csv(&rows)).unwrap();
+    let catalogue = || Catalogue {
+        workloads: vec![&POND],
+        backends: vec![
+            Identity::new("toad-registry", Family::Registry),
+            Identity::new("newt-names", Family::StaticNames),
+            Identity::new("frog-atoms", Family::DynamicAtoms),
+        ],
+    };
+    let rep = report::build_with(catalogue(), &[input.clone()], &base.join("out")).unwrap();
+    let few = &rep.guide.verdicts[0];
+    assert_eq!(few.tied, ["toad-registry", "newt-names"]);
+    assert!(few.margin.starts_with("tie: no measurable difference"), "{}", few.margin);
+    let table = rep.table(Subject::NamingBackends).unwrap();
+    let best: Vec<&str> = table
+        .rows
+        .iter()
+        .filter(|(_, c)| matches!(c[0], report::Cell::Value { best: true, .. }))
+        .map(|(b, _)| b.as_str())
+        .collect();
+    assert_eq!(best, ["toad-registry", "newt-names"]);
+    let md = fs::read_to_string(&rep.markdown).unwrap();
+    assert!(md.contains("100 [90..110]"), "the range is shown");
+
+    // Without the overlap: a winner, and the margin with its range.
+    let rows = vec![
+        repeated("toad-registry", 100.0, 95.0, 110.0),
+        repeated("newt-names", 50.0, 45.0, 55.0),
+    ];
+    fs::write(input.join("pond.csv"), row::to_csv(&rows)).unwrap();
+    let rep = report::build_with(catalogue(), &[input], &base.join("out2")).unwrap();
+    let few = &rep.guide.verdicts[0];
+    assert_eq!(few.tied, ["toad-registry"]);
+    assert!(few.margin.contains("(range 1.73×..2.44×)"), "{}", few.margin);
+}

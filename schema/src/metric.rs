@@ -87,6 +87,9 @@ pub struct Metric {
     pub ideal: Option<f64>,
     /// A correctness count: anything but 0 is a failure (duplicate owners, lost updates).
     pub must_be_zero: bool,
+    /// A quantity that must not grow along this parameter (atoms over soak phases): growth
+    /// is a leak, and the guide does not let a leaking backend win where names come and go.
+    pub leak_along: Option<&'static str>,
 }
 
 impl Metric {
@@ -99,6 +102,7 @@ impl Metric {
             better,
             ideal: None,
             must_be_zero: false,
+            leak_along: None,
         }
     }
 
@@ -111,6 +115,7 @@ impl Metric {
             better: Better::Lower,
             ideal: Some(0.0),
             must_be_zero: true,
+            leak_along: None,
         }
     }
 
@@ -118,6 +123,14 @@ impl Metric {
     pub const fn with_ideal(self, ideal: f64) -> Self {
         Metric {
             ideal: Some(ideal),
+            ..self
+        }
+    }
+
+    /// This metric, whose growth along parameter `param` is a leak.
+    pub const fn leaks_if_grows_along(self, param: &'static str) -> Self {
+        Metric {
+            leak_along: Some(param),
             ..self
         }
     }

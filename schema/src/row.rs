@@ -1,9 +1,11 @@
 //! The one result row type, for every workload (single-node, shard, recovery, multi-node),
 //! and its CSV form.
 //!
-//! CSV, one file per workload run: `run,backend,workload,params,metric,value,unit,skipped`.
-//! `params` is `key=value` pairs joined by `;`. A skip has an empty metric and value and its
-//! reason in `skipped`. Files in the older six-column form
+//! CSV, one file per workload: `run,backend,workload,params,metric,value,lo,hi,repeats,unit,
+//! skipped`. `params` is `key=value` pairs joined by `;`. `value` is the median over
+//! `repeats` measurements (each in a fresh process) and `lo..hi` their range (min..max);
+//! both are empty for a single measurement. A skip has an empty value and its reason in
+//! `skipped`. Files in the older six-column form
 //! (`backend,workload,params,metric,value,unit`, a skip as metric `skipped` with its reason
 //! in `unit`) are read too.
 
@@ -166,9 +168,19 @@ pub struct Row {
     pub outcome: Outcome,
     /// The unit, as declared by the metric.
     pub unit: String,
+    /// The range (min..max) of the measurements `value` is the median of, if repeated.
+    pub interval: Option<(f64, f64)>,
+    /// How many measurements `value` is the median of (1 for a single one).
+    pub repeats: u32,
 }
 
 impl Row {
+    /// The interval of the value: its range over repeats, or the value itself.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let v = self.value()?;
+        Some(self.interval.unwrap_or((v, v)))
+    }
+
     /// The value, if measured and finite.
     pub fn value(&self) -> Option<f64> {
         match self.outcome {
@@ -197,7 +209,7 @@ impl Row {
 }
 
 /// The CSV header this crate writes.
-pub const HEADER: &str = "run,backend,workload,params,metric,value,unit,skipped";
+pub const HEADER: &str = "run,backend,workload,params,metric,value,lo,hi,repeats,unit,skipped";
 /// The older six-column header, still read.
 pub const OLD_HEADER: &str = "backend,workload,params,metric,value,unit";
 
@@ -238,15 +250,18 @@ pub fn to_csv(rows: &[Row]) -> String {
             Outcome::Value(v) => (v.to_string(), String::new()),
             Outcome::Skipped(reason) => (String::new(), reason.clone()),
         };
+        let (lo, hi) = r
+            .interval
+            .map_or((String::new(), String::new()), |(l, h)| (l.to_string(), h.to_string()));
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{value},{lo},{hi},{},{},{}",
             escape(&r.run),
             escape(&r.backend),
             escape(&r.workload),
             escape(&r.params.to_string()),
             escape(&r.metric),
-            value,
+            r.repeats,
             escape(&r.unit),
             escape(&skipped)
         );
@@ -270,57 +285,111 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
         }
         let n = i + 1;
         let f = split_csv_line(line);
-        let want = if old { 6 } else { 8 };
+        let want = if old { 6 } else { 11 };
         if f.len() != want {
-            return Err(format!(
-                "line {n}: expected {want} fields, found {}",
-                f.len()
-            ));
+            return Err(format!("line {n}: expected {want} fields, found {}", f.len()));
         }
-        let (run, rest) = if old {
-            (String::new(), &f[..])
+        // The older form, mapped onto the newer one's columns.
+        let f: Vec<String> = if old {
+            let skip = f[3] == "skipped";
+            let (metric, value, unit, reason) = if skip {
+                (String::new(), String::new(), String::new(), f[5].clone())
+            } else {
+                (f[3].clone(), f[4].clone(), f[5].clone(), String::new())
+            };
+            let (b, w, p) = (f[0].clone(), f[1].clone(), f[2].clone());
+            let none = String::new;
+            vec![none(), b, w, p, metric, value, none(), none(), none(), unit, reason]
         } else {
-            (f[0].clone(), &f[1..])
+            f
         };
-        let params =
-            Params::parse(&rest[2]).ok_or_else(|| format!("line {n}: bad params {:?}", rest[2]))?;
-        let skipped_old = old && rest[3] == "skipped";
-        let skipped_new = !old && !f[7].is_empty();
-        let (metric, outcome, unit) = if skipped_old {
-            (
-                String::new(),
-                Outcome::Skipped(rest[5].clone()),
-                String::new(),
-            )
-        } else if skipped_new {
-            (
-                rest[3].clone(),
-                Outcome::Skipped(f[7].clone()),
-                rest[5].clone(),
-            )
+        let num = |s: &str, what: &str| {
+            s.parse::<f64>()
+                .map_err(|e| format!("line {n}: bad {what} {s:?}: {e}"))
+        };
+        let params = Params::parse(&f[3]).ok_or_else(|| format!("line {n}: bad params {:?}", f[3]))?;
+        let outcome = if !f[10].is_empty() {
+            Outcome::Skipped(f[10].clone())
         } else {
-            let v = rest[4]
-                .parse::<f64>()
-                .map_err(|e| format!("line {n}: bad value {:?}: {e}", rest[4]))?;
-            (rest[3].clone(), Outcome::Value(v), rest[5].clone())
+            Outcome::Value(num(&f[5], "value")?)
         };
-        if rest[0].is_empty() || rest[1].is_empty() {
+        let interval = match (f[6].as_str(), f[7].as_str()) {
+            ("", "") => None,
+            (lo, hi) => Some((num(lo, "lo")?, num(hi, "hi")?)),
+        };
+        let repeats = match f[8].as_str() {
+            "" => 1,
+            r => r.parse().map_err(|e| format!("line {n}: bad repeats {r:?}: {e}"))?,
+        };
+        if f[1].is_empty() || f[2].is_empty() {
             return Err(format!("line {n}: empty backend or workload"));
         }
-        if metric.is_empty() && !matches!(outcome, Outcome::Skipped(_)) {
+        if f[4].is_empty() && !matches!(outcome, Outcome::Skipped(_)) {
             return Err(format!("line {n}: a value with no metric"));
         }
         rows.push(Row {
-            run,
-            backend: rest[0].clone(),
-            workload: rest[1].clone(),
+            run: f[0].clone(),
+            backend: f[1].clone(),
+            workload: f[2].clone(),
             params,
-            metric,
+            metric: f[4].clone(),
             outcome,
-            unit,
+            unit: f[9].clone(),
+            interval,
+            repeats,
         });
     }
     Ok(rows)
+}
+
+/// Rows of repeated measurements (each repeat in a fresh process) as one row per point:
+/// the median value, its range over the repeats (min..max) and the repeat count. A point
+/// measured in some repeats keeps those; a point skipped in every repeat stays a skip.
+/// Points keep their first-seen order.
+pub fn aggregate(rows: Vec<Row>) -> Vec<Row> {
+    let key = |r: &Row| {
+        (
+            r.backend.clone(),
+            r.workload.clone(),
+            r.params.to_string(),
+            r.metric.clone(),
+        )
+    };
+    let mut order = Vec::new();
+    let mut groups: std::collections::HashMap<_, Vec<Row>> = std::collections::HashMap::new();
+    for r in rows {
+        let k = key(&r);
+        if !groups.contains_key(&k) {
+            order.push(k.clone());
+        }
+        groups.entry(k).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for k in order {
+        let group = groups.remove(&k).unwrap_or_default();
+        let mut values: Vec<f64> = group.iter().filter_map(Row::value).collect();
+        let Some(first) = group.into_iter().next() else {
+            continue;
+        };
+        if values.is_empty() {
+            out.push(first);
+            continue;
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        };
+        out.push(Row {
+            outcome: Outcome::Value(median),
+            interval: (n > 1).then(|| (values[0], values[n - 1])),
+            repeats: n as u32,
+            ..first
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -336,6 +405,8 @@ mod tests {
             metric: metric.into(),
             outcome,
             unit: "ops/s".into(),
+            interval: None,
+            repeats: 1,
         }
     }
 
@@ -352,6 +423,23 @@ mod tests {
         assert_eq!(back, rows);
         assert_eq!(back[0].params.num("names"), Some(100.0));
         assert_eq!(back[0].param("keys").as_deref(), Some("zipf"));
+    }
+
+    #[test]
+    fn aggregates_repeats_into_median_and_range() {
+        let mut rows = Vec::new();
+        for v in [3.0, 1.0, 2.0] {
+            rows.push(row("ops_per_sec", Outcome::Value(v)));
+        }
+        rows.push(row("", Outcome::Skipped("never".into())));
+        let agg = aggregate(rows);
+        assert_eq!(agg.len(), 2);
+        assert_eq!(agg[0].value(), Some(2.0));
+        assert_eq!(agg[0].interval, Some((1.0, 3.0)));
+        assert_eq!(agg[0].repeats, 3);
+        assert!(agg[1].is_skip());
+        let back = from_csv(&to_csv(&agg)).unwrap();
+        assert_eq!(back, agg);
     }
 
     #[test]

@@ -289,6 +289,11 @@ impl Situation {
         Situation::VeryManyNames,
     ];
 
+    /// Whether names come and go here, so a backend that leaks them cannot win.
+    pub const fn penalises_leaks(self) -> bool {
+        matches!(self, Situation::ManySessions | Situation::VeryManyNames)
+    }
+
     /// The situation in words.
     pub const fn name(self) -> &'static str {
         match self {
@@ -395,6 +400,8 @@ impl Workload {
             metric: metric.name.to_string(),
             outcome: Outcome::Value(value),
             unit: metric.unit.symbol().to_string(),
+            interval: None,
+            repeats: 1,
         }
     }
 
@@ -408,6 +415,8 @@ impl Workload {
             metric: String::new(),
             outcome: Outcome::Skipped(reason.to_string()),
             unit: String::new(),
+            interval: None,
+            repeats: 1,
         }
     }
 

@@ -10,7 +10,7 @@ use naming_schema::{Bars, Chart, Metric, Params, Pick, Sweep, Workload, YScale};
 
 use super::data::{Data, Rec};
 use super::plot::{self, BarChart, Bars as PlotBars, LineChart, Point, RefLine, Series};
-use super::select::{headline, size_score, value_at, Focus};
+use super::select::{headline, row_at, size_score, Focus};
 use super::ReportError;
 
 /// One drawn chart.
@@ -91,7 +91,7 @@ struct Out<'d> {
     figures: Vec<Figure>,
 }
 
-impl Out<'_> {
+impl<'d> Out<'d> {
     /// Draws one chart with `draw` into its file and records it as a figure.
     fn push(
         &mut self,
@@ -207,7 +207,7 @@ impl Out<'_> {
         sw: &Sweep,
         id: String,
         key: &Params,
-        grows: &[&Rec],
+        grows: &[&'d Rec],
     ) -> Result<(), ReportError> {
         let data = self.data;
         let sources: BTreeSet<usize> = grows.iter().map(|r| r.source).collect();
@@ -231,7 +231,7 @@ impl Out<'_> {
                             r.who == b && r.source == src && r.row.metric == line.metric.name
                         })
                         .filter_map(|r| {
-                            let whisker = line.whisker.and_then(|(lo, hi)| {
+                            let declared = line.whisker.and_then(|(lo, hi)| {
                                 let find = |m| {
                                     data.measured(w.name, m)
                                         .find(|o| {
@@ -243,6 +243,7 @@ impl Out<'_> {
                                 };
                                 Some((find(lo)?, find(hi)?))
                             });
+                            let whisker = declared.or(r.row.interval);
                             Some(Point {
                                 x: r.row.params.num(sw.x)?,
                                 y: r.row.value()?,
@@ -364,7 +365,7 @@ impl Out<'_> {
         sw: &Sweep,
         id: String,
         key: &Params,
-        grows: &[&Rec],
+        grows: &[&'d Rec],
     ) -> Result<(), ReportError> {
         let spec = Bars {
             id: sw.id,
@@ -389,12 +390,11 @@ impl Out<'_> {
             source: grows[0].source,
             skips: (key, sw.x),
         };
-        let value = |b: &str, i: usize| {
+        let row = |b: &str, i: usize| {
             let m = sw.lines[i].metric.name;
-            let r = grows.iter().find(|r| r.who == b && r.row.metric == m);
-            r.and_then(|r| r.row.value())
+            grows.iter().copied().find(|r| r.who == b && r.row.metric == m)
         };
-        self.draw_bars(w, &spec, place, value)
+        self.draw_bars(w, &spec, place, row)
     }
 
     /// Grouped bars (one group per metric) for every series at the headline parameters.
@@ -426,7 +426,7 @@ impl Out<'_> {
             skips: (&at.params, ""),
         };
         self.draw_bars(w, spec, place, |b, i| {
-            value_at(data, w.name, groups[i].0, b, &at)
+            row_at(data, w.name, groups[i].0, b, &at)
         })
     }
 
@@ -436,18 +436,20 @@ impl Out<'_> {
         w: &Workload,
         spec: &Bars,
         place: Place,
-        value: impl Fn(&str, usize) -> Option<f64>,
+        row: impl Fn(&str, usize) -> Option<&'d Rec>,
     ) -> Result<(), ReportError> {
         let data = self.data;
         let mut bars = Vec::new();
         for b in data.ordered(|_| true) {
-            let values: Vec<Option<f64>> = (0..place.titles.len()).map(|i| value(b, i)).collect();
+            let rows: Vec<Option<&Rec>> = (0..place.titles.len()).map(|i| row(b, i)).collect();
+            let values: Vec<Option<f64>> = rows.iter().map(|r| r.and_then(|r| r.row.value())).collect();
             if values.iter().any(Option::is_some) {
                 bars.push(PlotBars {
                     label: b.to_string(),
                     color: data.color(b),
                     outline: data.is_floor(b),
                     values,
+                    ranges: rows.iter().map(|r| r.and_then(|r| r.row.interval)).collect(),
                 });
             }
         }

@@ -10,7 +10,7 @@ use naming_schema::{Better, Family, Judge, Situation, Workload};
 
 use super::data::Data;
 use super::plot::si;
-use super::select::{headline, value_at, At, Focus};
+use super::select::{headline, row_at, value_at, At, Focus};
 
 /// The strategy families of the talk's table, each covering some declared families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,9 @@ pub struct Verdict {
     pub winner: Option<String>,
     /// The runner-up.
     pub runner_up: Option<String>,
+    /// The winner and every backend whose interval overlaps the winner's: more than one is
+    /// a tie (no measurable difference).
+    pub tied: Vec<String>,
     /// How much better the winner is than the runner-up (>= 1; infinite if the runner-up
     /// is infinitely worse).
     pub ratio: Option<f64>,
@@ -200,6 +203,44 @@ fn incorrect(data: &Data) -> BTreeMap<String, String> {
     out
 }
 
+/// Backends whose rows show a leak: a metric declared `leak_along` a parameter that grew
+/// from the first to the last value of that parameter (at the same other parameters).
+fn leaks(data: &Data) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for w in &data.catalogue.workloads {
+        for m in w.metrics.iter().filter(|m| m.leak_along.is_some()) {
+            let along = m.leak_along.unwrap_or_default();
+            let mut series: BTreeMap<(String, usize, String), Vec<(f64, f64)>> = BTreeMap::new();
+            for r in data.measured(w.name, m) {
+                if let (Some(x), Some(v)) = (r.row.params.num(along), r.row.value()) {
+                    let rest = r.at.only(|k| k != along && k != "ops").to_string();
+                    let key = (r.who.clone(), r.source, rest);
+                    series.entry(key).or_default().push((x, v));
+                }
+            }
+            for ((who, ..), mut pts) in series {
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+                    if last.1 > first.1 {
+                        out.entry(who).or_insert_with(|| {
+                            format!(
+                                "leaks: {} grew from {} to {} over {along} {}..{} in {}",
+                                m.title,
+                                si(first.1),
+                                si(last.1),
+                                first.0,
+                                last.0,
+                                w.name
+                            )
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The judges of `situation`, in rank order, with their workloads.
 fn judges_of(data: &Data, situation: Situation) -> Vec<(&'static Workload, &'static Judge)> {
     let mut out: Vec<_> = data
@@ -213,7 +254,12 @@ fn judges_of(data: &Data, situation: Situation) -> Vec<(&'static Workload, &'sta
     out
 }
 
-fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> Verdict {
+fn judge(
+    data: &Data,
+    situation: Situation,
+    bad: &BTreeMap<String, String>,
+    leaking: &BTreeMap<String, String>,
+) -> Verdict {
     let mut verdict = Verdict {
         situation,
         basis: String::new(),
@@ -221,6 +267,7 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         higher_better: true,
         winner: None,
         runner_up: None,
+        tied: Vec::new(),
         ratio: None,
         margin: String::new(),
         failures: Vec::new(),
@@ -254,22 +301,35 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
     };
     let higher = j.metric.better == Better::Higher;
     verdict.higher_better = higher;
+    let quick = data.sources[at.source]
+        .env
+        .as_ref()
+        .is_some_and(|e| e.mode == "quick");
     verdict.basis = format!(
-        "{} (`{}/{}`) at `{}` from `{}`, {} is better{}",
+        "{} (`{}/{}`) at `{}` from `{}`{}, {} is better{}",
         j.metric.title,
         w.name,
         j.metric.name,
         at.params,
         data.sources[at.source].tag,
+        if quick {
+            " (quick mode: small sizes)"
+        } else {
+            ""
+        },
         j.metric.better.word(),
         j.tiebreak
             .map(|t| format!("; ties broken by {}", t.title))
             .unwrap_or_default()
     );
-    let mut ranked: Vec<(String, f64, f64)> = Vec::new();
+    let mut ranked: Vec<(String, f64, f64, (f64, f64))> = Vec::new();
     for b in data.ordered(|b| !data.is_floor(b)) {
-        if let Some(v) = value_at(data, w.name, j.metric, b, &at) {
-            if let Some(reason) = bad.get(b) {
+        if let Some(r) = row_at(data, w.name, j.metric, b, &at) {
+            let (Some(v), Some(range)) = (r.row.value(), r.row.range()) else {
+                continue;
+            };
+            let leak = leaking.get(b).filter(|_| situation.penalises_leaks());
+            if let Some(reason) = bad.get(b).or(leak) {
                 verdict.failures.push((b.to_string(), reason.clone()));
                 continue;
             }
@@ -277,7 +337,7 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
                 .tiebreak
                 .and_then(|m| value_at(data, w.name, m, b, &at))
                 .unwrap_or(f64::INFINITY);
-            ranked.push((b.to_string(), v, t));
+            ranked.push((b.to_string(), v, t, range));
         }
     }
     ranked.sort_by(|a, b| {
@@ -288,7 +348,7 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         };
         primary.then(a.2.total_cmp(&b.2))
     });
-    verdict.ranking = ranked.iter().map(|(b, v, _)| (b.clone(), *v)).collect();
+    verdict.ranking = ranked.iter().map(|(b, v, ..)| (b.clone(), *v)).collect();
     verdict.failures.extend(skipped(data, w, Some(&at)));
     let ranked_names: BTreeSet<&str> = ranked.iter().map(|r| r.0.as_str()).collect();
     let failed: BTreeSet<String> = verdict.failures.iter().map(|f| f.0.clone()).collect();
@@ -306,13 +366,34 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
 
     if let Some(first) = ranked.first() {
         verdict.winner = Some(first.0.clone());
+        let (lo, hi) = first.3;
+        verdict.tied = ranked
+            .iter()
+            .filter(|r| r.3 .0 <= hi && lo <= r.3 .1)
+            .map(|r| r.0.clone())
+            .collect();
         verdict.margin = match ranked.get(1) {
             None => "the only backend measured".into(),
             Some(second) => {
                 verdict.runner_up = Some(second.0.clone());
                 let q = ratio(first.1, second.1, higher);
                 verdict.ratio = Some(q);
+                let (a, b) = (first.3, second.3);
+                let span = if higher {
+                    (ratio(a.0, b.1, true), ratio(a.1, b.0, true))
+                } else {
+                    (ratio(a.1, b.0, false), ratio(a.0, b.1, false))
+                };
                 match j.tiebreak {
+                    _ if verdict.tied.len() > 1 && (a.0 < a.1 || b.0 < b.1) => {
+                        let names: Vec<String> =
+                            verdict.tied.iter().map(|t| format!("`{t}`")).collect();
+                        format!(
+                            "tie: no measurable difference between {} here (their ranges over \
+                             repeats overlap)",
+                            names.join(", ")
+                        )
+                    }
                     Some(t) if q == 1.0 && first.2.is_finite() && second.2.is_finite() => {
                         format!(
                             "tied with {} at {}; wins on {} by {} ({} vs {})",
@@ -326,8 +407,13 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
                     }
                     _ if q == 1.0 => format!("tied with {} at {}", second.0, si(first.1)),
                     _ => format!(
-                        "{} better than runner-up {} ({} vs {} {})",
+                        "{}{} better than runner-up {} ({} vs {} {})",
                         ratio_text(q),
+                        if span.0 == span.1 {
+                            String::new()
+                        } else {
+                            format!(" (range {}..{})", ratio_text(span.0), ratio_text(span.1))
+                        },
                         second.0,
                         si(first.1),
                         si(second.1),
@@ -352,7 +438,10 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
         None => verdict.talk_text = "no backend measured".into(),
         Some(win) => {
             let fam = row_of(win);
-            let agrees = fam.is_some_and(|f| recommended.contains(&f));
+            let agrees = verdict
+                .tied
+                .iter()
+                .any(|t| row_of(t).is_some_and(|f| recommended.contains(&f)));
             verdict.talk_agrees = Some(agrees);
             let fam_name = fam.map_or("none of its rows", TalkRow::name);
             verdict.talk_text = if agrees {
@@ -364,7 +453,7 @@ fn judge(data: &Data, situation: Situation, bad: &BTreeMap<String, String>) -> V
                     .iter()
                     .find(|(b, ..)| row_of(b).is_some_and(|f| recommended.contains(&f)))
                 {
-                    Some((b, v, _)) => format!(
+                    Some((b, v, ..)) => format!(
                         "; the best of those, `{b}`, is {} behind",
                         ratio_text(ratio(ranked[0].1, *v, higher))
                     ),
@@ -426,6 +515,9 @@ fn talk_checks(data: &Data, verdicts: &[Verdict]) -> Vec<TalkCheck> {
                         .collect();
                     let (outcome, won) = match (best, v.ranking.first()) {
                         (Some((0, (b, _))), _) => (format!("`{b}` wins"), Some(true)),
+                        (Some((_, (b, _))), _) if v.tied.contains(b) => {
+                            (format!("`{b}` ties for best"), Some(true))
+                        }
                         (Some((i, (b, val))), Some((_, top))) => {
                             let q = ratio(*top, *val, v.higher_better);
                             let close = q.is_finite() && q <= CLOSE;
@@ -463,9 +555,10 @@ fn talk_checks(data: &Data, verdicts: &[Verdict]) -> Vec<TalkCheck> {
 /// Computes the guide from the rows.
 pub fn compute(data: &Data) -> Guide {
     let bad = incorrect(data);
+    let leaking = leaks(data);
     let verdicts: Vec<Verdict> = Situation::ALL
         .iter()
-        .map(|s| judge(data, *s, &bad))
+        .map(|s| judge(data, *s, &bad, &leaking))
         .collect();
     let talk = talk_checks(data, &verdicts);
     Guide { verdicts, talk }

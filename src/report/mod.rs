@@ -258,10 +258,14 @@ fn cell_text(c: &Cell, metric: &Metric, best_mark: &str) -> (String, bool) {
     match c {
         Cell::Value {
             v,
+            range,
             best,
             impossible,
         } => {
             let mut t = fmt_value(*v, metric.unit);
+            if let Some((lo, hi)) = range {
+                t.push_str(&format!(" [{}..{}]", fmt_value(*lo, metric.unit), fmt_value(*hi, metric.unit)));
+            }
             if !metric.possible(*v) {
                 t.push_str(" ⚠ impossible: a measurement error");
             } else if *impossible {
@@ -473,7 +477,9 @@ fn document(
         b.push(Block::Heading(2, format!("Summary: {}", t.subject.title())));
         b.push(Block::Para(
             "Each column at the parameters most backends were measured at (then the first \
-             results directory, then the largest sizes); ★ marks the best contender (floors \
+             results directory, then the largest sizes); a value is the median over repeats \
+             (each in a fresh process) with its range [min..max] where repeated; ★ marks the \
+             best contender and every one whose range overlaps it (a tie) (floors \
              are references and never marked; a value past the metric's physical ideal, or one \
              it can never take, is flagged, never marked); a skip shows its kind, the findings above give the whole \
              reason."

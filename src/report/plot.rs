@@ -80,6 +80,8 @@ pub struct Bars {
     pub outline: bool,
     /// One value per group (`None`: no bar).
     pub values: Vec<Option<f64>>,
+    /// Each value's interval (drawn as a black whisker), where known.
+    pub ranges: Vec<Option<(f64, f64)>>,
 }
 
 /// A grouped bar chart: groups along x, one bar per backend in each group.
@@ -523,7 +525,10 @@ pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
     let ys = chart
         .bars
         .iter()
-        .flat_map(|b| b.values.iter().flatten().copied());
+        .flat_map(|b| {
+            let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
+            b.values.iter().flatten().copied().chain(ranges)
+        });
     let y_axis = Axis::fit_as(ys, true, chart.y_log);
     let n = chart.groups.len().max(1);
 
@@ -596,6 +601,15 @@ pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
                 style,
             )))
             .map_err(e)?;
+            let range = b.ranges.get(i).copied().flatten();
+            if let Some((lo, hi)) = range.and_then(|(l, h)| Some((y_axis.pos(l)?, y_axis.pos(h)?))) {
+                let x = x0 + width / 2.0;
+                ctx.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    ShapeStyle::from(BLACK).stroke_width(2),
+                )))
+                .map_err(e)?;
+            }
         }
     }
     draw_legend(&legend_area, &legend)?;

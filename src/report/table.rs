@@ -6,16 +6,18 @@
 use naming_schema::{Better, Metric, Subject, Workload};
 
 use super::data::Data;
-use super::select::{headline, value_at, At, Focus};
+use super::select::{headline, row_at, At, Focus};
 
 /// A cell of a table.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cell {
     /// A measured value.
     Value {
-        /// The value.
+        /// The value (a median over repeats where repeated).
         v: f64,
-        /// Best contender in its column.
+        /// Its range over repeats (min..max), where repeated.
+        range: Option<(f64, f64)>,
+        /// Best contender in its column, or tied with it (ranges overlap).
         best: bool,
         /// Past the metric's physical ideal: a measurement error.
         impossible: bool,
@@ -77,11 +79,14 @@ pub fn build(data: &Data, subject: Subject) -> Option<Table> {
         .map(|b| {
             let cells = cols
                 .iter()
-                .map(|(w, c, at)| match value_at(data, w.name, c.metric, b, at) {
-                    Some(v) => Cell::Value {
-                        v,
+                .map(|(w, c, at)| match row_at(data, w.name, c.metric, b, at) {
+                    Some(r) => Cell::Value {
+                        v: r.row.value().unwrap_or(f64::NAN),
+                        range: r.row.interval,
                         best: false,
-                        impossible: !c.metric.possible(v) || c.metric.past_ideal(v, 0.02),
+                        impossible: r.row.value().is_none_or(|v| {
+                            !c.metric.possible(v) || c.metric.past_ideal(v, 0.02)
+                        }),
                     },
                     None => data
                         .skips(w.name)
@@ -95,30 +100,35 @@ pub fn build(data: &Data, subject: Subject) -> Option<Table> {
         })
         .collect();
     for (j, (_, c, _)) in cols.iter().enumerate() {
+        // The best median, then every contender whose range overlaps the best's (a tie).
         let candidates = rows
             .iter()
             .filter(|(b, _)| !data.is_floor(b))
             .filter_map(|(_, cells)| match cells[j] {
                 Cell::Value {
                     v,
+                    range,
                     impossible: false,
                     ..
-                } => Some(v),
+                } => Some((v, range.unwrap_or((v, v)))),
                 _ => None,
             });
         let best = match c.metric.better {
-            Better::Higher => candidates.reduce(f64::max),
-            Better::Lower => candidates.reduce(f64::min),
+            Better::Higher => candidates.max_by(|a, b| a.0.total_cmp(&b.0)),
+            Better::Lower => candidates.min_by(|a, b| a.0.total_cmp(&b.0)),
             Better::Neither => None,
         };
         for (b, cells) in rows.iter_mut() {
             if let Cell::Value {
                 v,
+                range,
                 best: mark,
                 impossible,
             } = &mut cells[j]
             {
-                *mark = !data.is_floor(b) && !*impossible && Some(*v) == best;
+                let (lo, hi) = range.unwrap_or((*v, *v));
+                let ties = best.is_some_and(|(_, (blo, bhi))| lo <= bhi && blo <= hi);
+                *mark = !data.is_floor(b) && !*impossible && ties;
             }
         }
     }
