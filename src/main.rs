@@ -1,11 +1,12 @@
 //! `naming-bench`: runs the workloads over the backends and writes the report.
 //!
 //! - `naming-bench compare [--quick] [--backends a,b] [--workloads x,y] [--out DIR]` runs
-//!   the selected workloads, writes their CSV rows and `environment.json` under `DIR`
-//!   (default `results`), then the report (SVG charts, `REPORT.md`, `index.html`), and
-//!   prints a summary.
+//!   the selected workloads as one run (one run id), merges their CSV rows into `DIR` and
+//!   writes `runs/<run-id>.json` and `environment.json` there (`DIR`: `--out`, else
+//!   `NAMING_BENCH_OUT`, else `results`), then the report (SVG charts, `REPORT.md`,
+//!   `index.html`), and prints a summary.
 //! - `naming-bench report [--in DIR ...] [--out DIR]` rebuilds the report from existing
-//!   results without running anything.
+//!   results without running anything (default input: `NAMING_BENCH_OUT`, else `results`).
 //! - `naming-bench node --id N --rpc ADDR --gossip ADDR --node ID=RPC,GOSSIP ... [--etcd URLS]`
 //!   runs one node of a multi-node cluster (started by the harness, not by hand).
 
@@ -20,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders;
 use naming_bench::report::{self, ReportError};
+use naming_bench::results;
 use naming_bench::workloads::{self, Progress, RunOptions, WORKLOADS};
 
 /// Counts live heap bytes, for bytes per name and memory drift.
@@ -38,7 +40,7 @@ struct Cli {
 enum Command {
     /// Run the workloads over the backends, then write the report.
     Compare {
-        /// Small sizes: a couple of minutes in all.
+        /// Small sizes: a couple of minutes in all (also `NAMING_BENCH_QUICK=1`).
         #[arg(long)]
         quick: bool,
         /// Only these backends (comma-separated labels).
@@ -47,14 +49,16 @@ enum Command {
         /// Only these workloads (comma-separated).
         #[arg(long, value_delimiter = ',')]
         workloads: Option<Vec<String>>,
-        /// Where the CSV rows, environment.json and the report go.
-        #[arg(long, default_value = "results")]
-        out: PathBuf,
+        /// Where the CSV rows, environment.json, runs/ and the report go [default:
+        /// NAMING_BENCH_OUT, else results].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Rebuild the report from existing results, without running anything.
     Report {
-        /// Result directories to read (repeatable). Default: `results` and each of its
-        /// subdirectories holding CSV files (e.g. `results/device-16core`).
+        /// Result directories to read (repeatable). Default: `NAMING_BENCH_OUT` (else
+        /// `results`) and each of its subdirectories holding CSV files (e.g.
+        /// `results/device-16core`).
         #[arg(long = "in", value_name = "DIR")]
         inputs: Vec<PathBuf>,
         /// Where the report goes (default: the first input directory).
@@ -129,6 +133,9 @@ enum CliError {
     Report(#[from] ReportError),
     #[error("node: {0}")]
     Node(String),
+    /// A malformed environment variable (the message names it).
+    #[error("{0}")]
+    Env(String),
 }
 
 /// Shows each workload as an indicatif bar on a terminal, as plain lines otherwise.
@@ -217,6 +224,8 @@ fn compare(
 ) -> Result<(), CliError> {
     check_names(&backends, &contenders::labels(), CliError::UnknownBackend)?;
     check_names(&workloads_sel, WORKLOADS, CliError::UnknownWorkload)?;
+    let quick = quick || workloads::quick_from_env().map_err(CliError::Env)?;
+    let specs = workloads::Specs::new(quick).map_err(CliError::Env)?;
     let opts = RunOptions {
         quick,
         backends,
@@ -224,8 +233,14 @@ fn compare(
         out: out.clone(),
     };
     let progress = BarProgress::new();
-    let rows = workloads::run(&opts, &progress).map_err(CliError::Run)?;
-    eprintln!("{} rows written under {}", rows.len(), out.display());
+    let run = workloads::run_with(&opts, &specs, &progress).map_err(CliError::Run)?;
+    eprintln!(
+        "run {}: {} rows merged into {} (environment: {})",
+        run.id,
+        run.rows.len(),
+        out.display(),
+        out.join("runs").join(format!("{}.json", run.id)).display()
+    );
     write_report(&report::discover_inputs(&out), &out)
 }
 
@@ -252,16 +267,22 @@ fn main() -> ExitCode {
             backends,
             workloads,
             out,
-        } => compare(quick, backends, workloads, out),
+        } => compare(
+            quick,
+            backends,
+            workloads,
+            results::out_dir(out, PathBuf::from("results")),
+        ),
         Command::Report { inputs, out } => {
+            let default_in = results::out_dir(None, PathBuf::from("results"));
             let inputs = if inputs.is_empty() {
-                report::discover_inputs(std::path::Path::new("results"))
+                report::discover_inputs(&default_in)
             } else {
                 inputs
             };
             let out = out
                 .or_else(|| inputs.first().cloned())
-                .unwrap_or_else(|| PathBuf::from("results"));
+                .unwrap_or(default_in);
             write_report(&inputs, &out)
         }
         Command::Node {

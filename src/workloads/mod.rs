@@ -4,8 +4,9 @@
 //! it never names a backend. Beside it, in its own file, is its declaration (a
 //! [`Workload`] constant: its metrics, charts, summary columns and guide judges), and it
 //! makes its rows only through that declaration. [`DECLARATIONS`] lists the single-node
-//! ones; [`run`] runs a selection of workloads over a selection of contenders and writes
-//! their rows under the output directory. Adding a workload is its file, one line in
+//! ones; [`run`] (or [`run_with`], with given sizes) runs a selection of workloads over a
+//! selection of contenders as one run (one run id) and merges their rows into the output
+//! directory. Adding a workload is its file, one line in
 //! [`DECLARATIONS`] and its arm in [`run_workload`].
 
 pub mod churn;
@@ -24,8 +25,8 @@ use std::path::PathBuf;
 use naming_schema::{Params, Row, Workload};
 
 use crate::contenders::{self, Contender, Visitor};
-use crate::environment::Environment;
-use crate::results::write_workload;
+use crate::environment::{new_run_id, settings_line, Environment};
+use crate::results::write_run;
 
 /// The single-node workloads' declarations, in report order (criterion's estimates last).
 pub const DECLARATIONS: &[&Workload] = &[
@@ -60,7 +61,8 @@ pub struct RunOptions {
     pub backends: Option<Vec<String>>,
     /// Only these workloads; `None` for all of [`WORKLOADS`].
     pub workloads: Option<Vec<String>>,
-    /// The results directory (CSV per workload plus `environment.json`).
+    /// The results directory (CSV per workload, `runs/<run-id>.json`, `environment.json`);
+    /// see [`results::out_dir`](crate::results::out_dir) for `--out` / `NAMING_BENCH_OUT`.
     pub out: PathBuf,
 }
 
@@ -89,24 +91,59 @@ impl Progress for PrintProgress {
     }
 }
 
+/// Parses a `NAMING_BENCH_CLIENTS` value: positive integers separated by commas
+/// (`1,2,4,8`); anything else (`abc`, `0`, `-1`, `1,abc,3`, an empty item) is refused
+/// with a one-line message naming the variable.
+pub fn parse_client_counts(text: &str) -> Result<Vec<usize>, String> {
+    let bad = || {
+        format!(
+            "NAMING_BENCH_CLIENTS={text:?}: expected positive integers separated by commas \
+             (e.g. 1,2,4,8)"
+        )
+    };
+    text.split(',')
+        .map(|s| match s.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
 /// Client counts for the concurrency sweeps: `NAMING_BENCH_CLIENTS` (e.g. `1,2,4,8,16`),
-/// else 1 and the number of cores.
-pub fn client_counts() -> Vec<usize> {
-    if let Ok(v) = std::env::var("NAMING_BENCH_CLIENTS") {
-        let parsed: Vec<usize> = v
-            .split(',')
-            .filter_map(|s| s.trim().parse().ok())
-            .filter(|&n| n > 0)
-            .collect();
-        if !parsed.is_empty() {
-            return parsed;
+/// else (unset or empty) 1 and the number of cores. A malformed value is an error (see
+/// [`parse_client_counts`]), never silently replaced by the default.
+pub fn client_counts() -> Result<Vec<usize>, String> {
+    match std::env::var("NAMING_BENCH_CLIENTS") {
+        Ok(v) if !v.trim().is_empty() => return parse_client_counts(&v),
+        Ok(_) | Err(std::env::VarError::NotPresent) => {}
+        Err(std::env::VarError::NotUnicode(v)) => {
+            return Err(format!(
+                "NAMING_BENCH_CLIENTS={v:?}: expected positive integers separated by commas"
+            ))
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores > 1 {
-        vec![1, cores]
-    } else {
-        vec![1]
+    Ok(if cores > 1 { vec![1, cores] } else { vec![1] })
+}
+
+/// Parses a `NAMING_BENCH_QUICK` value (`None`: unset): unset, empty or `0` is the full
+/// sizes, `1` the quick ones; anything else is refused with a message naming the variable.
+pub fn parse_quick(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("") | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(v) => Err(format!(
+            "NAMING_BENCH_QUICK={v:?}: expected 1 (quick sizes), 0 or empty (full sizes)"
+        )),
+    }
+}
+
+/// Whether `NAMING_BENCH_QUICK` asks for the quick sizes (see [`parse_quick`]).
+pub fn quick_from_env() -> Result<bool, String> {
+    match std::env::var("NAMING_BENCH_QUICK") {
+        Ok(v) => parse_quick(Some(&v)),
+        Err(std::env::VarError::NotPresent) => parse_quick(None),
+        Err(std::env::VarError::NotUnicode(v)) => parse_quick(Some(&v.to_string_lossy())),
     }
 }
 
@@ -134,9 +171,14 @@ pub struct Specs {
 }
 
 impl Specs {
-    /// Quick (`true`, about two minutes) or full sizes.
-    pub fn new(quick: bool) -> Self {
-        let clients = client_counts();
+    /// Quick (`true`, about two minutes) or full sizes, with the client counts of
+    /// [`client_counts`] (an error if `NAMING_BENCH_CLIENTS` is malformed).
+    pub fn new(quick: bool) -> Result<Self, String> {
+        Ok(Specs::with_clients(quick, client_counts()?))
+    }
+
+    /// Quick or full sizes with these client counts.
+    pub fn with_clients(quick: bool, clients: Vec<usize>) -> Self {
         let most = clients.iter().copied().max().unwrap_or(1);
         if quick {
             Specs {
@@ -277,10 +319,31 @@ fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress)
     }
 }
 
-/// Runs the selected workloads over the selected backends, writes `<workload>.csv` and
-/// `environment.json` under `opts.out`, and returns every row.
-pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Vec<Row>> {
-    let specs = Specs::new(opts.quick);
+/// One finished run: its id (carried by every row) and its rows.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The run id ([`new_run_id`](crate::environment::new_run_id)); its environment is
+    /// `<out>/runs/<id>.json`.
+    pub id: String,
+    /// Every row it measured (each with `run` set to [`id`](Run::id)).
+    pub rows: Vec<Row>,
+}
+
+/// [`run_with`] at the sizes of `opts.quick` and the client counts of [`client_counts`]
+/// (an `InvalidInput` error if `NAMING_BENCH_CLIENTS` is malformed).
+pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Run> {
+    let specs =
+        Specs::new(opts.quick).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    run_with(opts, &specs, progress)
+}
+
+/// Runs the selected workloads over the selected backends with `specs`, as one run with a
+/// new run id, and writes its rows under `opts.out` through
+/// [`write_run`](crate::results::write_run): each `<workload>.csv` merged with the rows
+/// already there (pairs of backend and workload measured now replace their old rows, all
+/// others are kept), then `runs/<id>.json` and `environment.json`. Nothing is written
+/// until every selected workload has run.
+pub fn run_with(opts: &RunOptions, specs: &Specs, progress: &dyn Progress) -> io::Result<Run> {
     let selected: Vec<&str> = match &opts.workloads {
         None => WORKLOADS.to_vec(),
         Some(w) => {
@@ -311,15 +374,33 @@ pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Vec<Row>> {
         }
     }
     std::fs::create_dir_all(&opts.out)?;
-    let env = Environment::capture(opts.quick, crate::alloc::description());
-    std::fs::write(opts.out.join("environment.json"), env.to_json())?;
+    let id = new_run_id();
+    let settings = settings_line(
+        opts.quick,
+        &specs.lookup.clients,
+        opts.backends.as_deref(),
+        &selected,
+    );
+    let mut env = Environment::capture(
+        &id,
+        opts.quick,
+        &settings,
+        &opts.out,
+        crate::alloc::description(),
+    );
+    let mut per_workload = Vec::new();
     let mut all = Vec::new();
     for workload in selected {
         progress.start(workload, 1);
-        let rows = run_workload(workload, &specs, opts.backends.as_deref(), progress);
-        write_workload(&opts.out, workload, &rows)?;
+        let mut rows = run_workload(workload, specs, opts.backends.as_deref(), progress);
+        for r in &mut rows {
+            r.run = id.clone();
+        }
         progress.finish(workload);
-        all.extend(rows);
+        all.extend(rows.iter().cloned());
+        per_workload.push((workload, rows));
     }
-    Ok(all)
+    env.finish();
+    write_run(&opts.out, &env, &per_workload)?;
+    Ok(Run { id, rows: all })
 }
