@@ -1,12 +1,18 @@
 //! Every workload at tiny size over every backend, with its invariants asserted, and every
 //! row checked against its workload's declaration.
 
+use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders;
 use naming_bench::results::Row;
 use naming_bench::workloads::{
     churn, fanout, lookup, routing, run_workload, scale, soak, Progress, Specs, DECLARATIONS,
 };
 use naming_schema::{Metric, Workload};
+
+// Installed so the memory measurements (bytes per name, soak's heap) write rows here too;
+// it counts only while a workload measures memory.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 struct Quiet;
 
@@ -150,34 +156,58 @@ fn churn_never_has_two_owners_and_counts_add_up() {
         assert_eq!(value(r), 1.0, "workers not all back and named: {r:?}");
     }
     let spec = Specs::tiny().churn;
-    let total = (spec.ops_per_client * spec.clients) as f64;
-    let measured: Vec<_> = values(&rows, &churn::CALLS_OK)
+    for r in values(&rows, &churn::OPS_PER_SEC) {
+        assert_eq!(
+            r.param("call_rate"),
+            Some(spec.call_rate.to_string()),
+            "{r:?}"
+        );
+        assert!(r.param("kill_rate").is_some(), "{r:?}");
+    }
+    let measured: Vec<_> = values(&rows, &churn::CALLS)
         .iter()
         .map(|r| (r.backend.clone(), r.params.clone()))
         .collect();
     for (backend, params) in measured {
-        let get = |m: &Metric| {
+        let find = |m: &Metric| {
             rows.iter()
                 .find(|r| r.backend == backend && r.params == params && r.metric == m.name)
                 .and_then(Row::value)
-                .unwrap()
         };
-        let calls = get(&churn::CALLS_OK)
-            + get(&churn::CALLS_NOPROC)
+        let get = |m: &Metric| {
+            find(m).unwrap_or_else(|| panic!("{backend} {params}: no row of {}", m.name))
+        };
+        let issued = get(&churn::CALLS);
+        let failures = get(&churn::CALLS_NOPROC)
             + get(&churn::CALLS_TIMEOUT)
             + get(&churn::CALLS_NOT_FOUND)
-            + get(&churn::CALLS_BAD_REQUEST);
-        let kill_attempts_upper = total - calls;
-        assert!(
-            kill_attempts_upper >= get(&churn::KILLS),
-            "{backend}: outcomes {calls} + kills {} exceed ops {total}",
-            get(&churn::KILLS)
+            + get(&churn::CALLS_BAD_REQUEST)
+            + get(&churn::STALE_DELIVERIES);
+        // Every call issued is counted once: answered, or exactly one kind of failure.
+        assert_eq!(
+            get(&churn::CALLS_OK) + failures,
+            issued,
+            "{backend} {params}: an event counted twice or not at all"
         );
         assert!(get(&churn::CALLS_OK) > 0.0, "{backend}: no call succeeded");
-        let failed =
-            get(&churn::CALLS_NOPROC) + get(&churn::CALLS_TIMEOUT) + get(&churn::CALLS_NOT_FOUND);
-        let want = (failed + get(&churn::STALE_DELIVERIES)) / (get(&churn::CALLS_OK) + failed);
-        assert!((get(&churn::FAILED_STALE_PER_CALL) - want).abs() < 1e-12);
+        assert!(get(&churn::KILLS) > 0.0, "{backend}: nothing was killed");
+        let failed_stale = failures - get(&churn::CALLS_BAD_REQUEST);
+        assert!((get(&churn::FAILED_STALE_PER_CALL) - failed_stale / issued).abs() < 1e-12);
+        assert!((get(&churn::FAILED_PER_CALL) - failures / issued).abs() < 1e-12);
+        assert!(
+            (get(&churn::FAILED_PER_KILL) - failures / get(&churn::KILLS)).abs() < 1e-9,
+            "{backend}: failed_per_kill"
+        );
+        for m in [&churn::RELEASE_P50_NS, &churn::REREGISTER_P50_NS] {
+            let p99 = if m.name == churn::RELEASE_P50_NS.name {
+                &churn::RELEASE_P99_NS
+            } else {
+                &churn::REREGISTER_P99_NS
+            };
+            if let (Some(p50), Some(p99)) = (find(m), find(p99)) {
+                assert!(p50 <= p99, "{backend}: {} above its p99", m.name);
+            }
+        }
     }
 }
 
@@ -195,6 +225,25 @@ fn scale_registers_and_releases_everything() {
         assert!(value(r) > 0.0);
     }
     values(&rows, &scale::REGISTER_UNREGISTER_NS);
+    // Bytes per name: measured (never negative) or skipped as a measurement error, for
+    // some backend at least (the allocator is installed in this test binary).
+    let bytes: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.metric == scale::BYTES_PER_NAME.name
+                || r.skip_reason()
+                    .is_some_and(|s| s.starts_with("measurement error: negative bytes per name"))
+        })
+        .collect();
+    assert!(
+        !bytes.is_empty(),
+        "no bytes_per_name rows, measured or skipped"
+    );
+    for r in bytes {
+        if !r.is_skip() {
+            assert!(value(r) >= 0.0, "negative bytes per name: {r:?}");
+        }
+    }
 }
 
 #[test]
@@ -223,6 +272,15 @@ fn soak_keeps_invariants_every_phase() {
             assert_eq!(value(r), 0.0, "{}: {r:?}", m.name);
         }
     }
+    // Memory over time is growth from phase 0: zero there, for every backend measured.
+    let growth = values(&rows, &soak::LIVE_BYTES_GROWTH);
+    for r in &growth {
+        value(r);
+        if r.param("phase").as_deref() == Some("0") {
+            assert_eq!(value(r), 0.0, "growth at phase 0: {r:?}");
+        }
+    }
+    values(&rows, &soak::LIVE_BYTES);
 }
 
 #[test]

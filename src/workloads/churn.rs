@@ -1,5 +1,6 @@
-//! churn: clients route calls while workers are killed and restarted by their
-//! `DynamicSupervisor`; counts every outcome and times release and re-registration.
+//! churn: clients offer calls at a fixed rate while, on a thread of its own, workers are
+//! killed at a fixed rate and restarted by their `DynamicSupervisor`, for a fixed time; every
+//! call's outcome is counted once, and release and re-registration after each kill timed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,25 +14,27 @@ use naming_strategies::runtime::{
     CallError, DynamicSupervisor, DynamicSupervisorOpts, Intensity, Name, Runtime,
 };
 use naming_strategies::Naming;
-use parking_lot::Mutex;
-use tokio::sync::Barrier;
 
 use super::common::{
     histogram, id_names, make_or_skip, named_worker, run_on, tokio_runtime, wait_until, Claims,
     SplitMix64, CALL_TIMEOUT,
 };
 use super::Progress;
-use crate::alloc::live_bytes;
+use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
 use crate::contenders::Contender;
 
-/// Operations (calls and kills) per second, all clients together.
+/// Calls issued per second, all clients together (the offered rate is the `call_rate`
+/// param; a backend that cannot keep up issues fewer).
 pub const OPS_PER_SEC: Metric = Metric::new(
     "ops_per_sec",
-    "operations per second under churn",
+    "calls issued per second under churn",
     Unit::OpsPerSec,
     Better::Higher,
 );
-/// Workers killed (the churn itself, recorded for context).
+/// Calls issued: each ends in exactly one of `calls_ok`, `calls_noproc`, `calls_timeout`,
+/// `calls_not_found`, `calls_bad_request` and `stale_deliveries`.
+pub const CALLS: Metric = Metric::new("calls", "calls issued", Unit::Count, Better::Neither);
+/// Workers killed (the churn itself, at the `kill_rate` param, recorded for context).
 pub const KILLS: Metric = Metric::new("kills", "workers killed", Unit::Count, Better::Neither);
 /// Calls answered.
 pub const CALLS_OK: Metric = Metric::new("calls_ok", "calls answered", Unit::Count, Better::Higher);
@@ -63,10 +66,11 @@ pub const CALLS_BAD_REQUEST: Metric = Metric::new(
     Unit::Count,
     Better::Lower,
 );
-/// Lookups that returned a process already dead (the call was sent to a stale pid).
+/// Lookups that returned a process already dead: the call is counted here only (not also
+/// as `calls_noproc`), and not sent.
 pub const STALE_DELIVERIES: Metric = Metric::new(
     "stale_deliveries",
-    "calls sent to a dead pid",
+    "calls resolved to a dead pid",
     Unit::Count,
     Better::Lower,
 );
@@ -131,22 +135,43 @@ pub const SETTLED: Metric = Metric::new(
     Better::Higher,
 )
 .with_ideal(1.0);
-/// Live heap bytes before the clients start.
+/// Heap bytes the backend, its supervisor and its named workers took to set up (counting
+/// allocator, on only for the set-up, deferred frees flushed before each reading).
 pub const BYTES_BEFORE: Metric = Metric::new(
     "bytes_before",
-    "live heap before",
+    "heap of the set-up",
     Unit::Bytes,
     Better::Neither,
 );
-/// Live heap bytes after settling.
+/// `bytes_before` plus the net heap an untimed, counted pass after settling left behind:
+/// every worker killed once more and restarted, deferred frees flushed (the timed run
+/// itself is never counted).
 pub const BYTES_AFTER: Metric = Metric::new(
     "bytes_after",
-    "live heap after",
+    "heap after a counted kill of every worker",
     Unit::Bytes,
     Better::Neither,
 );
-/// Calls answered `noproc`, timed out or not found, plus deliveries to a dead pid, over
-/// all calls (`calls_ok + calls_noproc + calls_timeout + calls_not_found`).
+/// Every unsuccessful call (not found, stale, `noproc`, timed out, bad request), each
+/// counted once, over calls issued.
+pub const FAILED_PER_CALL: Metric = Metric::new(
+    "failed_per_call",
+    "failed calls per call",
+    Unit::Fraction,
+    Better::Lower,
+)
+.with_ideal(0.0);
+/// The same unsuccessful calls per kill: what one kill costs the callers.
+pub const FAILED_PER_KILL: Metric = Metric::new(
+    "failed_per_kill",
+    "failed calls per kill",
+    Unit::Count,
+    Better::Lower,
+)
+.with_ideal(0.0);
+/// Calls answered `noproc`, timed out or not found, plus calls resolved to a dead pid,
+/// each counted once, over calls issued
+/// (`(calls_noproc + calls_timeout + calls_not_found + stale_deliveries) / calls`).
 pub const FAILED_STALE_PER_CALL: Metric = Metric::new(
     "failed_stale_per_call",
     "failed + stale calls per call",
@@ -159,6 +184,7 @@ pub const FAILED_STALE_PER_CALL: Metric = Metric::new(
 pub const CHURN: Workload = Workload {
     metrics: &[
         &OPS_PER_SEC,
+        &CALLS,
         &KILLS,
         &CALLS_OK,
         &CALLS_NOPROC,
@@ -179,13 +205,15 @@ pub const CHURN: Workload = Workload {
         &BYTES_BEFORE,
         &BYTES_AFTER,
         &FAILED_STALE_PER_CALL,
+        &FAILED_PER_CALL,
+        &FAILED_PER_KILL,
     ],
     charts: &[
         Chart::Sweep(Sweep {
-            caption: "Calls answered `noproc`, timed out or not found, plus deliveries to a stale process, as a fraction of all calls, against the kill rate.",
-            x_desc: "kill rate (fraction of workers killed per tick)",
+            caption: "Calls answered `noproc`, timed out or not found, plus calls resolved to a stale process (each counted once), as a fraction of calls issued, against the kill rate at a fixed offered call rate.",
+            x_desc: "kill rate (kills/s)",
             y_desc: "failed + stale calls (fraction of calls)",
-            split_by: &["workers", "clients"],
+            split_by: &["workers", "clients", "call_rate"],
             ..Sweep::new(
                 "churn-failed",
                 "Failed and stale calls under churn",
@@ -194,10 +222,22 @@ pub const CHURN: Workload = Workload {
             )
         }),
         Chart::Sweep(Sweep {
+            caption: "Unsuccessful calls per kill (not found, stale, `noproc`, timed out, bad request), against the kill rate at a fixed offered call rate.",
+            x_desc: "kill rate (kills/s)",
+            y_desc: "failed calls per kill (count)",
+            split_by: &["workers", "clients", "call_rate"],
+            ..Sweep::new(
+                "churn-failed-per-kill",
+                "Failed calls per kill",
+                "kill_rate",
+                &[Line::solid(&FAILED_PER_KILL)],
+            )
+        }),
+        Chart::Sweep(Sweep {
             caption: "Time from a worker's exit until its name is free, in nanoseconds: solid p50, dashed p99.",
-            x_desc: "kill rate (fraction of workers killed per tick)",
+            x_desc: "kill rate (kills/s)",
             y_desc: "latency (ns)",
-            split_by: &["workers", "clients"],
+            split_by: &["workers", "clients", "call_rate"],
             notes: &["solid: p50, dashed: p99"],
             ..Sweep::new(
                 "churn-release",
@@ -208,9 +248,9 @@ pub const CHURN: Workload = Workload {
         }),
         Chart::Sweep(Sweep {
             caption: "Time from a worker's exit until its restarted successor is found under the same name, in nanoseconds: solid p50, dashed p99.",
-            x_desc: "kill rate (fraction of workers killed per tick)",
+            x_desc: "kill rate (kills/s)",
             y_desc: "latency (ns)",
-            split_by: &["workers", "clients"],
+            split_by: &["workers", "clients", "call_rate"],
             notes: &["solid: p50, dashed: p99"],
             ..Sweep::new(
                 "churn-reregister",
@@ -246,7 +286,7 @@ pub const CHURN: Workload = Workload {
     ..Workload::new(
         "churn",
         "Churn",
-        "Named workers under one `DynamicSupervisor`; clients call random names while a fraction of operations (the kill rate) kills the named worker instead, which the supervisor restarts under the same name; every outcome is counted, release and re-registration are timed, and after settling every name must have exactly one live owner.",
+        "Named workers under one `DynamicSupervisor`; for a fixed time, clients offer calls to random names at a fixed total rate (`call_rate`, calls/s) while a thread of its own kills random named workers at a fixed rate (`kill_rate`, kills/s), the same for every backend, and the supervisor restarts them under the same name; every call's outcome is counted once, release and re-registration after each kill are timed (p50, p99), and after settling every name must have exactly one live owner.",
         Subject::NamingBackends,
     )
 };
@@ -258,10 +298,14 @@ pub struct ChurnSpec {
     pub workers: usize,
     /// Concurrent clients.
     pub clients: usize,
-    /// Operations per client per kill rate.
-    pub ops_per_client: usize,
-    /// Fractions of operations that kill a worker instead of calling it.
+    /// Offered calls per second, all clients together (each client offers its share on a
+    /// fixed schedule), the same for every backend.
+    pub call_rate: f64,
+    /// Kills per second, one point each, on a schedule of their own (a thread apart from
+    /// the clients, so a slow backend is not killed less often).
     pub kill_rates: Vec<f64>,
+    /// How long each point runs.
+    pub duration: Duration,
 }
 
 impl ChurnSpec {
@@ -270,8 +314,9 @@ impl ChurnSpec {
         ChurnSpec {
             workers: 1_000,
             clients,
-            ops_per_client: 50_000,
-            kill_rates: vec![0.001, 0.01, 0.1],
+            call_rate: 50_000.0,
+            kill_rates: vec![10.0, 100.0, 1_000.0],
+            duration: Duration::from_secs(4),
         }
     }
 
@@ -280,8 +325,9 @@ impl ChurnSpec {
         ChurnSpec {
             workers: 200,
             clients,
-            ops_per_client: 10_000,
-            kill_rates: vec![0.01, 0.1],
+            call_rate: 20_000.0,
+            kill_rates: vec![50.0, 500.0],
+            duration: Duration::from_secs(1),
         }
     }
 
@@ -290,15 +336,18 @@ impl ChurnSpec {
         ChurnSpec {
             workers: 16,
             clients: 2,
-            ops_per_client: 400,
-            kill_rates: vec![0.05],
+            call_rate: 4_000.0,
+            kill_rates: vec![200.0],
+            duration: Duration::from_millis(300),
         }
     }
 }
 
-/// What one churn run saw.
+/// What one churn run saw. Every call issued lands in exactly one of `ok`, `not_found`,
+/// `stale`, `noproc`, `timeout` and `other`.
 #[derive(Default)]
 struct Tally {
+    calls: AtomicU64,
     ok: AtomicU64,
     noproc: AtomicU64,
     timeout: AtomicU64,
@@ -344,14 +393,20 @@ async fn track<N: Naming>(
 pub fn churn<C: Contender>(contender: &C, spec: &ChurnSpec, progress: &dyn Progress) -> Vec<Row> {
     let label = contender.label();
     let mut rows = Vec::new();
-    for &rate in &spec.kill_rates {
-        progress.step(&format!("churn {label} kill_rate={rate}"));
+    for &kill_rate in &spec.kill_rates {
+        progress.step(&format!("churn {label} kill_rate={kill_rate}/s"));
         let p = Params::new()
             .with("workers", spec.workers)
             .with("clients", spec.clients)
-            .with("kill_rate", rate);
+            .with("call_rate", spec.call_rate)
+            .with("kill_rate", kill_rate);
         let rt_tokio = tokio_runtime(spec.clients);
         let rt = Runtime::new();
+        // The set-up is counted (nothing in it is timed): deferred frees of earlier points
+        // land first, then counting goes on before the backend is made.
+        run_on(&rt_tokio, flush_deferred_frees());
+        let counting = Counting::start();
+        let before = counted_bytes();
         let naming = match make_or_skip(&CHURN, contender, &rt_tokio, &rt, spec.workers, &p) {
             Ok(n) => n,
             Err(skip) => {
@@ -362,10 +417,122 @@ pub fn churn<C: Contender>(contender: &C, spec: &ChurnSpec, progress: &dyn Progr
         let spec = spec.clone();
         let p2 = p.clone();
         rows.extend(run_on(&rt_tokio, async move {
-            run_one(label, &p2, naming, rt, spec, rate).await
+            run_one(label, &p2, naming, rt, spec, kill_rate, (counting, before)).await
         }));
     }
     rows
+}
+
+/// Kills random named workers at `kill_rate` per second from `t0` until `end`, on the
+/// calling thread (its own, with a runtime of its own), so the schedule does not depend
+/// on how fast calls complete; each kill's release and re-registration are tracked by a
+/// task on `clients`, the clients' runtime.
+#[allow(clippy::too_many_arguments)]
+fn kill_on_schedule<N: Naming>(
+    naming: N,
+    names: Arc<Vec<Name>>,
+    kill_rate: f64,
+    t0: Instant,
+    end: Instant,
+    tally: Arc<Tally>,
+    clients: tokio::runtime::Handle,
+) -> Vec<tokio::task::JoinHandle<(Option<u64>, Option<u64>)>> {
+    let krt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built");
+    krt.block_on(async move {
+        let mut trackers = Vec::new();
+        if kill_rate <= 0.0 || names.is_empty() {
+            return trackers;
+        }
+        let interval = 1.0 / kill_rate;
+        let mut rng = SplitMix64::new(0x0C4A_7000 ^ kill_rate.to_bits());
+        for k in 0u64.. {
+            let due = t0 + Duration::from_secs_f64(interval * k as f64);
+            if due >= end {
+                break;
+            }
+            tokio::time::sleep_until(due.into()).await;
+            // A name between holders (its worker restarting) is passed over for another.
+            for _ in 0..8 {
+                let name = &names[rng.below(names.len())];
+                let Some(victim) = naming.whereis(name).await else {
+                    continue;
+                };
+                let killed_at = Instant::now();
+                if victim.is_alive() && victim.kill() {
+                    tally.kills.fetch_add(1, Ordering::Relaxed);
+                    trackers.push(clients.spawn(track(
+                        naming.clone(),
+                        name.clone(),
+                        victim.pid().serial(),
+                        killed_at,
+                    )));
+                    break;
+                }
+            }
+        }
+        trackers
+    })
+}
+
+/// One client: offers `rate` calls per second from `t0` until `end` on a fixed schedule
+/// (a call late on its schedule goes at once), counting each call's outcome once.
+async fn client<N: Naming>(
+    naming: N,
+    names: Arc<Vec<Name>>,
+    rate: f64,
+    t0: Instant,
+    end: Instant,
+    seed: u64,
+    tally: Arc<Tally>,
+) {
+    let mut rng = SplitMix64::new(seed);
+    let interval = 1.0 / rate;
+    for i in 0u64.. {
+        let due = t0 + Duration::from_secs_f64(interval * i as f64);
+        if due >= end {
+            break;
+        }
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let name = &names[rng.below(names.len())];
+        tally.calls.fetch_add(1, Ordering::Relaxed);
+        let counter = match naming.whereis(name).await {
+            None => &tally.not_found,
+            // Resolved to a dead pid: counted as stale only, and not sent.
+            Some(target) if !target.is_alive() => &tally.stale,
+            Some(target) => match target.call::<u64, u64>(i, CALL_TIMEOUT).await {
+                Ok(_) => &tally.ok,
+                Err(CallError::NoProc) => &tally.noproc,
+                Err(CallError::Timeout) => &tally.timeout,
+                Err(CallError::BadRequest) => &tally.other,
+            },
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits (up to 5 s) until every worker is back and named.
+async fn settle<N: Naming>(naming: &N, names: &Arc<Vec<Name>>) -> bool {
+    let workers = names.len();
+    wait_until(Duration::from_secs(5), || {
+        let (naming, names) = (naming.clone(), names.clone());
+        async move {
+            if naming.registered_count().await != workers {
+                return false;
+            }
+            for n in names.iter() {
+                if !naming.whereis(n).await.is_some_and(|p| p.is_alive()) {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await
 }
 
 async fn run_one<N: Naming>(
@@ -374,7 +541,8 @@ async fn run_one<N: Naming>(
     naming: N,
     rt: Runtime,
     spec: ChurnSpec,
-    rate: f64,
+    kill_rate: f64,
+    (counting, before): (Counting, Option<isize>),
 ) -> Vec<Row> {
     let row = |metric: &Metric, value: f64| CHURN.row(label, p, metric, value);
     let opts = DynamicSupervisorOpts {
@@ -398,80 +566,58 @@ async fn run_one<N: Naming>(
             return vec![CHURN.skip(label, p, &format!("cannot start named workers: {e}"))];
         }
     }
-    let bytes_before = live_bytes();
+    flush_deferred_frees().await;
+    let bytes_before = before.zip(counted_bytes()).map(|(b, a)| a - b);
+    // Counting off: the timed run is never counted.
+    drop(counting);
+
     let tally = Arc::new(Tally::default());
-    let latencies = Arc::new(Mutex::new((histogram(), histogram())));
-    let trackers = Arc::new(Mutex::new(Vec::new()));
-    let barrier = Arc::new(Barrier::new(spec.clients + 1));
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let end = t0 + spec.duration;
+    let per_client = spec.call_rate / spec.clients.max(1) as f64;
     let clients: Vec<_> = (0..spec.clients)
         .map(|c| {
-            let (naming, names, tally, barrier, trackers) = (
+            tokio::spawn(client(
                 naming.clone(),
                 names.clone(),
+                per_client,
+                t0,
+                end,
+                0xC4A7 + c as u64,
                 tally.clone(),
-                barrier.clone(),
-                trackers.clone(),
-            );
-            tokio::spawn(async move {
-                let mut rng = SplitMix64::new(0xC4A7 + c as u64);
-                barrier.wait().await;
-                for i in 0..spec.ops_per_client {
-                    let name = &names[rng.below(names.len())];
-                    if rng.unit() < rate {
-                        if let Some(victim) = naming.whereis(name).await {
-                            let killed_at = Instant::now();
-                            if victim.kill() {
-                                tally.kills.fetch_add(1, Ordering::Relaxed);
-                                let t = tokio::spawn(track(
-                                    naming.clone(),
-                                    name.clone(),
-                                    victim.pid().serial(),
-                                    killed_at,
-                                ));
-                                trackers.lock().push(t);
-                            }
-                        }
-                        continue;
-                    }
-                    let Some(target) = naming.whereis(name).await else {
-                        tally.not_found.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    };
-                    if !target.is_alive() {
-                        tally.stale.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let counter = match target.call::<u64, u64>(i as u64, CALL_TIMEOUT).await {
-                        Ok(_) => &tally.ok,
-                        Err(CallError::NoProc) => &tally.noproc,
-                        Err(CallError::Timeout) => &tally.timeout,
-                        Err(CallError::BadRequest) => &tally.other,
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            })
+            ))
         })
         .collect();
-    barrier.wait().await;
-    let start = Instant::now();
+    let killer = {
+        let (naming, names, tally) = (naming.clone(), names.clone(), tally.clone());
+        let handle = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            kill_on_schedule(naming, names, kill_rate, t0, end, tally, handle)
+        })
+    };
     for c in clients {
         let _ = c.await;
     }
-    let secs = start.elapsed().as_secs_f64();
-    let tracker_handles: Vec<_> = std::mem::take(&mut *trackers.lock());
-    for t in tracker_handles {
-        if let Ok((released, rereg)) = t.await {
-            let mut l = latencies.lock();
+    let secs = t0.elapsed().as_secs_f64();
+    let trackers = tokio::task::spawn_blocking(move || killer.join())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let (mut release, mut rereg) = (histogram(), histogram());
+    for t in trackers {
+        if let Ok((released, reregistered)) = t.await {
             match released {
                 Some(ns) => {
-                    let _ = l.0.record(ns.max(1));
+                    let _ = release.record(ns.max(1));
                 }
                 None => {
                     tally.never_released.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            match rereg {
+            match reregistered {
                 Some(ns) => {
-                    let _ = l.1.record(ns.max(1));
+                    let _ = rereg.record(ns.max(1));
                 }
                 None => {
                     tally.never_reregistered.fetch_add(1, Ordering::Relaxed);
@@ -480,57 +626,69 @@ async fn run_one<N: Naming>(
         }
     }
     // Settle: every worker back and named, then check the invariants.
-    let workers = spec.workers;
-    let settled = wait_until(Duration::from_secs(5), || {
-        let (naming, names) = (naming.clone(), names.clone());
-        async move {
-            if naming.registered_count().await != workers {
-                return false;
-            }
-            for n in names.iter() {
-                if !naming.whereis(n).await.is_some_and(|p| p.is_alive()) {
-                    return false;
+    let settled = settle(&naming, &names).await;
+    let (unresolved, dead) = claims.mismatches(&naming).await;
+
+    // Memory after churn, in an untimed, counted pass: every worker killed once more and
+    // restarted; what the pass leaves on the heap is added to the set-up's bytes.
+    let bytes_after = match bytes_before {
+        Some(b) => {
+            flush_deferred_frees().await;
+            let _counting = Counting::start();
+            let n0 = counted_bytes();
+            for name in names.iter() {
+                if let Some(w) = naming.whereis(name).await {
+                    w.kill();
                 }
             }
-            true
+            settle(&naming, &names).await;
+            flush_deferred_frees().await;
+            n0.zip(counted_bytes()).map(|(n0, n1)| b + (n1 - n0))
         }
-    })
-    .await;
-    let (unresolved, dead) = claims.mismatches(&naming).await;
-    let bytes_after = live_bytes();
-    let (release, rereg) = {
-        let l = latencies.lock();
-        (l.0.clone(), l.1.clone())
+        None => None,
     };
+
     let t = &tally;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-    let total_ops = (spec.ops_per_client * spec.clients) as f64;
     let q = |h: &hdrhistogram::Histogram<u64>, at: f64| h.value_at_quantile(at) as f64;
+    let calls = g(&t.calls);
+    let kills = g(&t.kills);
     let mut rows = vec![
-        row(&OPS_PER_SEC, total_ops / secs),
-        row(&KILLS, g(&t.kills)),
+        row(&OPS_PER_SEC, calls / secs),
+        row(&CALLS, calls),
+        row(&KILLS, kills),
         row(&CALLS_OK, g(&t.ok)),
         row(&CALLS_NOPROC, g(&t.noproc)),
         row(&CALLS_TIMEOUT, g(&t.timeout)),
         row(&CALLS_NOT_FOUND, g(&t.not_found)),
         row(&CALLS_BAD_REQUEST, g(&t.other)),
         row(&STALE_DELIVERIES, g(&t.stale)),
-        row(&RELEASE_P50_NS, q(&release, 0.5)),
-        row(&RELEASE_P99_NS, q(&release, 0.99)),
-        row(&REREGISTER_P50_NS, q(&rereg, 0.5)),
-        row(&REREGISTER_P99_NS, q(&rereg, 0.99)),
+    ];
+    if !release.is_empty() {
+        rows.push(row(&RELEASE_P50_NS, q(&release, 0.5)));
+        rows.push(row(&RELEASE_P99_NS, q(&release, 0.99)));
+    }
+    if !rereg.is_empty() {
+        rows.push(row(&REREGISTER_P50_NS, q(&rereg, 0.5)));
+        rows.push(row(&REREGISTER_P99_NS, q(&rereg, 0.99)));
+    }
+    rows.extend([
         row(&NEVER_RELEASED, g(&t.never_released)),
         row(&NEVER_REREGISTERED, g(&t.never_reregistered)),
         row(&DUPLICATE_OWNERS, claims.duplicates() as f64),
         row(&NAMES_UNRESOLVED_AFTER, unresolved as f64),
         row(&DEAD_NAMES_LEFT, dead as f64),
         row(&SETTLED, if settled { 1.0 } else { 0.0 }),
-    ];
-    // Failed (noproc, timeout, not found) and stale calls over every call made.
-    let failed = g(&t.noproc) + g(&t.timeout) + g(&t.not_found);
-    let calls = g(&t.ok) + failed;
+    ]);
+    // Each call counted once: failed without reaching a live process, or failed on it.
+    let failed_stale = g(&t.noproc) + g(&t.timeout) + g(&t.not_found) + g(&t.stale);
+    let failed = failed_stale + g(&t.other);
     if calls > 0.0 {
-        rows.push(row(&FAILED_STALE_PER_CALL, (failed + g(&t.stale)) / calls));
+        rows.push(row(&FAILED_STALE_PER_CALL, failed_stale / calls));
+        rows.push(row(&FAILED_PER_CALL, failed / calls));
+    }
+    if kills > 0.0 {
+        rows.push(row(&FAILED_PER_KILL, failed / kills));
     }
     if let (Some(b), Some(a)) = (bytes_before, bytes_after) {
         rows.push(row(&BYTES_BEFORE, b as f64));

@@ -12,18 +12,20 @@ use naming_strategies::runtime::{Name, ProcessRef, Runtime, StartOpts};
 use naming_strategies::{via, Naming};
 
 use super::common::{
-    self, gauge_rows, id_names, kill_all, make_or_skip, run_on, start_workers, tokio_runtime,
-    wait_until, Worker,
+    self, gauge_rows, id_names, kill_all, make_or_skip, register_all, run_on, start_workers,
+    tokio_runtime, wait_until, Worker,
 };
 use super::Progress;
-use crate::alloc::live_bytes;
+use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
 use crate::contenders::Contender;
 
 /// Time per registration while registering N names (from `tasks` tasks).
 pub const REGISTER_NS: Metric =
     Metric::new("register_ns", "registration time", Unit::Ns, Better::Lower);
 /// Heap bytes per registered name (counting allocator, the backend's own reservation
-/// included).
+/// included), measured in its own untimed pass: serial registration (`tasks` = 1) on a
+/// fresh backend, counted from after the deferred frees of the set-up have landed. A
+/// negative figure is a measurement error and written as a skip row, never as a value.
 pub const BYTES_PER_NAME: Metric = Metric::new(
     "bytes_per_name",
     "heap bytes per name",
@@ -75,7 +77,7 @@ pub const SCALE: Workload = Workload {
     ],
     charts: &[
         Chart::Sweep(Sweep {
-            caption: "Heap bytes per registered name (counting allocator), against the number of names.",
+            caption: "Heap bytes per registered name (counting allocator, on only for this untimed pass; serial registration), against the number of names.",
             x_desc: "registered names N (count)",
             y_desc: "heap bytes per name (bytes)",
             split_by: &["tasks"],
@@ -156,7 +158,7 @@ pub const SCALE: Workload = Workload {
     ..Workload::new(
         "scale",
         "Scale",
-        "N names registered serially and from several tasks, with the heap bytes they take; every holder killed and the time until the backend holds none; N named starts as fast as possible (the shape of Elixir's own Registry benchmark); and register + unregister pairs on one held process.",
+        "N names registered serially and from several tasks (timed with the counting allocator off), and in a separate untimed pass the heap bytes they take; every holder killed and the time until the backend holds none; N named starts as fast as possible (the shape of Elixir's own Registry benchmark); and register + unregister pairs on one held process.",
         Subject::NamingBackends,
     )
 };
@@ -218,6 +220,8 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
     let mut rows = Vec::new();
     let threads = spec.tasks.iter().copied().max().unwrap_or(1);
     for &size in &spec.sizes {
+        progress.step(&format!("scale {label} names={size} memory"));
+        rows.extend(bytes_per_name(contender, size));
         for &tasks in &spec.tasks {
             if tasks > 1 && size > spec.max_concurrent_size {
                 continue;
@@ -226,17 +230,10 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
             let p = Params::new().with("names", size).with("tasks", tasks);
             let rt_tokio = tokio_runtime(threads);
             let rt = Runtime::new();
-            // Workers first; then the memory baseline; then the backend, so that the
-            // memory it sets aside for `size` names counts towards its bytes per name.
             let workers = Arc::new(run_on(&rt_tokio, {
                 let rt = rt.clone();
                 async move { start_workers(&rt, size).await }
             }));
-            let bytes0 = run_on(&rt_tokio, async {
-                // Let frees still in flight from the set-up land before the baseline is read.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                live_bytes()
-            });
             let naming = match make_or_skip(&SCALE, contender, &rt_tokio, &rt, size, &p) {
                 Ok(n) => n,
                 Err(skip) => {
@@ -247,8 +244,7 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
             };
             let named_starts = size <= spec.max_named_starts;
             rows.extend(run_on(&rt_tokio, async move {
-                register_and_release(label, &p, naming, rt, workers, bytes0, tasks, named_starts)
-                    .await
+                register_and_release(label, &p, naming, rt, workers, tasks, named_starts).await
             }));
         }
     }
@@ -283,6 +279,64 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
     rows
 }
 
+/// Bytes per name at `size` names, in its own untimed pass (params `names`, `tasks` = 1):
+/// workers first, then the deferred frees of the set-up flushed, then counting on and the
+/// baseline read, then the backend made (so the memory it sets aside for `size` names
+/// counts) and every name registered serially, then the deferred frees flushed again and
+/// the second reading. Nothing is timed while counting is on. No row without the counting
+/// allocator; a skip row if the figure comes out negative.
+fn bytes_per_name<C: Contender>(contender: &C, size: usize) -> Vec<Row> {
+    let label = contender.label();
+    let p = Params::new().with("names", size).with("tasks", 1);
+    if counted_bytes().is_none() {
+        return Vec::new();
+    }
+    let rt_tokio = tokio_runtime(1);
+    let rt = Runtime::new();
+    let workers = run_on(&rt_tokio, {
+        let rt = rt.clone();
+        async move { start_workers(&rt, size).await }
+    });
+    let names = id_names(size);
+    run_on(&rt_tokio, flush_deferred_frees());
+    let counting = Counting::start();
+    let before = counted_bytes();
+    let naming = match make_or_skip(&SCALE, contender, &rt_tokio, &rt, size, &p) {
+        Ok(n) => n,
+        Err(skip) => {
+            drop(counting);
+            run_on(&rt_tokio, async move { kill_all(&workers).await });
+            return vec![*skip];
+        }
+    };
+    let (registered, after, workers, naming) = run_on(&rt_tokio, async move {
+        let registered = register_all(&naming, &names, &workers).await;
+        flush_deferred_frees().await;
+        (registered, counted_bytes(), workers, naming)
+    });
+    drop(counting);
+    run_on(&rt_tokio, async move {
+        kill_all(&workers).await;
+        drop(naming);
+    });
+    let skip_p = p.clone().with("phase", "bytes_per_name");
+    if let Err(reason) = registered {
+        return vec![SCALE.skip(label, &skip_p, &reason)];
+    }
+    let (Some(before), Some(after)) = (before, after) else {
+        return Vec::new();
+    };
+    let per_name = (after - before) as f64 / size as f64;
+    if per_name < 0.0 {
+        return vec![SCALE.skip(
+            label,
+            &skip_p,
+            &format!("measurement error: negative bytes per name ({per_name:.1})"),
+        )];
+    }
+    vec![SCALE.row(label, &p, &BYTES_PER_NAME, per_name)]
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn register_and_release<N: Naming>(
     label: &str,
@@ -290,7 +344,6 @@ async fn register_and_release<N: Naming>(
     naming: N,
     rt: Runtime,
     workers: Arc<Vec<ProcessRef>>,
-    bytes0: Option<usize>,
     tasks: usize,
     named_starts: bool,
 ) -> Vec<Row> {
@@ -321,15 +374,11 @@ async fn register_and_release<N: Naming>(
         }
     }
     let register_ns = start.elapsed().as_nanos() as f64 / size as f64;
-    let bytes1 = live_bytes();
     if let Some(reason) = failure {
         kill_all(&workers).await;
         return vec![SCALE.skip(label, p, &reason)];
     }
     let mut rows = vec![row(&REGISTER_NS, register_ns)];
-    if let (Some(b0), Some(b1)) = (bytes0, bytes1) {
-        rows.push(row(&BYTES_PER_NAME, (b1 as f64 - b0 as f64) / size as f64));
-    }
     rows.extend(gauge_rows(&SCALE, label, p, naming.gauges()));
     // Release: every owner exits; time until the backend holds no names.
     let start = Instant::now();
