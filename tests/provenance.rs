@@ -145,6 +145,8 @@ fn row(run: &str, backend: &str, value: f64) -> Row {
         metric: "ns_per_op".into(),
         outcome: Outcome::Value(value),
         unit: "ns".into(),
+        interval: None,
+        repeats: 1,
     }
 }
 
