@@ -27,6 +27,8 @@
 //!     netsplit.
 //! - [`results`]: the result rows (`naming-schema`'s one row type) as CSV, one file per
 //!   workload, and [`environment`]: the machine they came from.
+//! - [`stability`]: the same selection run twice, compared (medians within ±10%, the
+//!   same verdicts).
 //! - [`alloc`]: a counting global allocator, for bytes per name and memory drift.
 //! - [`catalogue`]: every declared workload and every backend identity, gathered from
 //!   this crate, `naming-strategies` and `naming-cluster`.
@@ -39,4 +41,5 @@ pub mod contenders;
 pub mod environment;
 pub mod report;
 pub mod results;
+pub mod stability;
 pub mod workloads;

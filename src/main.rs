@@ -22,6 +22,7 @@ use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders;
 use naming_bench::report::{self, ReportError};
 use naming_bench::results;
+use naming_bench::workloads::isolate::{self, Isolation, Sizes};
 use naming_bench::workloads::{self, Progress, RunOptions, WORKLOADS};
 
 /// Counts live heap bytes, for bytes per name and memory drift.
@@ -53,6 +54,45 @@ enum Command {
         /// NAMING_BENCH_OUT, else results].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Measurements per point, each backend in a fresh process, in a shuffled order.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+    /// Run a selection twice and say whether its numbers and verdicts repeat: the share of
+    /// points whose medians agree within ±10%, and whether every verdict holds.
+    Stability {
+        /// Small sizes (also `NAMING_BENCH_QUICK=1`).
+        #[arg(long)]
+        quick: bool,
+        /// Only these backends (comma-separated labels).
+        #[arg(long, value_delimiter = ',')]
+        backends: Option<Vec<String>>,
+        /// Only these workloads (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        workloads: Option<Vec<String>>,
+        /// Where the two runs go (`first/`, `second/`).
+        #[arg(long, default_value = "stability")]
+        out: PathBuf,
+        /// Measurements per point in each run.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Sizes: tiny (seconds, for tests), quick or full (default: quick with --quick).
+        #[arg(long)]
+        sizes: Option<String>,
+    },
+    /// Measure one unit (a backend, the floors, or a whole workload) and write its rows as
+    /// CSV on stdout: what `compare` runs in a fresh process for each unit.
+    #[command(hide = true)]
+    Measure {
+        /// The workload.
+        #[arg(long)]
+        workload: String,
+        /// A backend label, `floors` or `all`.
+        #[arg(long)]
+        unit: String,
+        /// tiny, quick or full.
+        #[arg(long)]
+        sizes: String,
     },
     /// Rebuild the report from existing results, without running anything.
     Report {
@@ -216,22 +256,47 @@ fn check_names(
     Ok(())
 }
 
+/// The options of a run from the command line: sizes, selection, repeats in fresh
+/// processes of this binary.
+fn run_options(
+    sizes: Sizes,
+    backends: Option<Vec<String>>,
+    workloads_sel: Option<Vec<String>>,
+    out: PathBuf,
+    repeats: usize,
+) -> Result<RunOptions, CliError> {
+    check_names(&backends, &contenders::labels(), CliError::UnknownBackend)?;
+    check_names(&workloads_sel, WORKLOADS, CliError::UnknownWorkload)?;
+    if repeats == 0 {
+        return Err(CliError::Env("--repeats must be at least 1".into()));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Env(format!("cannot find this program's binary: {e}")))?;
+    Ok(RunOptions {
+        sizes,
+        repeats,
+        isolation: Isolation::FreshProcess(exe),
+        backends,
+        workloads: workloads_sel,
+        out,
+    })
+}
+
+fn sizes_of(quick: bool) -> Result<Sizes, CliError> {
+    let quick = quick || workloads::quick_from_env().map_err(CliError::Env)?;
+    Ok(if quick { Sizes::Quick } else { Sizes::Full })
+}
+
 fn compare(
     quick: bool,
     backends: Option<Vec<String>>,
     workloads_sel: Option<Vec<String>>,
     out: PathBuf,
+    repeats: usize,
 ) -> Result<(), CliError> {
-    check_names(&backends, &contenders::labels(), CliError::UnknownBackend)?;
-    check_names(&workloads_sel, WORKLOADS, CliError::UnknownWorkload)?;
-    let quick = quick || workloads::quick_from_env().map_err(CliError::Env)?;
-    let specs = workloads::Specs::new(quick).map_err(CliError::Env)?;
-    let opts = RunOptions {
-        quick,
-        backends,
-        workloads: workloads_sel,
-        out: out.clone(),
-    };
+    let sizes = sizes_of(quick)?;
+    let specs = sizes.specs().map_err(CliError::Env)?;
+    let opts = run_options(sizes, backends, workloads_sel, out.clone(), repeats)?;
     let progress = BarProgress::new();
     let run = workloads::run_with(&opts, &specs, &progress).map_err(CliError::Run)?;
     eprintln!(
@@ -242,6 +307,42 @@ fn compare(
         out.join("runs").join(format!("{}.json", run.id)).display()
     );
     write_report(&report::discover_inputs(&out), &out)
+}
+
+fn stability(
+    quick: bool,
+    sizes: Option<String>,
+    backends: Option<Vec<String>>,
+    workloads_sel: Option<Vec<String>>,
+    out: PathBuf,
+    repeats: usize,
+) -> Result<(), CliError> {
+    let sizes = match sizes {
+        Some(s) => Sizes::parse(&s).map_err(CliError::Env)?,
+        None => sizes_of(quick)?,
+    };
+    let opts = run_options(sizes, backends, workloads_sel, out, repeats)?;
+    let st = naming_bench::stability::check(&opts, &BarProgress::new()).map_err(CliError::Run)?;
+    let _ = write!(std::io::stdout().lock(), "{}", st.summary());
+    Ok(())
+}
+
+/// The `measure` subcommand: one unit's rows as CSV on stdout.
+fn measure(workload: &str, unit: &str, sizes: &str) -> Result<(), CliError> {
+    check_names(
+        &Some(vec![workload.to_string()]),
+        WORKLOADS,
+        CliError::UnknownWorkload,
+    )?;
+    let specs = Sizes::parse(sizes)
+        .and_then(Sizes::specs)
+        .map_err(CliError::Env)?;
+    let rows = isolate::measure_unit(workload, unit, &specs, &workloads::PrintProgress);
+    let csv = naming_schema::row::to_csv(&rows);
+    std::io::stdout()
+        .lock()
+        .write_all(csv.as_bytes())
+        .map_err(CliError::Run)
 }
 
 fn write_report(inputs: &[PathBuf], out: &std::path::Path) -> Result<(), CliError> {
@@ -267,12 +368,27 @@ fn main() -> ExitCode {
             backends,
             workloads,
             out,
+            repeats,
         } => compare(
             quick,
             backends,
             workloads,
             results::out_dir(out, PathBuf::from("results")),
+            repeats,
         ),
+        Command::Stability {
+            quick,
+            backends,
+            workloads,
+            out,
+            repeats,
+            sizes,
+        } => stability(quick, sizes, backends, workloads, out, repeats),
+        Command::Measure {
+            workload,
+            unit,
+            sizes,
+        } => measure(&workload, &unit, &sizes),
         Command::Report { inputs, out } => {
             let default_in = results::out_dir(None, PathBuf::from("results"));
             let inputs = if inputs.is_empty() {

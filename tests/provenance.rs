@@ -32,7 +32,9 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn lookup_of(backend: &str, out: &Path) -> RunOptions {
     RunOptions {
-        quick: true,
+        sizes: naming_bench::workloads::isolate::Sizes::Tiny,
+        repeats: 1,
+        isolation: naming_bench::workloads::isolate::Isolation::InProcess,
         backends: Some(vec![backend.to_string()]),
         workloads: Some(vec!["lookup".to_string()]),
         out: out.to_path_buf(),

@@ -206,7 +206,11 @@ fn overlapping_ranges_are_ties_and_margins_carry_their_range() {
     let rep = report::build_with(catalogue(), &[input.clone()], &base.join("out")).unwrap();
     let few = &rep.guide.verdicts[0];
     assert_eq!(few.tied, ["toad-registry", "newt-names"]);
-    assert!(few.margin.starts_with("tie: no measurable difference"), "{}", few.margin);
+    assert!(
+        few.margin.starts_with("tie: no measurable difference"),
+        "{}",
+        few.margin
+    );
     let table = rep.table(Subject::NamingBackends).unwrap();
     let best: Vec<&str> = table
         .rows
@@ -227,5 +231,9 @@ fn overlapping_ranges_are_ties_and_margins_carry_their_range() {
     let rep = report::build_with(catalogue(), &[input], &base.join("out2")).unwrap();
     let few = &rep.guide.verdicts[0];
     assert_eq!(few.tied, ["toad-registry"]);
-    assert!(few.margin.contains("(range 1.73×..2.44×)"), "{}", few.margin);
+    assert!(
+        few.margin.contains("(range 1.73×..2.44×)"),
+        "{}",
+        few.margin
+    );
 }

@@ -250,9 +250,9 @@ pub fn to_csv(rows: &[Row]) -> String {
             Outcome::Value(v) => (v.to_string(), String::new()),
             Outcome::Skipped(reason) => (String::new(), reason.clone()),
         };
-        let (lo, hi) = r
-            .interval
-            .map_or((String::new(), String::new()), |(l, h)| (l.to_string(), h.to_string()));
+        let (lo, hi) = r.interval.map_or((String::new(), String::new()), |(l, h)| {
+            (l.to_string(), h.to_string())
+        });
         let _ = writeln!(
             out,
             "{},{},{},{},{},{value},{lo},{hi},{},{},{}",
@@ -287,7 +287,10 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
         let f = split_csv_line(line);
         let want = if old { 6 } else { 11 };
         if f.len() != want {
-            return Err(format!("line {n}: expected {want} fields, found {}", f.len()));
+            return Err(format!(
+                "line {n}: expected {want} fields, found {}",
+                f.len()
+            ));
         }
         // The older form, mapped onto the newer one's columns.
         let f: Vec<String> = if old {
@@ -299,7 +302,19 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
             };
             let (b, w, p) = (f[0].clone(), f[1].clone(), f[2].clone());
             let none = String::new;
-            vec![none(), b, w, p, metric, value, none(), none(), none(), unit, reason]
+            vec![
+                none(),
+                b,
+                w,
+                p,
+                metric,
+                value,
+                none(),
+                none(),
+                none(),
+                unit,
+                reason,
+            ]
         } else {
             f
         };
@@ -307,7 +322,8 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
             s.parse::<f64>()
                 .map_err(|e| format!("line {n}: bad {what} {s:?}: {e}"))
         };
-        let params = Params::parse(&f[3]).ok_or_else(|| format!("line {n}: bad params {:?}", f[3]))?;
+        let params =
+            Params::parse(&f[3]).ok_or_else(|| format!("line {n}: bad params {:?}", f[3]))?;
         let outcome = if !f[10].is_empty() {
             Outcome::Skipped(f[10].clone())
         } else {
@@ -319,7 +335,9 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
         };
         let repeats = match f[8].as_str() {
             "" => 1,
-            r => r.parse().map_err(|e| format!("line {n}: bad repeats {r:?}: {e}"))?,
+            r => r
+                .parse()
+                .map_err(|e| format!("line {n}: bad repeats {r:?}: {e}"))?,
         };
         if f[1].is_empty() || f[2].is_empty() {
             return Err(format!("line {n}: empty backend or workload"));

@@ -392,7 +392,10 @@ impl<'d> Out<'d> {
         };
         let row = |b: &str, i: usize| {
             let m = sw.lines[i].metric.name;
-            grows.iter().copied().find(|r| r.who == b && r.row.metric == m)
+            grows
+                .iter()
+                .copied()
+                .find(|r| r.who == b && r.row.metric == m)
         };
         self.draw_bars(w, &spec, place, row)
     }
@@ -442,14 +445,18 @@ impl<'d> Out<'d> {
         let mut bars = Vec::new();
         for b in data.ordered(|_| true) {
             let rows: Vec<Option<&Rec>> = (0..place.titles.len()).map(|i| row(b, i)).collect();
-            let values: Vec<Option<f64>> = rows.iter().map(|r| r.and_then(|r| r.row.value())).collect();
+            let values: Vec<Option<f64>> =
+                rows.iter().map(|r| r.and_then(|r| r.row.value())).collect();
             if values.iter().any(Option::is_some) {
                 bars.push(PlotBars {
                     label: b.to_string(),
                     color: data.color(b),
                     outline: data.is_floor(b),
                     values,
-                    ranges: rows.iter().map(|r| r.and_then(|r| r.row.interval)).collect(),
+                    ranges: rows
+                        .iter()
+                        .map(|r| r.and_then(|r| r.row.interval))
+                        .collect(),
                 });
             }
         }

@@ -264,7 +264,11 @@ fn cell_text(c: &Cell, metric: &Metric, best_mark: &str) -> (String, bool) {
         } => {
             let mut t = fmt_value(*v, metric.unit);
             if let Some((lo, hi)) = range {
-                t.push_str(&format!(" [{}..{}]", fmt_value(*lo, metric.unit), fmt_value(*hi, metric.unit)));
+                t.push_str(&format!(
+                    " [{}..{}]",
+                    fmt_value(*lo, metric.unit),
+                    fmt_value(*hi, metric.unit)
+                ));
             }
             if !metric.possible(*v) {
                 t.push_str(" ⚠ impossible: a measurement error");

@@ -522,13 +522,10 @@ pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
 
 /// Draws `chart` as an SVG file at `path`.
 pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
-    let ys = chart
-        .bars
-        .iter()
-        .flat_map(|b| {
-            let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
-            b.values.iter().flatten().copied().chain(ranges)
-        });
+    let ys = chart.bars.iter().flat_map(|b| {
+        let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
+        b.values.iter().flatten().copied().chain(ranges)
+    });
     let y_axis = Axis::fit_as(ys, true, chart.y_log);
     let n = chart.groups.len().max(1);
 
@@ -602,7 +599,8 @@ pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
             )))
             .map_err(e)?;
             let range = b.ranges.get(i).copied().flatten();
-            if let Some((lo, hi)) = range.and_then(|(l, h)| Some((y_axis.pos(l)?, y_axis.pos(h)?))) {
+            if let Some((lo, hi)) = range.and_then(|(l, h)| Some((y_axis.pos(l)?, y_axis.pos(h)?)))
+            {
                 let x = x0 + width / 2.0;
                 ctx.draw_series(std::iter::once(PathElement::new(
                     vec![(x, lo), (x, hi)],

@@ -77,25 +77,25 @@ pub fn build(data: &Data, subject: Subject) -> Option<Table> {
     let mut rows: Vec<(String, Vec<Cell>)> = whos
         .iter()
         .map(|b| {
-            let cells = cols
-                .iter()
-                .map(|(w, c, at)| match row_at(data, w.name, c.metric, b, at) {
-                    Some(r) => Cell::Value {
-                        v: r.row.value().unwrap_or(f64::NAN),
-                        range: r.row.interval,
-                        best: false,
-                        impossible: r.row.value().is_none_or(|v| {
-                            !c.metric.possible(v) || c.metric.past_ideal(v, 0.02)
-                        }),
-                    },
-                    None => data
-                        .skips(w.name)
-                        .find(|r| r.who == *b && r.row.params.agrees_with(&at.params))
-                        .map_or(Cell::Missing, |r| {
-                            Cell::Skipped(r.row.skip_reason().unwrap_or("").to_string())
-                        }),
-                })
-                .collect();
+            let cells =
+                cols.iter()
+                    .map(|(w, c, at)| match row_at(data, w.name, c.metric, b, at) {
+                        Some(r) => Cell::Value {
+                            v: r.row.value().unwrap_or(f64::NAN),
+                            range: r.row.interval,
+                            best: false,
+                            impossible: r.row.value().is_none_or(|v| {
+                                !c.metric.possible(v) || c.metric.past_ideal(v, 0.02)
+                            }),
+                        },
+                        None => data
+                            .skips(w.name)
+                            .find(|r| r.who == *b && r.row.params.agrees_with(&at.params))
+                            .map_or(Cell::Missing, |r| {
+                                Cell::Skipped(r.row.skip_reason().unwrap_or("").to_string())
+                            }),
+                    })
+                    .collect();
             (b.to_string(), cells)
         })
         .collect();

@@ -13,6 +13,7 @@ pub mod churn;
 pub mod common;
 pub mod criterion;
 pub mod fanout;
+pub mod isolate;
 pub mod lookup;
 pub mod multinode;
 pub mod routing;
@@ -55,8 +56,12 @@ pub const WORKLOADS: &[&str] = &[
 /// What to run and where the results go.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Small sizes, about two minutes in all.
-    pub quick: bool,
+    /// The sizes: quick (a few minutes in all), full, or tiny (tests).
+    pub sizes: isolate::Sizes,
+    /// Measurements per point, each unit in a fresh process when `isolation` says so.
+    pub repeats: usize,
+    /// Where each unit (a backend in a workload) is measured.
+    pub isolation: isolate::Isolation,
     /// Only these backends (labels); `None` for all.
     pub backends: Option<Vec<String>>,
     /// Only these workloads; `None` for all of [`WORKLOADS`].
@@ -332,8 +337,10 @@ pub struct Run {
 /// [`run_with`] at the sizes of `opts.quick` and the client counts of [`client_counts`]
 /// (an `InvalidInput` error if `NAMING_BENCH_CLIENTS` is malformed).
 pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Run> {
-    let specs =
-        Specs::new(opts.quick).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let specs = opts
+        .sizes
+        .specs()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     run_with(opts, &specs, progress)
 }
 
@@ -375,15 +382,22 @@ pub fn run_with(opts: &RunOptions, specs: &Specs, progress: &dyn Progress) -> io
     }
     std::fs::create_dir_all(&opts.out)?;
     let id = new_run_id();
-    let settings = settings_line(
-        opts.quick,
-        &specs.lookup.clients,
-        opts.backends.as_deref(),
-        &selected,
+    let quick = opts.sizes != isolate::Sizes::Full;
+    let settings = format!(
+        "{};sizes={};repeats={};isolation={}",
+        settings_line(
+            quick,
+            &specs.lookup.clients,
+            opts.backends.as_deref(),
+            &selected
+        ),
+        opts.sizes.name(),
+        opts.repeats,
+        opts.isolation.describe()
     );
     let mut env = Environment::capture(
         &id,
-        opts.quick,
+        quick,
         &settings,
         &opts.out,
         crate::alloc::description(),
@@ -392,7 +406,15 @@ pub fn run_with(opts: &RunOptions, specs: &Specs, progress: &dyn Progress) -> io
     let mut all = Vec::new();
     for workload in selected {
         progress.start(workload, 1);
-        let mut rows = run_workload(workload, specs, opts.backends.as_deref(), progress);
+        let plan = isolate::Plan {
+            sizes: opts.sizes,
+            specs,
+            backends: opts.backends.as_deref(),
+            repeats: opts.repeats,
+            isolation: &opts.isolation,
+            seed: isolate::seed_of(&id),
+        };
+        let mut rows = isolate::measure(workload, &plan, progress)?;
         for r in &mut rows {
             r.run = id.clone();
         }

@@ -1,0 +1,276 @@
+//! Fresh processes and repeats: each unit of a workload (one backend; the routing floors;
+//! or the whole workload where it compares routers, recovery schemes or a cluster) runs in
+//! a new OS process, every repeat in a new shuffled order, so that no backend inherits
+//! another's allocator state, deferred frees or warmed caches, and no order effect favours
+//! one. The parent collects the rows of every repeat and keeps, per point, the median and
+//! its range over the repeats ([`naming_schema::row::aggregate`]).
+//!
+//! A unit's process is this crate's binary: `naming-bench measure --workload W --unit U
+//! --sizes S`, which writes its rows as CSV on stdout ([`measure_unit`] is its body).
+
+use std::io;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use naming_schema::row::{aggregate, from_csv};
+use naming_schema::{Params, Row};
+
+use super::{routing, run_workload, Progress, Specs};
+use crate::contenders;
+
+/// Where a unit runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// In this process (tests and benches that cannot spawn the binary).
+    InProcess,
+    /// In a fresh process of this binary (the `measure` subcommand).
+    FreshProcess(PathBuf),
+}
+
+impl Isolation {
+    /// Words for the run's settings.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Isolation::InProcess => "in-process",
+            Isolation::FreshProcess(_) => "fresh process per unit",
+        }
+    }
+}
+
+/// The sizes a run uses: which [`Specs`] a unit's process builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sizes {
+    /// For tests: seconds in all.
+    Tiny,
+    /// A few minutes in all.
+    Quick,
+    /// The full run.
+    Full,
+}
+
+impl Sizes {
+    /// The flag value (`tiny`, `quick`, `full`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Sizes::Tiny => "tiny",
+            Sizes::Quick => "quick",
+            Sizes::Full => "full",
+        }
+    }
+
+    /// Parses a flag value.
+    pub fn parse(s: &str) -> Result<Sizes, String> {
+        match s {
+            "tiny" => Ok(Sizes::Tiny),
+            "quick" => Ok(Sizes::Quick),
+            "full" => Ok(Sizes::Full),
+            other => Err(format!("unknown sizes {other:?}: tiny, quick or full")),
+        }
+    }
+
+    /// The workloads' parameters at these sizes (client counts from `NAMING_BENCH_CLIENTS`).
+    pub fn specs(self) -> Result<Specs, String> {
+        match self {
+            Sizes::Tiny => Ok(Specs::tiny()),
+            Sizes::Quick => Specs::new(true),
+            Sizes::Full => Specs::new(false),
+        }
+    }
+}
+
+/// The workloads run once per backend (the others compare their own kinds of backend in
+/// one process: routers, recovery schemes, a cluster).
+const PER_BACKEND: &[&str] = &["lookup", "routing", "churn", "scale", "fanout", "soak"];
+
+/// The unit that measures the routing floors.
+const FLOORS: &str = "floors";
+/// The unit that runs a whole workload.
+const WHOLE: &str = "all";
+
+/// The units of `workload` over the selected backends.
+pub fn units(workload: &str, backends: Option<&[String]>) -> Vec<String> {
+    if !PER_BACKEND.contains(&workload) {
+        return vec![WHOLE.to_string()];
+    }
+    let mut out: Vec<String> = contenders::labels()
+        .into_iter()
+        .filter(|l| backends.is_none_or(|b| b.iter().any(|x| x == l)))
+        .map(String::from)
+        .collect();
+    if workload == "routing" {
+        out.push(FLOORS.to_string());
+    }
+    out
+}
+
+/// Measures one unit in this process: the body of `naming-bench measure`.
+pub fn measure_unit(
+    workload: &str,
+    unit: &str,
+    specs: &Specs,
+    progress: &dyn Progress,
+) -> Vec<Row> {
+    match unit {
+        WHOLE => run_workload(workload, specs, None, progress),
+        FLOORS => routing::routing_floors(&specs.routing, progress),
+        label => {
+            let one = [label.to_string()];
+            let mut rows = run_workload(workload, specs, Some(&one), progress);
+            // The routing floors are a unit of their own.
+            rows.retain(|r| r.backend == label);
+            rows
+        }
+    }
+}
+
+/// A small deterministic shuffle (xorshift), so a run's order can be reproduced from its id.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut x = seed | 1;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
+/// A seed from a run id.
+pub fn seed_of(run_id: &str) -> u64 {
+    crate::environment::fnv1a(run_id.as_bytes())
+}
+
+/// Runs one unit in a fresh process of `exe`; rows, or skip rows saying why it failed.
+fn in_fresh_process(exe: &PathBuf, workload: &str, unit: &str, sizes: Sizes) -> Vec<Row> {
+    let out = Command::new(exe)
+        .args([
+            "measure",
+            "--workload",
+            workload,
+            "--unit",
+            unit,
+            "--sizes",
+            sizes.name(),
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output();
+    let why = match out {
+        Ok(o) if o.status.success() => match from_csv(&String::from_utf8_lossy(&o.stdout)) {
+            Ok(rows) => return rows,
+            Err(e) => format!("the measuring process wrote no valid rows: {e}"),
+        },
+        Ok(o) => format!("the measuring process failed: {}", o.status),
+        Err(e) => format!("the measuring process did not start: {e}"),
+    };
+    failure_rows(workload, unit, &why)
+}
+
+/// Skip rows for a unit that could not be measured.
+fn failure_rows(workload: &str, unit: &str, why: &str) -> Vec<Row> {
+    let cat = crate::catalogue::catalogue();
+    let decls: Vec<_> = cat
+        .workloads
+        .iter()
+        .filter(|w| w.name == workload || w.name.starts_with(&format!("{workload}-")))
+        .collect();
+    let who: Vec<&str> = match unit {
+        WHOLE | FLOORS => cat
+            .backends
+            .iter()
+            .filter(|i| !i.is_floor() || unit == FLOORS)
+            .map(|i| i.label)
+            .collect(),
+        label => vec![label],
+    };
+    let mut rows = Vec::new();
+    for w in decls {
+        let in_workload = |b: &str| {
+            unit != WHOLE
+                || cat
+                    .identity(b)
+                    .is_some_and(|i| !i.is_floor() && family_fits(w.subject, i.family))
+        };
+        for b in who.iter().filter(|b| in_workload(b)) {
+            rows.push(w.skip(b, &Params::new(), why));
+        }
+    }
+    rows
+}
+
+/// Whether backends of `family` take part in workloads of `subject`.
+fn family_fits(subject: naming_schema::Subject, family: naming_schema::Family) -> bool {
+    use naming_schema::{Family, Subject};
+    match subject {
+        Subject::Routers => family == Family::Router,
+        Subject::RecoverySchemes => family == Family::RecoveryScheme,
+        Subject::Distributed => family == Family::Distributed || family == Family::Registry,
+        Subject::NamingBackends => family.is_naming() && family != Family::Distributed,
+    }
+}
+
+/// What [`measure`] needs besides the workload.
+pub struct Plan<'a> {
+    /// The sizes.
+    pub sizes: Sizes,
+    /// The parameters at those sizes (used in-process).
+    pub specs: &'a Specs,
+    /// Only these backends; `None` for all.
+    pub backends: Option<&'a [String]>,
+    /// Measurements per point.
+    pub repeats: usize,
+    /// Where each unit runs.
+    pub isolation: &'a Isolation,
+    /// The shuffle's seed (from the run id).
+    pub seed: u64,
+}
+
+/// Measures every unit of `workload` `plan.repeats` times, each repeat in a new shuffled
+/// order, and returns one row per point (median, range, repeat count). Routing's ratio to
+/// the direct call is taken from the aggregated medians.
+pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> io::Result<Vec<Row>> {
+    let mut units = units(workload, plan.backends);
+    let mut rows = Vec::new();
+    for r in 0..plan.repeats.max(1) {
+        shuffle(
+            &mut units,
+            plan.seed ^ (r as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        for unit in &units {
+            progress.step(&format!(
+                "{workload} {unit} (repeat {}/{})",
+                r + 1,
+                plan.repeats
+            ));
+            rows.extend(match plan.isolation {
+                Isolation::InProcess => measure_unit(workload, unit, plan.specs, progress),
+                Isolation::FreshProcess(exe) => in_fresh_process(exe, workload, unit, plan.sizes),
+            });
+        }
+    }
+    let mut rows = aggregate(rows);
+    if workload == "routing" {
+        let derived = routing::ops_vs_direct(&rows);
+        rows.extend(derived);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_and_shuffles() {
+        let all = units("routing", None);
+        assert_eq!(all.last().map(String::as_str), Some(FLOORS));
+        assert_eq!(units("reshard", None), [WHOLE]);
+        let one = units("lookup", Some(&["gproc".to_string()]));
+        assert_eq!(one, ["gproc"]);
+        let mut a: Vec<u32> = (0..20).collect();
+        shuffle(&mut a, 7);
+        let mut b = a.clone();
+        b.sort();
+        assert_eq!(b, (0..20).collect::<Vec<_>>(), "a permutation");
+        assert_ne!(a, b, "and not the identity");
+    }
+}
