@@ -12,9 +12,12 @@
 //!   Rows are made through a declaration ([`Workload::row`], [`Workload::skip`]).
 //! - [`row`]: the one [`Row`] type (typed [`Params`], an [`Outcome`] that is a value or a
 //!   skip with its reason) and its CSV form.
+//! - [`advice`]: the talk *Discovering processes*'s table of which strategy to use when,
+//!   as data the decision guide checks against the numbers.
 //! - [`identity`]: a backend's [`Identity`]: its label, its [`Family`] and its floor,
 //!   declared by the backend's adapter, never inferred from the label.
 
+pub mod advice;
 pub mod identity;
 pub mod metric;
 pub mod row;
@@ -24,6 +27,6 @@ pub use identity::{Family, Identity};
 pub use metric::{Better, Metric, Unit};
 pub use row::{Outcome, ParamValue, Params, Row};
 pub use workload::{
-    Bars, Chart, Column, Extreme, Filter, IdealCurve, Judge, Line, Pick, Situation, Subject, Sweep,
-    Workload, YScale,
+    Bars, Catalogue, Chart, Column, Extreme, Filter, IdealCurve, Judge, Line, Pick, Situation,
+    Subject, Sweep, Workload, YScale,
 };

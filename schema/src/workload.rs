@@ -2,6 +2,7 @@
 //! shows it. Each workload declares one [`Workload`] constant in its own file, beside the
 //! code that makes its rows; the report is built from these declarations alone.
 
+use crate::identity::Identity;
 use crate::metric::Metric;
 use crate::row::{Outcome, Params, Row};
 
@@ -61,6 +62,17 @@ pub enum YScale {
     Linear,
     /// Always log10.
     Log,
+}
+
+impl YScale {
+    /// `Some(true)` for log10, `Some(false)` for linear, `None` to fit the values.
+    pub fn log(self) -> Option<bool> {
+        match self {
+            YScale::Fit => None,
+            YScale::Linear => Some(false),
+            YScale::Log => Some(true),
+        }
+    }
 }
 
 /// A reference curve `y = f(x)` drawn in black (the minimum any router must move).
@@ -458,5 +470,27 @@ impl Workload {
             }
         }
         out
+    }
+}
+
+/// What a report knows besides the rows: every declared workload (in report order) and
+/// every backend's identity.
+#[derive(Clone, Debug, Default)]
+pub struct Catalogue {
+    /// The workloads, in section order.
+    pub workloads: Vec<&'static Workload>,
+    /// The backends, in report order (this order fixes colours).
+    pub backends: Vec<Identity>,
+}
+
+impl Catalogue {
+    /// The declaration of `name`.
+    pub fn workload(&self, name: &str) -> Option<&'static Workload> {
+        self.workloads.iter().copied().find(|w| w.name == name)
+    }
+
+    /// The identity of `label`.
+    pub fn identity(&self, label: &str) -> Option<&Identity> {
+        self.backends.iter().find(|i| i.label == label)
     }
 }

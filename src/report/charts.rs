@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use naming_schema::{Bars, Chart, Metric, Params, Pick, Sweep, Workload, YScale};
+use naming_schema::{Bars, Chart, Metric, Params, Pick, Sweep, Workload};
 
 use super::data::{Data, Rec};
 use super::plot::{self, BarChart, Bars as PlotBars, LineChart, Point, RefLine, Series};
@@ -30,14 +30,6 @@ pub struct Figure {
     pub sources: Vec<usize>,
     /// Series drawn or listed as skipped, in report order.
     pub backends: Vec<String>,
-}
-
-fn y_log(y: YScale) -> Option<bool> {
-    match y {
-        YScale::Fit => None,
-        YScale::Linear => Some(false),
-        YScale::Log => Some(true),
-    }
 }
 
 /// Skipped series matching a chart's parameters (`x` aside), as legend notes, plus their
@@ -117,24 +109,6 @@ impl<'d> Out<'d> {
             .filter(|r| sw.floors || !data.is_floor(&r.who))
             .filter(|r| r.row.params.num(sw.x).is_some())
             .collect();
-        if rows.is_empty() {
-            // Recorded without the swept parameter (e.g. at one fixed size): bars instead.
-            let groups: Vec<_> = sw
-                .lines
-                .iter()
-                .map(|l| (l.metric, l.metric.title))
-                .collect();
-            let bars = Bars {
-                id: sw.id,
-                title: sw.title,
-                caption: sw.caption,
-                y_desc: sw.y_desc,
-                groups: &[],
-                filter: sw.filter,
-                y: sw.y,
-            };
-            return self.bars(w, &bars, &groups);
-        }
         let mut groups: BTreeMap<String, (Params, Vec<&Rec>)> = BTreeMap::new();
         for r in &rows {
             let key = r.row.params.only(|k| sw.split_by.contains(&k));
@@ -151,12 +125,8 @@ impl<'d> Out<'d> {
         };
         // Groups with a sweep (two or more x values) are drawn; single points only when
         // no group has a sweep and the chart allows them.
-        let widest = groups
-            .values()
-            .map(|g| xs_of(&g.1).len())
-            .max()
-            .unwrap_or(0);
-        let need = if widest >= 2 {
+        let widest = groups.values().map(|g| xs_of(&g.1).len()).max();
+        let need = if widest >= Some(2) {
             sw.min_x.max(2)
         } else {
             sw.min_x
@@ -169,14 +139,10 @@ impl<'d> Out<'d> {
         let picked: Vec<&Params> = match sw.pick {
             Pick::All => keys,
             Pick::EndsOf(p) if keys.len() > 4 => {
-                let vals: Vec<f64> = keys.iter().filter_map(|k| k.num(p)).collect();
-                let (lo, hi) = (
-                    vals.iter().copied().fold(f64::INFINITY, f64::min),
-                    vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                );
-                keys.into_iter()
-                    .filter(|k| k.num(p).is_none_or(|c| c == lo || c == hi))
-                    .collect()
+                let vals = || keys.iter().filter_map(|k| k.num(p));
+                let ends = [vals().reduce(f64::min), vals().reduce(f64::max)];
+                let at_end = |k: &&Params| k.num(p).is_none_or(|c| ends.contains(&Some(c)));
+                keys.iter().copied().filter(at_end).collect()
             }
             Pick::EndsOf(_) => keys,
             Pick::Largest => {
@@ -318,7 +284,7 @@ impl<'d> Out<'d> {
         notes.extend(skips);
         let shown = key.to_string().replace(';', ", ");
         let chart = LineChart {
-            y_log: y_log(sw.y),
+            y_log: sw.y.log(),
             title: if key.is_empty() {
                 sw.title.to_string()
             } else {
@@ -472,7 +438,7 @@ impl<'d> Out<'d> {
         );
         let shown = place.shown.to_string();
         let chart = BarChart {
-            y_log: y_log(spec.y),
+            y_log: spec.y.log(),
             title: format!("{} ({})", spec.title, shown.replace(';', ", ")),
             y_desc: spec.y_desc.into(),
             groups: place.titles,

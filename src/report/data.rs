@@ -6,33 +6,11 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use naming_schema::{Family, Identity, Metric, Params, Row, Workload};
+use naming_schema::{Catalogue, Family, Metric, Params, Row};
 
 use super::plot::Rgb;
 use super::ReportError;
 use crate::environment::Environment;
-
-/// What a report knows besides the rows: every declared workload (in report order) and
-/// every backend's identity.
-#[derive(Clone, Debug, Default)]
-pub struct Catalogue {
-    /// The workloads, in section order.
-    pub workloads: Vec<&'static Workload>,
-    /// The backends, in report order (this order fixes colours).
-    pub backends: Vec<Identity>,
-}
-
-impl Catalogue {
-    /// The declaration of `name`.
-    pub fn workload(&self, name: &str) -> Option<&'static Workload> {
-        self.workloads.iter().copied().find(|w| w.name == name)
-    }
-
-    /// The identity of `label`.
-    pub fn identity(&self, label: &str) -> Option<&Identity> {
-        self.backends.iter().find(|i| i.label == label)
-    }
-}
 
 /// One input directory and the machine its rows came from.
 #[derive(Clone, Debug)]

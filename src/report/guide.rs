@@ -6,80 +6,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use naming_schema::{Better, Family, Judge, Situation, Workload};
+use naming_schema::advice::{TalkRow, TALK};
+use naming_schema::{Better, Judge, Situation, Workload};
 
 use super::data::Data;
 use super::plot::si;
 use super::select::{headline, row_at, value_at, At, Focus};
 
-/// The strategy families of the talk's table, each covering some declared families.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TalkRow {
-    /// Pids found at startup: no registry.
-    StartupDiscovery,
-    /// Locally registered static names.
-    SimpleRegistration,
-    /// Names made as atoms at run time.
-    DynamicAtoms,
-    /// A registry of arbitrary terms (`Registry`, gproc, a monitor-based registry).
-    RichRegistration,
+/// The talk's row of a series (by its backend's declared family).
+fn talk_row(data: &Data, who: &str) -> Option<&'static TalkRow> {
+    let family = data.family(who)?;
+    TALK.iter().find(|r| r.families.contains(&family))
 }
-
-impl TalkRow {
-    /// The row's "what?".
-    pub fn name(self) -> &'static str {
-        match self {
-            TalkRow::StartupDiscovery => "startup discovery",
-            TalkRow::SimpleRegistration => "simple registration",
-            TalkRow::DynamicAtoms => "dynamic atoms",
-            TalkRow::RichRegistration => "rich registration",
-        }
-    }
-
-    /// The row a declared family belongs to, if any.
-    pub fn of(family: Family) -> Option<TalkRow> {
-        match family {
-            Family::StartupDiscovery => Some(TalkRow::StartupDiscovery),
-            Family::StaticNames => Some(TalkRow::SimpleRegistration),
-            Family::DynamicAtoms => Some(TalkRow::DynamicAtoms),
-            Family::Registry | Family::MonitorRegistry | Family::RichRegistry => {
-                Some(TalkRow::RichRegistration)
-            }
-            _ => None,
-        }
-    }
-}
-
-/// The talk's table: each row's "when?" and the situations of this guide it speaks for.
-/// Rich registration also covers pub/sub: the talk's rich-registration slides show gproc
-/// properties with `lookup_pids` and a send to the whole group.
-pub const TALK: &[(TalkRow, &str, &[Situation])] = &[
-    (
-        TalkRow::StartupDiscovery,
-        "small scope; high coupling; all-or-nothing",
-        &[Situation::FewFixedServices],
-    ),
-    (
-        TalkRow::SimpleRegistration,
-        "statical services",
-        &[Situation::FewFixedServices],
-    ),
-    (
-        TalkRow::DynamicAtoms,
-        "a few instances; finite set of possible aliases",
-        &[Situation::FewFixedServices],
-    ),
-    (
-        TalkRow::RichRegistration,
-        "many instances; unknown number of aliases",
-        &[
-            Situation::ManySessions,
-            Situation::PubSubGroups,
-            Situation::HeavyChurn,
-            Situation::VeryManyNames,
-        ],
-    ),
-];
 
 /// A strategy within this factor of the winner counts as "close".
 pub const CLOSE: f64 = 1.25;
@@ -132,9 +70,7 @@ pub struct TalkCell {
 #[derive(Clone, Debug)]
 pub struct TalkCheck {
     /// The row.
-    pub row: TalkRow,
-    /// The talk's "when?".
-    pub when: &'static str,
+    pub row: &'static TalkRow,
     /// Backends of that strategy in the results.
     pub backends: Vec<String>,
     /// One cell per situation.
@@ -285,14 +221,10 @@ fn judge(
         .iter()
         .find_map(|(w, j)| headline(data, w, j.metric, focus(j)).map(|a| (*w, *j, a)))
     else {
-        verdict.basis = format!(
-            "no rows for {}",
-            judges
-                .iter()
-                .map(|(w, j)| format!("{}/{}", w.name, j.metric.name))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        );
+        let tried = judges
+            .iter()
+            .map(|(w, j)| format!("{}/{}", w.name, j.metric.name));
+        verdict.basis = format!("no rows for {}", super::code_list(tried, " or "));
         if let Some((w, _)) = judges.first() {
             verdict.failures = skipped(data, w, None);
         }
@@ -301,26 +233,23 @@ fn judge(
     };
     let higher = j.metric.better == Better::Higher;
     verdict.higher_better = higher;
-    let quick = data.sources[at.source]
-        .env
-        .as_ref()
-        .is_some_and(|e| e.mode == "quick");
+    let source = &data.sources[at.source];
+    let quick = source.env.as_ref().is_some_and(|e| e.mode == "quick");
+    let tiebreak = j.tiebreak.map(|t| format!("; ties broken by {}", t.title));
     verdict.basis = format!(
         "{} (`{}/{}`) at `{}` from `{}`{}, {} is better{}",
         j.metric.title,
         w.name,
         j.metric.name,
         at.params,
-        data.sources[at.source].tag,
+        source.tag,
         if quick {
             " (quick mode: small sizes)"
         } else {
             ""
         },
         j.metric.better.word(),
-        j.tiebreak
-            .map(|t| format!("; ties broken by {}", t.title))
-            .unwrap_or_default()
+        tiebreak.unwrap_or_default()
     );
     let mut ranked: Vec<(String, f64, f64, (f64, f64))> = Vec::new();
     for b in data.ordered(|b| !data.is_floor(b)) {
@@ -340,13 +269,11 @@ fn judge(
             ranked.push((b.to_string(), v, t, range));
         }
     }
+    let sign = if higher { -1.0 } else { 1.0 };
     ranked.sort_by(|a, b| {
-        let primary = if higher {
-            b.1.total_cmp(&a.1)
-        } else {
-            a.1.total_cmp(&b.1)
-        };
-        primary.then(a.2.total_cmp(&b.2))
+        (sign * a.1)
+            .total_cmp(&(sign * b.1))
+            .then(a.2.total_cmp(&b.2))
     });
     verdict.ranking = ranked.iter().map(|(b, v, ..)| (b.clone(), *v)).collect();
     verdict.failures.extend(skipped(data, w, Some(&at)));
@@ -386,12 +313,10 @@ fn judge(
                 };
                 match j.tiebreak {
                     _ if verdict.tied.len() > 1 && (a.0 < a.1 || b.0 < b.1) => {
-                        let names: Vec<String> =
-                            verdict.tied.iter().map(|t| format!("`{t}`")).collect();
                         format!(
                             "tie: no measurable difference between {} here (their ranges over \
                              repeats overlap)",
-                            names.join(", ")
+                            super::code_list(&verdict.tied, ", ")
                         )
                     }
                     Some(t) if q == 1.0 && first.2.is_finite() && second.2.is_finite() => {
@@ -423,17 +348,13 @@ fn judge(
             }
         };
     }
-    let recommended: Vec<TalkRow> = TALK
+    let recommended: Vec<&TalkRow> = TALK
         .iter()
-        .filter(|(_, _, s)| s.contains(&situation))
-        .map(|(f, _, _)| *f)
+        .filter(|r| r.fits.contains(&situation))
         .collect();
-    let names = recommended
-        .iter()
-        .map(|f| f.name())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let row_of = |b: &str| data.family(b).and_then(TalkRow::of);
+    let names: Vec<&str> = recommended.iter().map(|r| r.what).collect();
+    let names = names.join(", ");
+    let row_of = |b: &str| talk_row(data, b);
     match &verdict.winner {
         None => verdict.talk_text = "no backend measured".into(),
         Some(win) => {
@@ -443,7 +364,7 @@ fn judge(
                 .iter()
                 .any(|t| row_of(t).is_some_and(|f| recommended.contains(&f)));
             verdict.talk_agrees = Some(agrees);
-            let fam_name = fam.map_or("none of its rows", TalkRow::name);
+            let fam_name = fam.map_or("none of its rows", |r| r.what);
             verdict.talk_text = if agrees {
                 format!(
                     "agrees: the talk suggests {names} here, and the winner `{win}` is {fam_name}"
@@ -490,27 +411,27 @@ fn skipped(data: &Data, w: &Workload, at: Option<&At>) -> Vec<(String, String)> 
 }
 
 fn talk_checks(data: &Data, verdicts: &[Verdict]) -> Vec<TalkCheck> {
-    let row_of = |b: &str| data.family(b).and_then(TalkRow::of);
+    let row_of = |b: &str| talk_row(data, b);
     TALK.iter()
-        .map(|(row, when, fits)| {
+        .map(|row| {
             let backends: Vec<String> = data
-                .ordered(|b| row_of(b) == Some(*row))
+                .ordered(|b| row_of(b) == Some(row))
                 .into_iter()
                 .map(String::from)
                 .collect();
             let cells = verdicts
                 .iter()
                 .map(|v| {
-                    let recommended = fits.contains(&v.situation);
+                    let recommended = row.fits.contains(&v.situation);
                     let best = v
                         .ranking
                         .iter()
                         .enumerate()
-                        .find(|(_, (b, _))| row_of(b) == Some(*row));
+                        .find(|(_, (b, _))| row_of(b) == Some(row));
                     let fails: Vec<String> = v
                         .failures
                         .iter()
-                        .filter(|(b, _)| row_of(b) == Some(*row))
+                        .filter(|(b, _)| row_of(b) == Some(row))
                         .map(|(b, r)| format!("`{b}` cannot: {r}"))
                         .collect();
                     let (outcome, won) = match (best, v.ranking.first()) {
@@ -543,8 +464,7 @@ fn talk_checks(data: &Data, verdicts: &[Verdict]) -> Vec<TalkCheck> {
                 })
                 .collect();
             TalkCheck {
-                row: *row,
-                when,
+                row,
                 backends,
                 cells,
             }
@@ -567,6 +487,7 @@ pub fn compute(data: &Data) -> Guide {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use naming_schema::Family;
 
     #[test]
     fn ratios() {
@@ -578,17 +499,19 @@ mod tests {
     }
 
     #[test]
-    fn every_naming_family_has_a_talk_row() {
-        for f in [
+    fn every_naming_family_has_one_talk_row() {
+        let naming = [
             Family::StartupDiscovery,
             Family::StaticNames,
             Family::DynamicAtoms,
             Family::Registry,
             Family::MonitorRegistry,
             Family::RichRegistry,
-        ] {
-            assert!(TalkRow::of(f).is_some(), "{f:?}");
+        ];
+        for f in naming {
+            let rows = TALK.iter().filter(|r| r.families.contains(&f)).count();
+            assert_eq!(rows, 1, "{f:?}");
         }
-        assert_eq!(TalkRow::of(Family::Floor), None);
+        assert!(TALK.iter().all(|r| !r.families.contains(&Family::Floor)));
     }
 }

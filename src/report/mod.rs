@@ -30,8 +30,9 @@ use std::path::{Path, PathBuf};
 
 pub use crate::results::discover_inputs;
 pub use charts::Figure;
-pub use data::{Catalogue, Data, Rec, Source};
-pub use guide::{Guide, TalkRow, Verdict};
+pub use data::{Data, Rec, Source};
+pub use guide::{Guide, Verdict};
+pub use naming_schema::Catalogue;
 pub use plot::si;
 pub use table::{Cell, Table};
 
@@ -180,8 +181,7 @@ fn findings(data: &Data) -> Vec<String> {
         let at = if params.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = params.iter().map(|p| format!("`{p}`")).collect();
-            format!(" at {}", list.join(", "))
+            format!(" at {}", code_list(&params, ", "))
         };
         let reason = if reason.is_empty() {
             "no reason given"
@@ -233,6 +233,12 @@ fn findings(data: &Data) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Items as code, joined by `sep` (`a`, `b`).
+fn code_list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
+    items.join(sep)
 }
 
 fn fmt_value(v: f64, unit: Unit) -> String {
@@ -337,14 +343,14 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
                 .map(|(b, r)| format!("`{b}`: {r}"))
                 .collect();
             let or_dash = |s: String| if s.is_empty() { "–".to_string() } else { s };
+            let winner = match v.tied.len() {
+                0 => "none measured".to_string(),
+                1 => code_list(&v.tied, ""),
+                _ => format!("{} (a tie)", code_list(&v.tied, " = ")),
+            };
             vec![
                 (v.situation.name().to_string(), false),
-                (
-                    v.winner
-                        .as_ref()
-                        .map_or("none measured".into(), |w| format!("`{w}`")),
-                    v.winner.is_some(),
-                ),
+                (winner, !v.tied.is_empty()),
                 (or_dash(v.margin.clone()), false),
                 (v.basis.clone(), false),
                 (or_dash(cannot.join("; ")), false),
@@ -372,11 +378,10 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
             rankings.push(format!("{}: {}", v.situation.name(), list.join(" > ")));
         }
         if !v.unmeasured.is_empty() {
-            let list: Vec<String> = v.unmeasured.iter().map(|u| format!("`{u}`")).collect();
             rankings.push(format!(
                 "{}: no result at the chosen parameters for {}",
                 v.situation.name(),
-                list.join(", ")
+                code_list(&v.unmeasured, ", ")
             ));
         }
     }
@@ -397,33 +402,26 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
          one not suggested should lose or fail).",
         (guide::CLOSE - 1.0) * 100.0
     )));
-    let mut head = vec![
-        "what? (talk)".to_string(),
-        "when? (talk)".into(),
-        "backends".into(),
-    ];
-    head.extend(
-        guide
-            .verdicts
-            .iter()
-            .map(|v| v.situation.name().to_string()),
-    );
+    let situations = guide
+        .verdicts
+        .iter()
+        .map(|v| v.situation.name().to_string());
+    let mut head: Vec<String> = ["what? (talk)", "when? (talk)", "backends"]
+        .map(String::from)
+        .to_vec();
+    head.extend(situations);
     let rows = guide
         .talk
         .iter()
         .map(|r| {
-            let backends: Vec<String> = r.backends.iter().map(|b| format!("`{b}`")).collect();
+            let backends = match code_list(&r.backends, ", ") {
+                list if list.is_empty() => "none in results".into(),
+                list => list,
+            };
             let mut row: Vec<TCell> = vec![
-                (r.row.name().into(), false),
-                (r.when.into(), false),
-                (
-                    if backends.is_empty() {
-                        "none in results".into()
-                    } else {
-                        backends.join(", ")
-                    },
-                    false,
-                ),
+                (r.row.what.into(), false),
+                (r.row.when.into(), false),
+                (backends, false),
             ];
             row.extend(r.cells.iter().map(|c| {
                 let mark = if c.recommended { "✓" } else { "·" };

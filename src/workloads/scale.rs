@@ -101,13 +101,13 @@ pub const SCALE: Workload = Workload {
             )
         }),
         Chart::Sweep(Sweep {
-            caption: "Time to register and then unregister one name, in nanoseconds, with N names held.",
-            x_desc: "registered names N (count)",
+            caption: "Time to register and then unregister one name (a short-lived session), in nanoseconds, averaged over that many pairs in a row.",
+            x_desc: "register + unregister pairs in a row (count)",
             y_desc: "time per register+unregister (ns)",
             ..Sweep::new(
                 "scale-register-unregister",
                 "Register + unregister (a short-lived session)",
-                "names",
+                "pairs",
                 &[Line::solid(&REGISTER_UNREGISTER_NS)],
             )
         }),
@@ -134,7 +134,7 @@ pub const SCALE: Workload = Workload {
             situation: Situation::ManySessions,
             rank: 0,
             metric: &REGISTER_UNREGISTER_NS,
-            at: ("names", Extreme::Max),
+            at: ("pairs", Extreme::Max),
             prefer: &[],
             tiebreak: None,
         },
