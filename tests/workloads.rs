@@ -83,22 +83,28 @@ fn declarations_have_no_problems() {
     }
 }
 
+/// The lookup workload's rows at tiny sizes, measured once for the tests that check them.
+fn lookup_rows() -> &'static [Row] {
+    static ROWS: std::sync::OnceLock<Vec<Row>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(|| run(&lookup::LOOKUP))
+}
+
 #[test]
 fn lookup_finds_every_name_and_has_floors() {
-    let rows = run(&lookup::LOOKUP);
-    every_backend_present(&rows);
+    let rows = lookup_rows();
+    every_backend_present(rows);
     let floors: Vec<&str> = contenders::identities()
         .into_iter()
         .filter(|i| i.is_floor())
         .map(|i| i.label)
         .collect();
-    assert!(values(&rows, &lookup::OPS_PER_SEC)
+    assert!(values(rows, &lookup::OPS_PER_SEC)
         .iter()
         .any(|r| floors.contains(&r.backend.as_str())));
-    for r in values(&rows, &lookup::OPS_PER_SEC) {
+    for r in values(rows, &lookup::OPS_PER_SEC) {
         assert!(value(r) > 0.0, "{r:?}");
     }
-    for r in values(&rows, &lookup::OPS_VS_FLOOR) {
+    for r in values(rows, &lookup::OPS_VS_FLOOR) {
         assert!(
             value(r) > 0.0 && !floors.contains(&r.backend.as_str()),
             "{r:?}"
@@ -108,6 +114,66 @@ fn lookup_finds_every_name_and_has_floors() {
     assert!(!rows
         .iter()
         .any(|r| r.skip_reason() == Some("a registered name was not found")));
+}
+
+#[test]
+fn lookup_clients_overlap_or_the_point_says_why_not() {
+    use naming_bench::workloads::clients::MIN_OVERLAP;
+    let rows = lookup_rows();
+    for r in values(rows, &lookup::OVERLAP) {
+        assert!((MIN_OVERLAP..=1.0).contains(&value(r)), "{r:?}");
+        if r.param("clients").as_deref() == Some("1") {
+            assert_eq!(value(r), 1.0, "one client overlaps itself: {r:?}");
+        }
+    }
+    for r in values(rows, &lookup::DISCARDED_RUNS) {
+        assert!(value(r) >= 0.0 && value(r).fract() == 0.0, "{r:?}");
+    }
+    // Every number comes with the overlap it was kept at and the runs thrown away for it.
+    for r in values(rows, &lookup::OPS_PER_SEC) {
+        for m in [&lookup::OVERLAP, &lookup::DISCARDED_RUNS] {
+            assert!(
+                rows.iter()
+                    .any(|q| q.backend == r.backend && q.params == r.params && q.metric == m.name),
+                "{} missing beside {r:?}",
+                m.name
+            );
+        }
+    }
+    // Two clients: measured with an overlap, or skipped saying they did not run together.
+    let two: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.param("clients").as_deref() == Some("2"))
+        .collect();
+    assert!(!two.is_empty(), "no rows with two clients");
+    for r in two {
+        if let Some(reason) = r.skip_reason() {
+            assert!(
+                reason.contains("did not run together")
+                    || reason == "a registered name was not found",
+                "{r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn overlap_is_the_share_of_the_span_all_clients_ran() {
+    use naming_bench::workloads::clients::overlap;
+    use std::time::{Duration, Instant};
+    let t = Instant::now();
+    let ms = |n: u64| t + Duration::from_millis(n);
+    assert_eq!(overlap(&[(ms(0), ms(10)), (ms(0), ms(10))]), 1.0);
+    assert_eq!(overlap(&[(ms(0), ms(10)), (ms(10), ms(20))]), 0.0);
+    assert_eq!(overlap(&[(ms(0), ms(10)), (ms(30), ms(40))]), 0.0);
+    // Together from 5 to 15 of 0..20.
+    assert!((overlap(&[(ms(0), ms(15)), (ms(5), ms(20))]) - 0.5).abs() < 1e-9);
+    // Three clients: all three together only from 4 to 6 of 0..10.
+    let three = [(ms(0), ms(6)), (ms(4), ms(10)), (ms(2), ms(8))];
+    assert!((overlap(&three) - 0.2).abs() < 1e-9);
+    assert_eq!(overlap(&[(ms(3), ms(7))]), 1.0, "one client");
+    assert_eq!(overlap(&[]), 1.0, "no clients");
+    assert_eq!(overlap(&[(ms(5), ms(5)), (ms(5), ms(5))]), 1.0, "zero span");
 }
 
 #[test]

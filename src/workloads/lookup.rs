@@ -1,7 +1,6 @@
 //! lookup: `whereis` throughput alone, against the raw `get` of the storage map (the floor).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use naming_schema::{
     Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Pick, Row, Situation, Subject,
@@ -9,8 +8,10 @@ use naming_schema::{
 };
 use naming_strategies::runtime::{Name, Runtime};
 use naming_strategies::{DashMapTable, NameTable, Naming};
-use tokio::sync::Barrier;
 
+use super::clients::{
+    elapsed, run_clients, until_overlapping, ClientRun, NoOverlap, EXTRA_ATTEMPTS, MIN_OVERLAP,
+};
 use super::common::{
     adopt_workers, kill_all, make_or_skip, run_on, spread, tokio_runtime, KeyDist,
 };
@@ -57,6 +58,24 @@ pub const OPS_VS_FLOOR: Metric = Metric::new(
     Better::Higher,
 )
 .with_ideal(1.0);
+/// The fraction of a measurement during which every client was running (see
+/// [`overlap`](super::clients::overlap)), median over the repeats of the measurements kept:
+/// below 1.0 some clients ran alone, so 1.0 is its ideal.
+pub const OVERLAP: Metric = Metric::new(
+    "overlap",
+    "time all clients ran together",
+    Unit::Fraction,
+    Better::Higher,
+)
+.with_ideal(1.0);
+/// Measurements thrown away, over all repeats of a point, because their clients
+/// overlapped less than [`MIN_OVERLAP`].
+pub const DISCARDED_RUNS: Metric = Metric::new(
+    "discarded_runs",
+    "measurements discarded for too little overlap",
+    Unit::Count,
+    Better::Lower,
+);
 
 /// The lookup workload: `whereis` throughput at several sizes, key distributions and
 /// client counts, each backend beside the raw `get` of its own storage table.
@@ -68,6 +87,8 @@ pub const LOOKUP: Workload = Workload {
         &NS_PER_OP,
         &COST_VS_FLOOR,
         &OPS_VS_FLOOR,
+        &OVERLAP,
+        &DISCARDED_RUNS,
     ],
     charts: &[
         Chart::Sweep(Sweep {
@@ -86,7 +107,7 @@ pub const LOOKUP: Workload = Workload {
         }),
         Chart::Sweep(Sweep {
             caption: "Lookup throughput (ops/s) against the number of concurrent clients, at the largest name count; dashed: floors.",
-            x_desc: "concurrent clients (tasks)",
+            x_desc: "concurrent clients (OS threads)",
             y_desc: "lookups per second (ops/s)",
             split_by: &["names", "keys"],
             floors: true,
@@ -115,7 +136,7 @@ pub const LOOKUP: Workload = Workload {
     ..Workload::new(
         "lookup",
         "Lookup",
-        "Workers registered under integer ids; client tasks (one per worker thread) call `whereis` on keys drawn uniformly or Zipf-distributed, and the backend's storage table's raw `get` is measured beside it, repeat by repeat, on the same processes and keys.",
+        "Workers registered under integer ids; clients, each an OS thread with its own current-thread tokio runtime, are released together by a barrier and call `whereis` on keys drawn uniformly or Zipf-distributed; the backend's storage table's raw `get` is measured beside it, repeat by repeat, on the same processes and keys. Each client times itself; throughput is all lookups over the first start to the last end, and a measurement is kept only if all clients ran together for at least 80% of that span (up to 5 retries, else the point is skipped, never reported).",
         Subject::NamingBackends,
     )
 };
@@ -127,7 +148,7 @@ pub struct LookupSpec {
     pub sizes: Vec<usize>,
     /// Key distributions.
     pub dists: Vec<KeyDist>,
-    /// Numbers of concurrent client tasks (each on its own worker thread).
+    /// Numbers of concurrent clients (each an OS thread with its own tokio runtime).
     pub clients: Vec<usize>,
     /// Lookups per client per repeat (`ns_per_op` is per lookup as one client sees it).
     pub ops_per_client: usize,
@@ -164,7 +185,9 @@ impl LookupSpec {
             sizes: vec![50],
             dists: vec![KeyDist::Zipf],
             clients: vec![1, 2],
-            ops_per_client: 2_000,
+            // Long enough that waking two threads from the barrier takes a small part of
+            // the run, so two clients can overlap even in a debug build.
+            ops_per_client: 20_000,
             repeats: 1,
         }
     }
@@ -203,109 +226,148 @@ impl<T: NameTable> Lookup for RawTable<T> {
     }
 }
 
-/// ops/s of `clients` tasks each doing `keys.len()` lookups; `None` if a lookup missed.
-async fn measure<L: Lookup>(
+/// One kept measurement: ops/s of all clients together (`None` if a lookup missed), how
+/// much the clients overlapped, and how many attempts were thrown away before it.
+struct Measured {
+    ops: Option<f64>,
+    overlap: f64,
+    discarded: usize,
+}
+
+/// `clients` OS-thread clients ([`run_clients`]) each doing `keys.len()` lookups, walking
+/// the key sequence from its own offset.
+fn attempt<L: Lookup>(
     target: &L,
-    names: &Arc<Vec<Name>>,
-    keys: &Arc<Vec<u32>>,
+    names: &[Name],
+    keys: &[u32],
     clients: usize,
-) -> Option<f64> {
-    let barrier = Arc::new(Barrier::new(clients + 1));
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (target, names, keys, barrier) =
-                (target.clone(), names.clone(), keys.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let start = Instant::now();
-                let mut found = 0usize;
-                // Each client walks the key sequence from its own offset.
-                let offset = c * keys.len() / clients.max(1);
-                for i in 0..keys.len() {
-                    let k = keys[(i + offset) % keys.len()] as usize;
-                    found += target.find(&names[k]).await as usize;
+) -> Vec<ClientRun<bool>> {
+    run_clients(clients, |c| async move {
+        let mut found = 0usize;
+        let offset = c * keys.len() / clients.max(1);
+        for i in 0..keys.len() {
+            let k = keys[(i + offset) % keys.len()] as usize;
+            found += target.find(&names[k]).await as usize;
+        }
+        found == keys.len()
+    })
+}
+
+/// A measurement of `target` whose clients overlapped by at least [`MIN_OVERLAP`], retried
+/// up to [`EXTRA_ATTEMPTS`] times. Throughput is all lookups over the span from the first
+/// client's start to the last client's end, each taken by the client itself.
+fn measure<L: Lookup>(
+    target: &L,
+    names: &[Name],
+    keys: &[u32],
+    clients: usize,
+) -> Result<Measured, NoOverlap> {
+    let kept = until_overlapping(MIN_OVERLAP, EXTRA_ATTEMPTS, || {
+        attempt(target, names, keys, clients)
+    })?;
+    let secs = elapsed(&kept.runs).as_secs_f64();
+    let all_found = kept.runs.iter().all(|r| r.result);
+    Ok(Measured {
+        ops: (all_found && secs > 0.0).then(|| (clients * keys.len()) as f64 / secs),
+        overlap: kept.overlap,
+        discarded: kept.discarded,
+    })
+}
+
+/// The samples of one backend at one point, repeat by repeat.
+#[derive(Default)]
+struct Samples {
+    ops: Vec<f64>,
+    overlaps: Vec<f64>,
+    discarded: usize,
+    missed: bool,
+    no_overlap: Option<NoOverlap>,
+}
+
+impl Samples {
+    fn add(&mut self, m: Result<Measured, NoOverlap>) {
+        match m {
+            Ok(m) => {
+                self.discarded += m.discarded;
+                self.overlaps.push(m.overlap);
+                match m.ops {
+                    Some(ops) => self.ops.push(ops),
+                    None => self.missed = true,
                 }
-                (start, Instant::now(), found == keys.len())
-            })
-        })
-        .collect();
-    barrier.wait().await;
-    // The clock runs from the first client's start to the last client's end, each taken
-    // by the client itself (the coordinator may be descheduled meanwhile).
-    let mut all_found = true;
-    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
-    for t in tasks {
-        match t.await {
-            Ok((s, e, ok)) => {
-                all_found &= ok;
-                first = Some(first.map_or(s, |f| f.min(s)));
-                last = Some(last.map_or(e, |l| l.max(e)));
             }
-            Err(_) => all_found = false,
+            Err(e) => {
+                self.discarded += e.attempts;
+                self.no_overlap = Some(e);
+            }
         }
     }
-    let secs = match (first, last) {
-        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64(),
-        _ => return None,
-    };
-    all_found.then(|| (clients * keys.len()) as f64 / secs)
+
+    /// Why this point has no number, if it has none.
+    fn skip_reason(&self) -> Option<String> {
+        if self.missed {
+            Some("a registered name was not found".to_string())
+        } else if let Some(e) = &self.no_overlap {
+            Some(e.to_string())
+        } else if self.ops.is_empty() {
+            Some("no measurement".to_string())
+        } else {
+            None
+        }
+    }
 }
 
 /// Measures `target` (and, interleaved repeat by repeat, `floor` on the same processes and
 /// keys) at every distribution and client count, so that the two are compared under the
-/// same conditions.
-async fn measure_all<L: Lookup, F: Lookup>(
+/// same conditions. Runs on the caller's thread, outside any tokio runtime: the clients are
+/// threads of their own.
+fn measure_all<L: Lookup, F: Lookup>(
     label: &str,
-    target: L,
-    floor: Option<(&'static str, F)>,
-    names: Arc<Vec<Name>>,
+    target: &L,
+    floor: Option<(&'static str, &F)>,
+    names: &[Name],
     size: usize,
     spec: &LookupSpec,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for dist in &spec.dists {
-        let keys = Arc::new(dist.sample(size, spec.ops_per_client, 0xC0FFEE + size as u64));
+        let keys = dist.sample(size, spec.ops_per_client, 0xC0FFEE + size as u64);
         for &clients in &spec.clients {
             let p = Params::new()
                 .with("names", size)
                 .with("keys", dist.label())
                 .with("clients", clients);
-            let (mut samples, mut floor_samples) = (Vec::new(), Vec::new());
-            let mut missed = false;
+            let (mut samples, mut floor_samples) = (Samples::default(), Samples::default());
             // One untimed warm-up pass each, then the repeats, alternating.
-            let _ = measure(&target, &names, &keys, clients).await;
-            if let Some((_, f)) = &floor {
-                let _ = measure(f, &names, &keys, clients).await;
+            let _ = attempt(target, names, &keys, clients);
+            if let Some((_, f)) = floor {
+                let _ = attempt(f, names, &keys, clients);
             }
             for _ in 0..spec.repeats {
-                match measure(&target, &names, &keys, clients).await {
-                    Some(ops) => samples.push(ops),
-                    None => missed = true,
-                }
-                if let Some((_, f)) = &floor {
-                    if let Some(ops) = measure(f, &names, &keys, clients).await {
-                        floor_samples.push(ops);
-                    }
+                samples.add(measure(target, names, &keys, clients));
+                if let Some((_, f)) = floor {
+                    floor_samples.add(measure(f, names, &keys, clients));
                 }
             }
-            if missed {
-                rows.push(LOOKUP.skip(label, &p, "a registered name was not found"));
-                continue;
-            }
-            let mut push = |who: &str, samples: &mut Vec<f64>, p: &Params| {
-                let (median, min, max) = spread(samples);
+            let mut push = |who: &str, s: &mut Samples, p: &Params| {
+                if let Some(reason) = s.skip_reason() {
+                    rows.push(LOOKUP.skip(who, p, &reason));
+                    return None;
+                }
+                let (median, min, max) = spread(&mut s.ops);
                 rows.push(LOOKUP.row(who, p, &OPS_PER_SEC, median));
                 rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MIN, min));
                 rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MAX, max));
                 rows.push(LOOKUP.row(who, p, &NS_PER_OP, 1e9 * clients as f64 / median));
-                median
+                rows.push(LOOKUP.row(who, p, &OVERLAP, spread(&mut s.overlaps).0));
+                rows.push(LOOKUP.row(who, p, &DISCARDED_RUNS, s.discarded as f64));
+                Some(median)
             };
             let target_ops = push(label, &mut samples, &p);
-            if let Some((floor_label, _)) = &floor {
-                if !floor_samples.is_empty() {
-                    // The floor of this backend, measured beside it: `of=` names the backend.
-                    let fp = p.clone().with("of", label);
-                    let floor_ops = push(floor_label, &mut floor_samples, &fp);
+            if let Some((floor_label, _)) = floor {
+                // The floor of this backend, measured beside it: `of=` names the backend.
+                let fp = p.clone().with("of", label);
+                let floor_ops = push(floor_label, &mut floor_samples, &fp);
+                if let (Some(target_ops), Some(floor_ops)) = (target_ops, floor_ops) {
                     rows.push(LOOKUP.row(label, &p, &COST_VS_FLOOR, floor_ops / target_ops));
                     if floor_ops > 0.0 {
                         rows.push(LOOKUP.row(label, &p, &OPS_VS_FLOOR, target_ops / floor_ops));
@@ -362,8 +424,8 @@ fn lookup_paired<C: Contender, T: FloorTable>(
     let mut rows = Vec::new();
     for &size in &spec.sizes {
         progress.step(&format!("lookup {label} names={size}"));
+        // The backend's own processes run here; the clients are threads of their own.
         let rt_tokio = tokio_runtime(threads);
-        let spec2 = spec.clone();
         let rt = Runtime::new();
         let p = Params::new().with("names", size);
         let naming = match make_or_skip(&LOOKUP, contender, &rt_tokio, &rt, size, &p) {
@@ -373,30 +435,38 @@ fn lookup_paired<C: Contender, T: FloorTable>(
                 continue;
             }
         };
-        rows.extend(run_on(&rt_tokio, async move {
-            let opened = match adopt_workers::<C>(&LOOKUP, label, naming, &rt, size, &p).await {
-                Ok(o) => o,
-                Err(skip) => return vec![*skip],
-            };
-            let floor = with_floor.then(|| {
-                let table = T::with_capacity(size);
-                for (n, w) in opened.names.iter().zip(&opened.workers) {
-                    let _ = table.insert_new(n.clone(), w.clone());
-                }
-                (T::FLOOR.label, RawTable(Arc::new(table)))
-            });
-            let rows = measure_all(
-                label,
-                ViaNaming(opened.naming),
-                floor,
-                opened.names,
-                size,
-                &spec2,
-            )
-            .await;
-            kill_all(&opened.workers).await;
-            rows
-        }));
+        let rt2 = rt.clone();
+        let opened = match run_on(&rt_tokio, async move {
+            adopt_workers::<C>(&LOOKUP, label, naming, &rt2, size, &p).await
+        }) {
+            Ok(o) => o,
+            Err(skip) => {
+                rows.push(*skip);
+                continue;
+            }
+        };
+        let floor = with_floor.then(|| {
+            let table = T::with_capacity(size);
+            for (n, w) in opened.names.iter().zip(&opened.workers) {
+                let _ = table.insert_new(n.clone(), w.clone());
+            }
+            RawTable(Arc::new(table))
+        });
+        let target = ViaNaming(opened.naming);
+        rows.extend(measure_all(
+            label,
+            &target,
+            floor.as_ref().map(|f| (T::FLOOR.label, f)),
+            &opened.names,
+            size,
+            spec,
+        ));
+        let workers = opened.workers;
+        run_on(&rt_tokio, async move {
+            kill_all(&workers).await;
+            // The backend's handle goes with its processes, inside the runtime.
+            drop(target);
+        });
     }
     rows
 }

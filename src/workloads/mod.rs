@@ -10,6 +10,7 @@
 //! [`DECLARATIONS`] and its arm in [`run_workload`].
 
 pub mod churn;
+pub mod clients;
 pub mod common;
 pub mod criterion;
 pub mod fanout;
