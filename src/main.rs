@@ -54,8 +54,10 @@ enum Command {
         /// NAMING_BENCH_OUT, else results].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Measurements per point, each backend in a fresh process, in a shuffled order.
-        #[arg(long, default_value_t = 5)]
+        /// Measurements per point, each backend in a fresh process, in a shuffled order
+        /// each repeat: 1 keeps quick mode within minutes; 3 to 5 give every figure its
+        /// range and let the guide call ties (and take as many times as long).
+        #[arg(long, default_value_t = 1)]
         repeats: usize,
     },
     /// Run a selection twice and say whether its numbers and verdicts repeat: the share of
@@ -74,7 +76,7 @@ enum Command {
         #[arg(long, default_value = "stability")]
         out: PathBuf,
         /// Measurements per point in each run.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 1)]
         repeats: usize,
         /// Sizes: tiny (seconds, for tests), quick or full (default: quick with --quick).
         #[arg(long)]

@@ -203,7 +203,8 @@ fn overlapping_ranges_are_ties_and_margins_carry_their_range() {
             Identity::new("frog-atoms", Family::DynamicAtoms),
         ],
     };
-    let rep = report::build_with(catalogue(), &[input.clone()], &base.join("out")).unwrap();
+    let rep =
+        report::build_with(catalogue(), std::slice::from_ref(&input), &base.join("out")).unwrap();
     let few = &rep.guide.verdicts[0];
     assert_eq!(few.tied, ["toad-registry", "newt-names"]);
     assert!(
