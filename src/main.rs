@@ -1,10 +1,15 @@
 //! `naming-bench`: runs the workloads over the backends and writes the report.
 //!
-//! - `naming-bench compare [--quick] [--backends a,b] [--workloads x,y] [--out DIR]` runs
-//!   the selected workloads as one run (one run id), merges their CSV rows into `DIR` and
+//! - `naming-bench compare [--quick] [--backends a,b] [--workloads x,y] [--out DIR]
+//!   [--repeats N]` runs the selected workloads as one run (one run id), each backend in a
+//!   fresh process, `N` times in a shuffled order; merges their CSV rows into `DIR` and
 //!   writes `runs/<run-id>.json` and `environment.json` there (`DIR`: `--out`, else
 //!   `NAMING_BENCH_OUT`, else `results`), then the report (SVG charts, `REPORT.md`,
 //!   `index.html`), and prints a summary.
+//! - `naming-bench stability [...]` runs a selection twice and says whether its medians
+//!   (within ±10%) and its verdicts repeat.
+//! - `naming-bench measure --workload W --unit U --sizes S` measures one unit and writes its
+//!   rows as CSV on stdout (what `compare` runs in each fresh process).
 //! - `naming-bench report [--in DIR ...] [--out DIR]` rebuilds the report from existing
 //!   results without running anything (default input: `NAMING_BENCH_OUT`, else `results`).
 //! - `naming-bench node --id N --rpc ADDR --gossip ADDR --node ID=RPC,GOSSIP ... [--etcd URLS]`
@@ -16,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders;
@@ -37,19 +42,26 @@ struct Cli {
     command: Command,
 }
 
+/// What a run measures: the sizes and a selection of backends and workloads.
+#[derive(Args, Debug)]
+struct Selection {
+    /// Small sizes: a few minutes in all (also `NAMING_BENCH_QUICK=1`).
+    #[arg(long)]
+    quick: bool,
+    /// Only these backends (comma-separated labels).
+    #[arg(long, value_delimiter = ',')]
+    backends: Option<Vec<String>>,
+    /// Only these workloads (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    workloads: Option<Vec<String>>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the workloads over the backends, then write the report.
     Compare {
-        /// Small sizes: a couple of minutes in all (also `NAMING_BENCH_QUICK=1`).
-        #[arg(long)]
-        quick: bool,
-        /// Only these backends (comma-separated labels).
-        #[arg(long, value_delimiter = ',')]
-        backends: Option<Vec<String>>,
-        /// Only these workloads (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        workloads: Option<Vec<String>>,
+        #[command(flatten)]
+        selection: Selection,
         /// Where the CSV rows, environment.json, runs/ and the report go [default:
         /// NAMING_BENCH_OUT, else results].
         #[arg(long)]
@@ -63,15 +75,8 @@ enum Command {
     /// Run a selection twice and say whether its numbers and verdicts repeat: the share of
     /// points whose medians agree within ±10%, and whether every verdict holds.
     Stability {
-        /// Small sizes (also `NAMING_BENCH_QUICK=1`).
-        #[arg(long)]
-        quick: bool,
-        /// Only these backends (comma-separated labels).
-        #[arg(long, value_delimiter = ',')]
-        backends: Option<Vec<String>>,
-        /// Only these workloads (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        workloads: Option<Vec<String>>,
+        #[command(flatten)]
+        selection: Selection,
         /// Where the two runs go (`first/`, `second/`).
         #[arg(long, default_value = "stability")]
         out: PathBuf,
@@ -262,11 +267,15 @@ fn check_names(
 /// processes of this binary.
 fn run_options(
     sizes: Sizes,
-    backends: Option<Vec<String>>,
-    workloads_sel: Option<Vec<String>>,
+    selection: Selection,
     out: PathBuf,
     repeats: usize,
 ) -> Result<RunOptions, CliError> {
+    let Selection {
+        backends,
+        workloads: workloads_sel,
+        ..
+    } = selection;
     check_names(&backends, &contenders::labels(), CliError::UnknownBackend)?;
     check_names(&workloads_sel, WORKLOADS, CliError::UnknownWorkload)?;
     if repeats == 0 {
@@ -289,16 +298,10 @@ fn sizes_of(quick: bool) -> Result<Sizes, CliError> {
     Ok(if quick { Sizes::Quick } else { Sizes::Full })
 }
 
-fn compare(
-    quick: bool,
-    backends: Option<Vec<String>>,
-    workloads_sel: Option<Vec<String>>,
-    out: PathBuf,
-    repeats: usize,
-) -> Result<(), CliError> {
-    let sizes = sizes_of(quick)?;
+fn compare(selection: Selection, out: PathBuf, repeats: usize) -> Result<(), CliError> {
+    let sizes = sizes_of(selection.quick)?;
     let specs = sizes.specs().map_err(CliError::Env)?;
-    let opts = run_options(sizes, backends, workloads_sel, out.clone(), repeats)?;
+    let opts = run_options(sizes, selection, out.clone(), repeats)?;
     let progress = BarProgress::new();
     let run = workloads::run_with(&opts, &specs, &progress).map_err(CliError::Run)?;
     eprintln!(
@@ -312,18 +315,16 @@ fn compare(
 }
 
 fn stability(
-    quick: bool,
+    selection: Selection,
     sizes: Option<String>,
-    backends: Option<Vec<String>>,
-    workloads_sel: Option<Vec<String>>,
     out: PathBuf,
     repeats: usize,
 ) -> Result<(), CliError> {
     let sizes = match sizes {
         Some(s) => Sizes::parse(&s).map_err(CliError::Env)?,
-        None => sizes_of(quick)?,
+        None => sizes_of(selection.quick)?,
     };
-    let opts = run_options(sizes, backends, workloads_sel, out, repeats)?;
+    let opts = run_options(sizes, selection, out, repeats)?;
     let st = naming_bench::stability::check(&opts, &BarProgress::new()).map_err(CliError::Run)?;
     let _ = write!(std::io::stdout().lock(), "{}", st.summary());
     Ok(())
@@ -366,26 +367,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare {
-            quick,
-            backends,
-            workloads,
+            selection,
             out,
             repeats,
         } => compare(
-            quick,
-            backends,
-            workloads,
+            selection,
             results::out_dir(out, PathBuf::from("results")),
             repeats,
         ),
         Command::Stability {
-            quick,
-            backends,
-            workloads,
+            selection,
             out,
             repeats,
             sizes,
-        } => stability(quick, sizes, backends, workloads, out, repeats),
+        } => stability(selection, sizes, out, repeats),
         Command::Measure {
             workload,
             unit,
