@@ -214,6 +214,20 @@ async fn alive_of(
     Ok(alive)
 }
 
+/// The processes of one name registered on the two sides of a split that are still alive.
+fn live_of(
+    pa: &Option<WirePid>,
+    pb: &Option<WirePid>,
+    alive: &HashMap<WirePid, bool>,
+) -> Vec<WirePid> {
+    [pa, pb]
+        .into_iter()
+        .flatten()
+        .filter(|p| alive.get(p).copied().unwrap_or(false))
+        .copied()
+        .collect()
+}
+
 /// The owner every node names for `name`, or `None` if some node finds none or they differ.
 async fn agreed_view(
     cluster: &Cluster,
@@ -312,12 +326,7 @@ pub async fn netsplit(
         disagree = 0;
         for (name, pa, pb) in &split {
             let view = agreed_view(cluster, &ids, backend, name).await?;
-            let live: Vec<WirePid> = [pa, pb]
-                .into_iter()
-                .flatten()
-                .filter(|p| alive.get(p).copied().unwrap_or(false))
-                .copied()
-                .collect();
+            let live = live_of(pa, pb, &alive);
             if view.is_none() || live.len() != 1 || view != live.first().copied() {
                 disagree += 1;
             }
@@ -349,12 +358,7 @@ pub async fn netsplit(
         if views_differ {
             duplicates_after += 1;
         }
-        let live: Vec<WirePid> = [pa, pb]
-            .into_iter()
-            .flatten()
-            .filter(|p| alive.get(p).copied().unwrap_or(false))
-            .copied()
-            .collect();
+        let live = live_of(pa, pb, &alive);
         if found.is_none() && !live.is_empty() {
             lost += 1;
         }
