@@ -36,6 +36,12 @@ fn a_selection_run_twice_in_fresh_processes_is_compared() {
         let v = r.value().unwrap();
         assert!(lo <= v && v <= hi, "{r:?}");
     }
+    // The floor measured beside a backend travels with it out of its process.
+    assert!(
+        rows.iter()
+            .any(|r| r.backend == "floor-dashmap-get" && r.workload == "lookup"),
+        "lookup's floor rows are kept"
+    );
     for b in ["registry-dashmap", "gproc"] {
         assert!(rows
             .iter()

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use naming_schema::row::{aggregate, from_csv};
 use naming_schema::{Params, Row};
 
-use super::{routing, run_workload, Progress, Specs};
+use super::{routing, run_contenders, run_workload, Progress, Specs};
 use crate::contenders;
 
 /// Where a unit runs.
@@ -113,13 +113,7 @@ pub fn measure_unit(
     match unit {
         WHOLE => run_workload(workload, specs, None, progress),
         FLOORS => routing::routing_floors(&specs.routing, progress),
-        label => {
-            let one = [label.to_string()];
-            let mut rows = run_workload(workload, specs, Some(&one), progress);
-            // The routing floors are a unit of their own.
-            rows.retain(|r| r.backend == label);
-            rows
-        }
+        label => run_contenders(workload, specs, Some(&[label.to_string()]), progress),
     }
 }
 

@@ -246,6 +246,25 @@ pub fn run_workload(
     backends: Option<&[String]>,
     progress: &dyn Progress,
 ) -> Vec<Row> {
+    let mut rows = run_contenders(workload, specs, backends, progress);
+    if workload == "routing" {
+        rows.extend(routing::routing_floors(&specs.routing, progress));
+        let derived = routing::ops_vs_direct(&rows);
+        rows.extend(derived);
+    }
+    rows.extend(run_strategy_workload(workload, specs, progress));
+    rows
+}
+
+/// Runs a per-backend workload over the selected contenders only, each with the floor it
+/// measures beside itself (lookup's raw `get`); the routing floors, which belong to no
+/// contender, are left to the caller.
+pub fn run_contenders(
+    workload: &str,
+    specs: &Specs,
+    backends: Option<&[String]>,
+    progress: &dyn Progress,
+) -> Vec<Row> {
     struct Each<'a> {
         workload: &'a str,
         specs: &'a Specs,
@@ -282,14 +301,7 @@ pub fn run_workload(
         rows: Vec::new(),
     };
     contenders::for_each(&mut each);
-    let mut rows = each.rows;
-    if workload == "routing" {
-        rows.extend(routing::routing_floors(&specs.routing, progress));
-        let derived = routing::ops_vs_direct(&rows);
-        rows.extend(derived);
-    }
-    rows.extend(run_strategy_workload(workload, specs, progress));
-    rows
+    each.rows
 }
 
 /// A skip row for every backend in `ids`: the whole workload could not run, and why.
