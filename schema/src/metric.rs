@@ -39,12 +39,6 @@ impl Unit {
             Unit::Count => "count",
         }
     }
-
-    /// Whether a value in this unit can never be negative (every unit here is a time, a
-    /// size, a rate, a ratio of non-negative measurements, or a count).
-    pub const fn non_negative(self) -> bool {
-        true
-    }
 }
 
 /// Which direction of a metric is better.
@@ -154,9 +148,10 @@ impl Metric {
         }
     }
 
-    /// Whether `v` is a value this metric can take: finite, and not negative.
+    /// Whether `v` is a value this metric can take: finite, and not negative (every unit
+    /// here is a time, a size, a rate, a ratio of such, or a count).
     pub fn possible(&self, v: f64) -> bool {
-        v.is_finite() && (!self.unit.non_negative() || v >= 0.0)
+        v.is_finite() && v >= 0.0
     }
 }
 

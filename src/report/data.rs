@@ -194,8 +194,8 @@ impl Data {
 
     /// The family of a series (by its backend's declared identity; `None` if undeclared).
     pub fn family(&self, who: &str) -> Option<Family> {
-        self.backend_of(who)
-            .and_then(|b| self.catalogue.identity(b))
+        self.catalogue
+            .identity(self.backend_of(who))
             .map(|i| i.family)
     }
 
@@ -204,13 +204,10 @@ impl Data {
         self.family(who) == Some(Family::Floor)
     }
 
-    /// The backend label of a series key.
-    pub fn backend_of<'a>(&'a self, who: &'a str) -> Option<&'a str> {
-        self.recs
-            .iter()
-            .find(|r| r.who == who)
-            .map(|r| r.row.backend.as_str())
-            .or(Some(who))
+    /// The backend label of a series key (the key itself if no row has it).
+    pub fn backend_of<'a>(&'a self, who: &'a str) -> &'a str {
+        let rec = self.recs.iter().find(|r| r.who == who);
+        rec.map_or(who, |r| r.row.backend.as_str())
     }
 
     /// The contender whose floor `floor` is, if any.
