@@ -202,6 +202,80 @@ fn routing_calls_all_succeed_and_has_percentiles() {
             "{r:?}"
         );
     }
+    // The pacer checked itself; its open-loop rows are either measured with the pacer's lag
+    // beside them, or skips that say the check failed.
+    let check = values(&rows, &routing::OPEN_VS_CLOSED_P50);
+    assert_eq!(check.len(), 1, "one self-check per run: {check:?}");
+    assert_eq!(check[0].backend, routing::TOKIO_MPSC_ONESHOT.label);
+    let open: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.param("mode").as_deref() == Some("open"))
+        .filter(|r| r.metric != routing::OPEN_VS_CLOSED_P50.name)
+        .collect();
+    if value(check[0]) > routing::SELF_CHECK_FACTOR {
+        assert!(open.iter().all(|r| r
+            .skip_reason()
+            .is_some_and(|why| why.contains("pacer self-check failed"))));
+    } else {
+        assert!(open.iter().all(|r| !r.is_skip()), "{open:?}");
+        values(&rows, &routing::PACER_LAG_P99_NS);
+    }
+}
+
+/// A run whose pacer failed its self-check keeps no open-loop value: each backend's open
+/// point becomes one skip naming the check; closed-loop rows and the check row stay.
+#[test]
+fn routing_withholds_open_loop_rows_when_the_pacer_fails_its_self_check() {
+    use naming_schema::Params;
+    let decl = &routing::ROUTING;
+    let open = Params::new()
+        .with("workers", 20)
+        .with("clients", 2)
+        .with("mode", "open")
+        .with("rate", 2000.0);
+    let closed = Params::new()
+        .with("workers", 20)
+        .with("clients", 1)
+        .with("mode", "closed");
+    let floor = routing::TOKIO_MPSC_ONESHOT.label;
+    let rows_with = |ratio: f64| {
+        vec![
+            decl.row(floor, &open, &routing::OPEN_VS_CLOSED_P50, ratio),
+            decl.row(floor, &open, &routing::P50_NS, 900.0 * ratio),
+            decl.row(floor, &open, &routing::P99_NS, 5000.0 * ratio),
+            decl.row("registry-dashmap", &open, &routing::P50_NS, 1000.0 * ratio),
+            decl.row(floor, &closed, &routing::P50_NS, 900.0),
+            decl.row("registry-dashmap", &closed, &routing::P50_NS, 1000.0),
+        ]
+    };
+    let passed = routing::finish(rows_with(1.1));
+    assert_eq!(passed.iter().filter(|r| r.is_skip()).count(), 0);
+    assert_eq!(passed.len(), 6);
+
+    let failed = routing::finish(rows_with(3.0));
+    let skips: Vec<&Row> = failed.iter().filter(|r| r.is_skip()).collect();
+    assert_eq!(
+        skips.len(),
+        2,
+        "one skip per backend and open point: {skips:?}"
+    );
+    assert!(skips
+        .iter()
+        .all(|r| r.param("mode").as_deref() == Some("open")
+            && r.skip_reason().unwrap().contains("3.00x")));
+    let measured_open = failed.iter().filter(|r| {
+        !r.is_skip()
+            && r.param("mode").as_deref() == Some("open")
+            && r.metric != routing::OPEN_VS_CLOSED_P50.name
+    });
+    assert_eq!(measured_open.count(), 0);
+    assert_eq!(
+        failed
+            .iter()
+            .filter(|r| r.param("mode").as_deref() == Some("closed"))
+            .count(),
+        2
+    );
 }
 
 #[test]

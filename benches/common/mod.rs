@@ -14,7 +14,8 @@ use criterion::Criterion;
 use naming_bench::environment::{new_run_id, settings_line, Environment};
 use naming_bench::results::{self, Row};
 use naming_bench::workloads::criterion::estimate_rows;
-use naming_bench::workloads::{self, run_workload, PrintProgress, Specs};
+use naming_bench::workloads::isolate::{self, Isolation, Plan, Sizes};
+use naming_bench::workloads::{self, PrintProgress, Specs};
 
 /// Prints `message` as the bench's one-line error and exits with status 1.
 fn fail(message: &str) -> ! {
@@ -172,13 +173,45 @@ impl BenchRun {
     }
 }
 
+/// When this process was started as a harness worker (`<bench> measure --workload W --unit
+/// U --sizes S`, see [`workload_rows`]): measures that one unit, writes its rows as CSV on
+/// stdout and exits, so that the harness never shares a process with criterion or with
+/// another backend. Otherwise returns.
+fn serve_measure() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("measure") {
+        return;
+    }
+    let flag = |name: &str| {
+        let at = args.iter().position(|a| a == name)?;
+        args.get(at + 1).cloned()
+    };
+    let (Some(workload), Some(unit), Some(sizes)) =
+        (flag("--workload"), flag("--unit"), flag("--sizes"))
+    else {
+        fail("measure needs --workload W --unit U --sizes S");
+    };
+    let specs = Sizes::parse(&sizes)
+        .and_then(Sizes::specs)
+        .unwrap_or_else(|e| fail(&e));
+    let rows = isolate::measure_unit(&workload, &unit, &specs, &PrintProgress);
+    let csv = naming_schema::row::to_csv(&rows);
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_all(csv.as_bytes()) {
+        fail(&format!("measure: writing rows to stdout: {e}"));
+    }
+    std::process::exit(0);
+}
+
 /// Every bench target's `main`: criterion with the suite's settings runs `micro` (the
 /// target's micro-benchmarks, if any); then, under `cargo bench` (which passes `--bench`;
 /// `cargo test --benches` does not, and stops here), `workload` runs through the
-/// data-driven harness and its rows are merged into `<workload>.csv`, with criterion's
-/// estimates for the benchmarks of group `micro_group` that this process ran appended.
+/// data-driven harness, each backend in a fresh process of this bench (never beside
+/// criterion), and its rows are merged into `<workload>.csv`, with criterion's estimates
+/// for the benchmarks of group `micro_group` that this process ran appended.
 /// `--out DIR` after `--` sets the results directory.
 pub fn bench_main(workload: &str, micro_group: Option<&str>, micro: impl FnOnce(&mut Criterion)) {
+    serve_measure();
     forward_out_flag();
     let run = BenchRun::start(workload);
     let before = micro_group.map(CriterionSnapshot::take);
@@ -195,21 +228,35 @@ pub fn bench_main(workload: &str, micro_group: Option<&str>, micro: impl FnOnce(
     run.write(rows);
 }
 
-/// Runs the run's workload through the data-driven harness over every contender.
+/// Runs the run's workload through the data-driven harness over every contender, each
+/// unit (a backend, the floors) in a fresh process of this bench executable (see
+/// [`serve_measure`]), in an order shuffled by the run id.
 fn workload_rows(run: &BenchRun) -> Vec<Row> {
     let specs = Specs::with_clients(run.quick, run.clients.clone());
     eprintln!(
-        "naming-bench {}: {} mode, run {}",
+        "naming-bench {}: {} mode, run {}, each backend in a fresh process",
         run.workload,
         if run.quick { "quick" } else { "full" },
         run.id()
     );
-    run_workload(&run.workload, &specs, None, &PrintProgress)
+    let exe = std::env::current_exe()
+        .unwrap_or_else(|e| fail(&format!("cannot find this bench's executable: {e}")));
+    let plan = Plan {
+        sizes: if run.quick { Sizes::Quick } else { Sizes::Full },
+        specs: &specs,
+        backends: None,
+        repeats: 1,
+        isolation: &Isolation::FreshProcess(exe),
+        seed: isolate::seed_of(run.id()),
+    };
+    isolate::measure(&run.workload, &plan, &PrintProgress)
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", run.workload)))
 }
 
 /// Runs `workload` through the data-driven harness over every contender and merges its
 /// rows into `<workload>.csv` as one run (no criterion rows: nothing was benchmarked).
 pub fn run_and_write(workload: &str) {
+    serve_measure();
     let run = BenchRun::start(workload);
     let rows = workload_rows(&run);
     run.write(rows);

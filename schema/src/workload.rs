@@ -289,17 +289,36 @@ pub enum Situation {
     HeavyChurn,
     /// A very large number of registered names.
     VeryManyNames,
+    /// Names across the nodes of a cluster, healthy: a call from another node.
+    ClusterCalls,
+    /// Names across nodes when a node crashes: how soon its names are free again.
+    NodeCrash,
+    /// Names across nodes when the network splits and heals: how soon every name has one
+    /// owner again (a backend that ends with two owners or loses a name cannot win).
+    Netsplit,
 }
 
 impl Situation {
     /// Every situation, in guide order.
-    pub const ALL: [Situation; 5] = [
+    pub const ALL: [Situation; 8] = [
         Situation::FewFixedServices,
         Situation::ManySessions,
         Situation::PubSubGroups,
         Situation::HeavyChurn,
         Situation::VeryManyNames,
+        Situation::ClusterCalls,
+        Situation::NodeCrash,
+        Situation::Netsplit,
     ];
+
+    /// Whether the situation is about one node, as the talk "Discovering processes" is
+    /// (the multi-node ones are judged, but have no column in the talk's table).
+    pub const fn in_talk(self) -> bool {
+        !matches!(
+            self,
+            Situation::ClusterCalls | Situation::NodeCrash | Situation::Netsplit
+        )
+    }
 
     /// Whether names come and go here, so a backend that leaks them cannot win.
     pub const fn penalises_leaks(self) -> bool {
@@ -314,6 +333,9 @@ impl Situation {
             Situation::PubSubGroups => "pub/sub groups",
             Situation::HeavyChurn => "heavy churn",
             Situation::VeryManyNames => "a very large number of names",
+            Situation::ClusterCalls => "names across nodes: calls from another node",
+            Situation::NodeCrash => "names across nodes: a node crashes",
+            Situation::Netsplit => "names across nodes: the network splits and heals",
         }
     }
 }

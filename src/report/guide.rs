@@ -110,14 +110,16 @@ fn ratio(a: f64, b: f64, higher_better: bool) -> f64 {
     }
 }
 
-/// Naming backends whose rows fail a correctness check (a must-be-zero metric above 0).
+/// Naming backends (one node or distributed) whose rows fail a correctness check (a
+/// must-be-zero metric above 0).
 fn incorrect(data: &Data) -> BTreeMap<String, String> {
+    use naming_schema::Subject;
     let mut out = BTreeMap::new();
     for w in data
         .catalogue
         .workloads
         .iter()
-        .filter(|w| w.subject == naming_schema::Subject::NamingBackends)
+        .filter(|w| matches!(w.subject, Subject::NamingBackends | Subject::Distributed))
     {
         for m in w.metrics.iter().filter(|m| m.must_be_zero) {
             for r in data
@@ -348,6 +350,10 @@ fn judge(
             }
         };
     }
+    if !situation.in_talk() {
+        verdict.talk_text = "outside the talk (it is about one node)".into();
+        return verdict;
+    }
     let recommended: Vec<&TalkRow> = TALK
         .iter()
         .filter(|r| r.fits.contains(&situation))
@@ -421,6 +427,7 @@ fn talk_checks(data: &Data, verdicts: &[Verdict]) -> Vec<TalkCheck> {
                 .collect();
             let cells = verdicts
                 .iter()
+                .filter(|v| v.situation.in_talk())
                 .map(|v| {
                     let recommended = row.fits.contains(&v.situation);
                     let best = v

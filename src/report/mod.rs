@@ -405,6 +405,7 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
     let situations = guide
         .verdicts
         .iter()
+        .filter(|v| v.situation.in_talk())
         .map(|v| v.situation.name().to_string());
     let mut head: Vec<String> = ["what? (talk)", "when? (talk)", "backends"]
         .map(String::from)
@@ -436,7 +437,10 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
         })
         .collect();
     b.push(Block::Table(head, rows));
-    let count = |a: Option<bool>| guide.verdicts.iter().filter(|v| v.talk_agrees == a).count();
+    let count = |a: Option<bool>| {
+        let in_talk = guide.verdicts.iter().filter(|v| v.situation.in_talk());
+        in_talk.filter(|v| v.talk_agrees == a).count()
+    };
     b.push(Block::Para(format!(
         "Situations where the winner's strategy is one the talk suggests: {}; where it is not: \
          {}; not measured: {}.",

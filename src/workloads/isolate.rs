@@ -243,8 +243,7 @@ pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> io::Resu
     }
     let mut rows = aggregate(rows);
     if workload == "routing" {
-        let derived = routing::ops_vs_direct(&rows);
-        rows.extend(derived);
+        rows = routing::finish(rows);
     }
     Ok(rows)
 }

@@ -249,8 +249,7 @@ pub fn run_workload(
     let mut rows = run_contenders(workload, specs, backends, progress);
     if workload == "routing" {
         rows.extend(routing::routing_floors(&specs.routing, progress));
-        let derived = routing::ops_vs_direct(&rows);
-        rows.extend(derived);
+        rows = routing::finish(rows);
     }
     rows.extend(run_strategy_workload(workload, specs, progress));
     rows

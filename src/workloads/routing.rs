@@ -61,6 +61,40 @@ pub const OPS_VS_DIRECT: Metric = Metric::new(
     Better::Higher,
 )
 .with_ideal(1.0);
+/// How late the open-loop pacer issued calls behind their due times, median: the pacer's
+/// own error, included in every open-loop latency.
+pub const PACER_LAG_P50_NS: Metric = Metric::new(
+    "pacer_lag_p50_ns",
+    "open-loop pacer lag p50",
+    Unit::Ns,
+    Better::Lower,
+);
+/// How late the open-loop pacer issued calls, 99th percentile.
+pub const PACER_LAG_P99_NS: Metric = Metric::new(
+    "pacer_lag_p99_ns",
+    "open-loop pacer lag p99",
+    Unit::Ns,
+    Better::Lower,
+);
+/// The pacer's self-check: the bare floor's open-loop p50 at the lowest offered rate over
+/// its closed-loop p50 with the fewest clients, same run. At low load both time the same
+/// round trip, so about 1.0; past [`SELF_CHECK_FACTOR`] the pacer, not the system, sets the
+/// open-loop latencies, and every open-loop row of the run becomes a skip saying so.
+pub const OPEN_VS_CLOSED_P50: Metric = Metric::new(
+    "open_vs_closed_p50",
+    "open-loop p50 over closed-loop p50 (pacer self-check)",
+    Unit::Ratio,
+    Better::Lower,
+);
+
+/// The self-check's limit on [`OPEN_VS_CLOSED_P50`].
+pub const SELF_CHECK_FACTOR: f64 = 2.0;
+/// Above this much time to a due time the pacer sleeps until this long before it (tokio's
+/// timer wheel has millisecond resolution); below it, it yields in a loop.
+const PACER_SLEEP: Duration = Duration::from_millis(2);
+/// Below this much time to a due time the pacer spins without yielding (a yield costs a
+/// driver poll, about half a microsecond).
+const PACER_SPIN: Duration = Duration::from_micros(3);
 
 const PERCENTILES: &[(&Metric, &str)] = &[
     (&P50_NS, "p50"),
@@ -81,6 +115,9 @@ pub const ROUTING: Workload = Workload {
         &ERRORS,
         &ACHIEVED_RATE,
         &OPS_VS_DIRECT,
+        &PACER_LAG_P50_NS,
+        &PACER_LAG_P99_NS,
+        &OPEN_VS_CLOSED_P50,
     ],
     charts: &[
         Chart::Bars(Bars {
@@ -153,7 +190,7 @@ pub const ROUTING: Workload = Workload {
     ..Workload::new(
         "routing",
         "Routing",
-        "Named workers called through their names (`GenServer.call(via(id), ...)`) by concurrent clients, closed loop (each client waits for its reply) and open loop (calls due at a fixed total rate, latency counted from when each was due); floors: a call to a pid already held and a bare tokio mpsc + oneshot round trip.",
+        "Named workers called through their names (`GenServer.call(via(id), ...)`) by concurrent clients, closed loop (each client waits for its reply) and open loop (calls due at a fixed total rate, latency counted from when each was due; the pacer sleeps until 2 ms before a due time, yields in a loop until 3 µs before it and spins the rest, so it keeps a 40 µs period, and records its own lag). Self-check: the bare floor's open-loop p50 at the lowest rate must be within 2x its closed-loop p50 with the fewest clients, else the run's open-loop rows are skips saying so; floors: a call to a pid already held and a bare tokio mpsc + oneshot round trip.",
         Subject::NamingBackends,
     )
 };
@@ -279,6 +316,27 @@ impl CallTarget for RawTokio {
     }
 }
 
+/// Waits until `due` and returns when it woke: sleeps on tokio's timer (millisecond
+/// resolution) until [`PACER_SLEEP`] before it, then yields in a loop, letting the other
+/// tasks of this worker (callees, replies) run between checks, and spins for the last
+/// [`PACER_SPIN`].
+async fn pace_until(due: Instant) -> Instant {
+    loop {
+        let now = Instant::now();
+        if now >= due {
+            return now;
+        }
+        let left = due - now;
+        if left > PACER_SLEEP {
+            tokio::time::sleep_until((due - PACER_SLEEP).into()).await;
+        } else if left > PACER_SPIN {
+            tokio::task::yield_now().await;
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// Runs one measurement and returns its rows.
 async fn measure<T: CallTarget>(
     label: &str,
@@ -304,6 +362,7 @@ async fn measure<T: CallTarget>(
             tokio::spawn(async move {
                 let mut rng = SplitMix64::new(0xBEEF + c as u64);
                 let mut hist = histogram();
+                let mut lag = histogram();
                 let mut errors = 0u64;
                 barrier.wait().await;
                 let start = Instant::now();
@@ -314,9 +373,8 @@ async fn measure<T: CallTarget>(
                             // Stagger clients within one period.
                             let due =
                                 start + period * i as u32 + period * c as u32 / clients as u32;
-                            if due > Instant::now() {
-                                tokio::time::sleep_until(due.into()).await;
-                            }
+                            let sent = pace_until(due).await;
+                            let _ = lag.record(sent.duration_since(due).as_nanos().max(1) as u64);
                             due
                         }
                     };
@@ -326,19 +384,21 @@ async fn measure<T: CallTarget>(
                     }
                     let _ = hist.record(due.elapsed().as_nanos().max(1) as u64);
                 }
-                (hist, errors, start, Instant::now())
+                (hist, lag, errors, start, Instant::now())
             })
         })
         .collect();
     barrier.wait().await;
     let mut hist = histogram();
+    let mut lag = histogram();
     let mut errors = 0;
     // From the first client's start to the last client's end, as the clients saw them.
     let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     for t in tasks {
         match t.await {
-            Ok((h, e, s, end)) => {
+            Ok((h, l, e, s, end)) => {
                 let _ = hist.add(&h);
+                let _ = lag.add(&l);
                 errors += e;
                 first = Some(first.map_or(s, |f| f.min(s)));
                 last = Some(last.map_or(end, |l| l.max(end)));
@@ -368,6 +428,18 @@ async fn measure<T: CallTarget>(
     ];
     if let Load::Open(_) = load {
         rows.push(ROUTING.row(label, &p, &ACHIEVED_RATE, total / secs));
+        rows.push(ROUTING.row(
+            label,
+            &p,
+            &PACER_LAG_P50_NS,
+            lag.value_at_quantile(0.5) as f64,
+        ));
+        rows.push(ROUTING.row(
+            label,
+            &p,
+            &PACER_LAG_P99_NS,
+            lag.value_at_quantile(0.99) as f64,
+        ));
     }
     rows
 }
@@ -462,23 +534,88 @@ pub fn routing_floors(spec: &RoutingSpec, progress: &dyn Progress) -> Vec<Row> {
         let workers = start_workers(&rt, spec.workers).await;
         let mut rows =
             measure_all(DIRECT_CALL.label, HeldPid(Arc::new(workers.clone())), &spec).await;
-        rows.extend(
-            measure_all(
-                TOKIO_MPSC_ONESHOT.label,
-                RawTokio::start(spec.workers),
-                &spec,
-            )
-            .await,
-        );
+        let bare = measure_all(
+            TOKIO_MPSC_ONESHOT.label,
+            RawTokio::start(spec.workers),
+            &spec,
+        )
+        .await;
+        rows.extend(open_vs_closed(&bare, &spec));
+        rows.extend(bare);
         kill_all(&workers).await;
         rows
     })
 }
 
+/// The pacer's self-check row ([`OPEN_VS_CLOSED_P50`]) from the bare floor's `rows`: its
+/// open-loop p50 at the lowest rate over its closed-loop p50 with the fewest clients.
+fn open_vs_closed(rows: &[Row], spec: &RoutingSpec) -> Option<Row> {
+    let clients = spec.clients.iter().copied().min()?;
+    let rate = spec.open_rates.iter().copied().reduce(f64::min)?;
+    let p50 = |mode: &str, key: &str, at: f64| {
+        rows.iter().find(|r| {
+            r.metric == P50_NS.name
+                && r.params.text("mode").as_deref() == Some(mode)
+                && r.params.num(key) == Some(at)
+        })
+    };
+    let open = p50("open", "rate", rate)?;
+    let closed = p50("closed", "clients", clients as f64)?.value()?;
+    (closed > 0.0).then(|| {
+        let ratio = open.value()? / closed;
+        Some(ROUTING.row(
+            TOKIO_MPSC_ONESHOT.label,
+            &open.params,
+            &OPEN_VS_CLOSED_P50,
+            ratio,
+        ))
+    })?
+}
+
+/// Completes a run's routing rows: when the pacer's self-check failed (an
+/// [`OPEN_VS_CLOSED_P50`] median past [`SELF_CHECK_FACTOR`]), every open-loop row becomes
+/// one skip per backend and point saying so (the check row itself is kept); then the
+/// [`ops_vs_direct`] rows are added.
+pub fn finish(rows: Vec<Row>) -> Vec<Row> {
+    let failed = rows
+        .iter()
+        .filter(|r| r.metric == OPEN_VS_CLOSED_P50.name)
+        .filter_map(Row::value)
+        .find(|v| *v > SELF_CHECK_FACTOR);
+    let mut rows = match failed {
+        None => rows,
+        Some(ratio) => {
+            let reason = format!(
+                "pacer self-check failed: the bare floor's open-loop p50 was {ratio:.2}x its closed-loop p50 (limit {SELF_CHECK_FACTOR}x), so open-loop latencies here would time the pacer, not the system"
+            );
+            eprintln!("naming-bench: routing: {reason}; open-loop rows withheld");
+            let open = |r: &Row| {
+                r.params.text("mode").as_deref() == Some("open")
+                    && r.metric != OPEN_VS_CLOSED_P50.name
+            };
+            let mut skipped: Vec<Row> = Vec::new();
+            for r in rows.iter().filter(|r| open(r)) {
+                if !skipped
+                    .iter()
+                    .any(|s| s.backend == r.backend && s.params == r.params)
+                {
+                    skipped.push(ROUTING.skip(&r.backend, &r.params, &reason));
+                }
+            }
+            let mut kept: Vec<Row> = rows.into_iter().filter(|r| !open(r)).collect();
+            kept.extend(skipped);
+            kept
+        }
+    };
+    let derived = ops_vs_direct(&rows);
+    rows.extend(derived);
+    rows
+}
+
 /// [`OPS_VS_DIRECT`] for every backend's calls per second in `rows`, over the
 /// [`DIRECT_CALL`] floor's at the same parameters (measured in the same run, so `rows`
 /// holds both); floors get none.
-pub fn ops_vs_direct(rows: &[Row]) -> Vec<Row> {
+fn ops_vs_direct(rows: &[Row]) -> Vec<Row> {
     let floors: Vec<&'static str> = crate::contenders::identities()
         .into_iter()
         .filter(|i| i.is_floor())

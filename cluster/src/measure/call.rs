@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use naming_schema::{Bars, Better, Chart, Column, Filter, Identity, Metric, Params, Row};
-use naming_schema::{Subject, Unit, Workload, YScale};
+use naming_schema::{Extreme, Judge, Situation, Subject, Unit, Workload, YScale};
 
 use super::{control, ctx, spawn_named, MultiNodeSpec};
 use crate::harness::{Cluster, ClusterError};
@@ -102,6 +102,14 @@ pub const MULTINODE_CALL: Workload = Workload {
         y: YScale::Fit,
     })],
     columns: &[Column::new(&CROSS_P50, "cross-node call p50")],
+    judges: &[Judge {
+        situation: Situation::ClusterCalls,
+        rank: 0,
+        metric: &CROSS_P50,
+        at: ("nodes", Extreme::Max),
+        prefer: &[],
+        tiebreak: Some(&CROSS_P99),
+    }],
     ..Workload::new(
         "multinode-call",
         "Multi-node: lookup + call across nodes",

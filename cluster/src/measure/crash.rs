@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use naming_schema::{Bars, Better, Chart, Column, Filter, Metric, Params, Row};
-use naming_schema::{Subject, Unit, Workload, YScale};
+use naming_schema::{Extreme, Judge, Situation, Subject, Unit, Workload, YScale};
 
 use super::{spawn_named, whereis, MultiNodeSpec};
 use crate::harness::{Cluster, ClusterError};
@@ -41,6 +41,14 @@ pub const MULTINODE_CRASH: Workload = Workload {
         y: YScale::Fit,
     })],
     columns: &[Column::new(&RELEASE_MS, "release after a crash")],
+    judges: &[Judge {
+        situation: Situation::NodeCrash,
+        rank: 0,
+        metric: &RELEASE_MS,
+        at: ("nodes", Extreme::Max),
+        prefer: &[],
+        tiebreak: None,
+    }],
     ..Workload::new(
         "multinode-crash",
         "Multi-node: a node crashes",

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use naming_schema::{Bars, Better, Chart, Column, Filter, Metric, Params, Row};
-use naming_schema::{Subject, Unit, Workload, YScale};
+use naming_schema::{Extreme, Judge, Situation, Subject, Unit, Workload, YScale};
 
 use super::call::call_latency;
 use super::{control, ctx, spawn_named, whereis, MultiNodeSpec};
@@ -135,6 +135,14 @@ pub const MULTINODE_NETSPLIT: Workload = Workload {
         Column::new(&DUPLICATES_AFTER, "duplicates after the heal"),
         Column::new(&NAMES_LOST, "names lost"),
     ],
+    judges: &[Judge {
+        situation: Situation::Netsplit,
+        rank: 0,
+        metric: &CONVERGE_MS,
+        at: ("nodes", Extreme::Max),
+        prefer: &[],
+        tiebreak: None,
+    }],
     ..Workload::new(
         "multinode-netsplit",
         "Multi-node: netsplit and heal",
