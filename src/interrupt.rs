@@ -127,6 +127,17 @@ fn stop(sig: libc::c_int) -> ! {
     std::process::exit(128 + sig)
 }
 
+/// Waits for the watcher to end the process if the run was interrupted (so an error the
+/// interruption caused is not reported, nor the exit status set, by the interrupted
+/// thread); returns at once otherwise.
+pub fn wait_if_interrupted() {
+    if interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Whether the run was interrupted.
 pub fn interrupted() -> bool {
     CHILDREN

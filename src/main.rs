@@ -441,6 +441,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            naming_bench::interrupt::wait_if_interrupted();
             eprintln!("naming-bench: {e}");
             ExitCode::FAILURE
         }
