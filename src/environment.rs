@@ -52,6 +52,32 @@ pub struct Environment {
     /// The run's settings: mode, client counts, selected backends and workloads
     /// (`mode=quick;clients=1,4;backends=all;workloads=lookup,routing`).
     pub settings: Option<String>,
+    /// The results files as this run left them (each `*.csv` of the directory it wrote,
+    /// with its row count and hash), so a file cut or edited later is detected; `None` in
+    /// files written before the manifest existed (they are not checked).
+    pub files: Option<Vec<FileCount>>,
+}
+
+/// One results file in a run's manifest ([`Environment::files`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCount {
+    /// The file's name in the results directory (`lookup.csv`).
+    pub name: String,
+    /// Its rows (header and blank lines not counted).
+    pub rows: usize,
+    /// [`fnv1a`] of its bytes, 16 hex digits.
+    pub hash: String,
+}
+
+impl FileCount {
+    /// The entry for a file named `name` holding `text` with `rows` rows.
+    pub fn of(name: &str, text: &str, rows: usize) -> Self {
+        FileCount {
+            name: name.to_string(),
+            rows,
+            hash: format!("{:016x}", fnv1a(text.as_bytes())),
+        }
+    }
 }
 
 /// What the git tree of a build looked like.
@@ -288,6 +314,7 @@ impl Environment {
             load_end: None,
             command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
             settings: Some(settings.to_string()),
+            files: None,
         }
     }
 
@@ -338,8 +365,18 @@ impl Environment {
             .iter()
             .map(|(n, v)| format!("{}: {}", s(n), s(v)))
             .collect();
+        let files = self.files.as_ref().map_or_else(
+            || "null".to_string(),
+            |files| {
+                let entries: Vec<String> = files
+                    .iter()
+                    .map(|f| format!("{}: {}", s(&f.name), s(&format!("{} {}", f.rows, f.hash))))
+                    .collect();
+                format!("{{{}}}", entries.join(", "))
+            },
+        );
         let extra = format!(
-            ",\n  \"run_id\": {},\n  \"git_dirty\": {},\n  \"git_diff_hash\": {},\n  \"load_start\": {},\n  \"load_end\": {},\n  \"command\": {},\n  \"settings\": {}",
+            ",\n  \"run_id\": {},\n  \"git_dirty\": {},\n  \"git_diff_hash\": {},\n  \"load_start\": {},\n  \"load_end\": {},\n  \"command\": {},\n  \"settings\": {},\n  \"files\": {files}",
             opt(&self.run_id),
             self.git_dirty
                 .map_or_else(|| "null".to_string(), |d| d.to_string()),
@@ -393,6 +430,24 @@ impl Environment {
             }
             field(text, key)
         }
+        // The manifest: `"files": {"lookup.csv": "12 <hash>", ...}`, or `null` / missing.
+        fn files_field(text: &str) -> Option<Vec<FileCount>> {
+            let at = text.find("\"files\": {")? + 10;
+            let end = at + text[at..].find('}')?;
+            text[at..end]
+                .split(", ")
+                .filter(|kv| !kv.trim().is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once(": ")?;
+                    let (rows, hash) = v.trim_matches('"').split_once(' ')?;
+                    Some(FileCount {
+                        name: k.trim_matches('"').to_string(),
+                        rows: rows.parse().ok()?,
+                        hash: hash.to_string(),
+                    })
+                })
+                .collect()
+        }
         let crates_at = text.find("\"crates\": {")? + 11;
         let crates_end = crates_at + text[crates_at..].find('}')?;
         let crates = text[crates_at..crates_end]
@@ -423,6 +478,7 @@ impl Environment {
             load_end: opt_field(text, "load_end"),
             command: opt_field(text, "command"),
             settings: opt_field(text, "settings"),
+            files: files_field(text),
         })
     }
 }
@@ -440,6 +496,13 @@ mod tests {
         assert_eq!(env.run_id.as_deref(), Some(id.as_str()));
         assert_eq!(Environment::from_json(&env.to_json()), Some(env.clone()));
         env.finish();
+        assert_eq!(Environment::from_json(&env.to_json()), Some(env.clone()));
+        env.files = Some(vec![
+            FileCount::of("lookup.csv", "a\nb\n", 1),
+            FileCount::of("churn.csv", "", 0),
+        ]);
+        assert_eq!(Environment::from_json(&env.to_json()), Some(env.clone()));
+        env.files = Some(Vec::new());
         assert_eq!(Environment::from_json(&env.to_json()), Some(env));
     }
 
@@ -451,6 +514,7 @@ mod tests {
         assert_eq!(env.run_id, None);
         assert_eq!(env.git_dirty, None);
         assert_eq!(env.load_end, None);
+        assert_eq!(env.files, None);
         assert!(env.summary().contains("rev abc-dirty"));
     }
 

@@ -29,6 +29,8 @@
 //!   workload, and [`environment`]: the machine they came from.
 //! - [`stability`]: the same selection run twice, compared (medians within ±10%, the
 //!   same verdicts).
+//! - [`interrupt`]: Ctrl-C and SIGTERM during a run stop its measuring processes and leave
+//!   the results as they were.
 //! - [`alloc`]: a counting global allocator, for bytes per name and memory drift.
 //! - [`catalogue`]: every declared workload and every backend identity, gathered from
 //!   this crate, `naming-strategies` and `naming-cluster`.
@@ -39,6 +41,7 @@ pub mod alloc;
 pub mod catalogue;
 pub mod contenders;
 pub mod environment;
+pub mod interrupt;
 pub mod report;
 pub mod results;
 pub mod stability;

@@ -162,7 +162,7 @@ fn run_node(cfg: naming_cluster::NodeConfig) -> Result<(), CliError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(CliError::Run)?;
+        .map_err(|e| CliError::Node(format!("starting the node's runtime: {e}")))?;
     rt.block_on(naming_cluster::run_node(cfg))
         .map_err(|e| CliError::Node(e.to_string()))
 }
@@ -175,7 +175,11 @@ enum CliError {
     #[error("unknown workload {0:?}; known workloads: {1}")]
     UnknownWorkload(String, String),
     #[error("running the workloads: {0}")]
-    Run(#[source] std::io::Error),
+    Run(#[from] workloads::RunError),
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+    #[error("{0}")]
+    Recover(#[from] results::WriteError),
     #[error("building the report: {0}")]
     Report(#[from] ReportError),
     #[error("node: {0}")]
@@ -298,12 +302,25 @@ fn sizes_of(quick: bool) -> Result<Sizes, CliError> {
     Ok(if quick { Sizes::Quick } else { Sizes::Full })
 }
 
+/// Finishes or undoes an interrupted write in each of `dirs`, saying so on stderr.
+fn recover(dirs: &[PathBuf]) -> Result<(), CliError> {
+    for dir in dirs {
+        for r in results::recover(dir)? {
+            eprintln!("naming-bench: {}: {r}", dir.display());
+        }
+    }
+    Ok(())
+}
+
 fn compare(selection: Selection, out: PathBuf, repeats: usize) -> Result<(), CliError> {
+    workloads::check_env().map_err(CliError::Env)?;
     let sizes = sizes_of(selection.quick)?;
     let specs = sizes.specs().map_err(CliError::Env)?;
     let opts = run_options(sizes, selection, out.clone(), repeats)?;
+    naming_bench::interrupt::install(&out)
+        .map_err(|e| CliError::Env(format!("installing the signal handlers: {e}")))?;
     let progress = BarProgress::new();
-    let run = workloads::run_with(&opts, &specs, &progress).map_err(CliError::Run)?;
+    let run = workloads::run_with(&opts, &specs, &progress)?;
     eprintln!(
         "run {}: {} rows merged into {} (environment: {})",
         run.id,
@@ -320,12 +337,15 @@ fn stability(
     out: PathBuf,
     repeats: usize,
 ) -> Result<(), CliError> {
+    workloads::check_env().map_err(CliError::Env)?;
     let sizes = match sizes {
         Some(s) => Sizes::parse(&s).map_err(CliError::Env)?,
         None => sizes_of(selection.quick)?,
     };
-    let opts = run_options(sizes, selection, out, repeats)?;
-    let st = naming_bench::stability::check(&opts, &BarProgress::new()).map_err(CliError::Run)?;
+    let opts = run_options(sizes, selection, out.clone(), repeats)?;
+    naming_bench::interrupt::install(&out)
+        .map_err(|e| CliError::Env(format!("installing the signal handlers: {e}")))?;
+    let st = naming_bench::stability::check(&opts, &BarProgress::new()).map_err(CliError::Io)?;
     let _ = write!(std::io::stdout().lock(), "{}", st.summary());
     Ok(())
 }
@@ -337,6 +357,7 @@ fn measure(workload: &str, unit: &str, sizes: &str) -> Result<(), CliError> {
         WORKLOADS,
         CliError::UnknownWorkload,
     )?;
+    workloads::check_env().map_err(CliError::Env)?;
     let specs = Sizes::parse(sizes)
         .and_then(Sizes::specs)
         .map_err(CliError::Env)?;
@@ -345,10 +366,11 @@ fn measure(workload: &str, unit: &str, sizes: &str) -> Result<(), CliError> {
     std::io::stdout()
         .lock()
         .write_all(csv.as_bytes())
-        .map_err(CliError::Run)
+        .map_err(|e| CliError::Io(std::io::Error::new(e.kind(), format!("stdout: {e}"))))
 }
 
 fn write_report(inputs: &[PathBuf], out: &std::path::Path) -> Result<(), CliError> {
+    recover(inputs)?;
     let rep = report::build(inputs, out)?;
     // A closed stdout (`| head`) is not an error worth a panic: the report is written.
     let mut stdout = std::io::stdout().lock();
@@ -419,6 +441,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            naming_bench::interrupt::wait_if_interrupted();
             eprintln!("naming-bench: {e}");
             ExitCode::FAILURE
         }

@@ -158,7 +158,8 @@ pub fn check(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Stability
     for name in ["first", "second"] {
         let dir = opts.out.join(name);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
         }
         let mut o = opts.clone();
         o.out = dir.clone();

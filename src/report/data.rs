@@ -74,6 +74,72 @@ fn read_env(dir: &Path) -> Result<Option<Environment>, ReportError> {
         .ok_or(ReportError::Environment { path })
 }
 
+/// Refuses a row whose value its metric cannot take ([`Metric::possible`]; an undeclared
+/// metric must at least be finite), naming the file and line.
+fn check_values(catalogue: &Catalogue, file: &crate::results::ReadFile) -> Result<(), ReportError> {
+    let lines = file.lines();
+    for (i, row) in file.rows.iter().enumerate() {
+        let naming_schema::Outcome::Value(v) = row.outcome else {
+            continue;
+        };
+        let metric = catalogue
+            .workload(&row.workload)
+            .and_then(|w| w.metric(&row.metric));
+        let possible = metric.map_or(v.is_finite(), |m| m.possible(v));
+        if !possible {
+            return Err(ReportError::Impossible {
+                path: file.path.clone(),
+                line: lines.get(i).copied().unwrap_or(i + 2),
+                workload: row.workload.clone(),
+                metric: row.metric.clone(),
+                unit: metric.map_or_else(|| row.unit.clone(), |m| m.unit.symbol().to_string()),
+                value: v,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks each results file against the manifest of the run that last wrote the directory
+/// ([`Environment::files`]): fewer rows than recorded is an error (a file cut short); other
+/// differences (more rows, another hash) are said on stderr. Older directories without a
+/// manifest are not checked.
+fn check_counts(
+    dir: &Path,
+    files: &[crate::results::ReadFile],
+    env: Option<&Environment>,
+) -> Result<(), ReportError> {
+    let Some(env) = env else { return Ok(()) };
+    let Some(manifest) = &env.files else {
+        return Ok(());
+    };
+    let run = env.run_id.clone().unwrap_or_else(|| "?".into());
+    for entry in manifest {
+        let path = dir.join(&entry.name);
+        let found = files.iter().find(|f| f.path == path);
+        let rows = found.map_or(0, |f| f.rows.len());
+        if rows < entry.rows {
+            return Err(ReportError::Truncated {
+                path,
+                found: rows,
+                expected: entry.rows,
+                run,
+            });
+        }
+        if let Some(f) = found {
+            let hash = crate::environment::FileCount::of(&entry.name, &f.text, rows).hash;
+            if hash != entry.hash {
+                eprintln!(
+                    "naming-bench: warning: {}: changed since run {run} wrote it ({rows} rows, {} recorded)",
+                    path.display(),
+                    entry.rows
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A fixed palette (Tableau 20 order, strong colours first), as `0xRRGGBB`.
 const PALETTE: [u32; 20] = [
     0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22,
@@ -100,8 +166,13 @@ impl Data {
             if !dir.is_dir() {
                 return Err(ReportError::MissingDir(dir.clone()));
             }
-            let read = crate::results::read_dir(dir)?;
+            let files = crate::results::read_dir_files(dir)?;
             let env = read_env(dir)?;
+            check_counts(dir, &files, env.as_ref())?;
+            for f in &files {
+                check_values(&catalogue, f)?;
+            }
+            let read: Vec<Row> = files.into_iter().flat_map(|f| f.rows).collect();
             let base = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

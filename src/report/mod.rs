@@ -70,6 +70,34 @@ pub enum ReportError {
         /// The file.
         path: PathBuf,
     },
+    /// A row holds a value its metric cannot take (negative, NaN, infinite).
+    #[error("{path}:{line}: impossible value {value} for {workload} {metric} ({unit}): a measurement or file error; fix or remove the row")]
+    Impossible {
+        /// The file.
+        path: PathBuf,
+        /// The row's line.
+        line: usize,
+        /// The workload.
+        workload: String,
+        /// The metric.
+        metric: String,
+        /// The unit (as declared, else as written).
+        unit: String,
+        /// The value.
+        value: f64,
+    },
+    /// A results file holds fewer rows than the run that wrote it recorded.
+    #[error("{path}: {found} rows, but run {run} wrote {expected} (environment.json): the file was cut short; restore it or re-run `naming-bench compare`")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Rows found.
+        found: usize,
+        /// Rows recorded.
+        expected: usize,
+        /// The run that recorded them.
+        run: String,
+    },
     /// Drawing a chart failed.
     #[error("drawing {chart}: {message}")]
     Plot {

@@ -9,7 +9,7 @@
 //! ([`until_overlapping`]).
 
 use std::future::Future;
-use std::sync::Barrier;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The least [`overlap`] a measurement with several clients must reach to be kept.
@@ -30,40 +30,170 @@ pub struct ClientRun<T> {
     pub result: T,
 }
 
+/// Why [`run_clients`] measured nothing: a client could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsError {
+    /// The OS refused a thread (e.g. `ulimit -u`); the clients already started were
+    /// released without running and joined.
+    #[error("starting client thread {client} of {clients}: {source}")]
+    Spawn {
+        /// The client (0-based) whose thread was refused.
+        client: usize,
+        /// How many were asked for.
+        clients: usize,
+        /// The OS's error.
+        source: std::io::Error,
+    },
+    /// A client's tokio runtime could not be built.
+    #[error("building client {client}'s tokio runtime: {source}")]
+    Runtime {
+        /// The client.
+        client: usize,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The start line of [`run_clients`]: every started client waits at it until the caller
+/// says go (all started) or abort (one could not be).
+struct Gate {
+    state: Mutex<GateState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Clients waiting at the gate.
+    ready: usize,
+    /// `Some(true)`: go; `Some(false)`: abort.
+    open: Option<bool>,
+}
+
+impl Gate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A client arrives and waits for the decision: whether to run.
+    fn arrive(&self) -> bool {
+        let mut st = self.lock();
+        st.ready += 1;
+        self.cv.notify_all();
+        loop {
+            if let Some(go) = st.open {
+                return go;
+            }
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The caller waits for `n` clients, then opens the gate.
+    fn go_when(&self, n: usize) {
+        let mut st = self.lock();
+        while st.ready < n {
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.open = Some(true);
+        self.cv.notify_all();
+    }
+
+    /// Releases every waiting client without running.
+    fn abort(&self) {
+        self.lock().open = Some(false);
+        self.cv.notify_all();
+    }
+}
+
 /// Runs `clients` clients at once, each on its own OS thread with its own current-thread
 /// tokio runtime (time and I/O enabled). `client(i)` makes client `i`'s future on its
-/// thread; every runtime is built and every future made before a [`Barrier`] releases the
-/// clients together, so only the work itself is timed. Returns the runs in client order.
-/// A client that panics panics the caller.
-pub fn run_clients<T, F, Fut>(clients: usize, client: F) -> Vec<ClientRun<T>>
+/// thread; every runtime is built and every future made before a gate releases the clients
+/// together, so only the work itself is timed. Returns the runs in client order, or an
+/// error (never a panic or a hang) if a thread or a runtime could not be made: the clients
+/// already started are then released without running and joined. A client that panics
+/// panics the caller.
+pub fn run_clients<T, F, Fut>(clients: usize, client: F) -> Result<Vec<ClientRun<T>>, ClientsError>
 where
     T: Send,
     F: Fn(usize) -> Fut + Sync,
     Fut: Future<Output = T>,
 {
-    let barrier = Barrier::new(clients);
-    let (barrier, client) = (&barrier, &client);
+    run_clients_with(clients, client, |_| Ok(()))
+}
+
+/// [`run_clients`], with `before_spawn(i)` asked before client `i`'s thread is made (a
+/// test stands in for the OS refusing it).
+fn run_clients_with<T, F, Fut>(
+    clients: usize,
+    client: F,
+    before_spawn: impl Fn(usize) -> std::io::Result<()>,
+) -> Result<Vec<ClientRun<T>>, ClientsError>
+where
+    T: Send,
+    F: Fn(usize) -> Fut + Sync,
+    Fut: Future<Output = T>,
+{
+    let gate = Gate {
+        state: Mutex::new(GateState::default()),
+        cv: Condvar::new(),
+    };
+    let (gate, client) = (&gate, &client);
     std::thread::scope(|s| {
-        let threads: Vec<_> = (0..clients)
-            .map(|i| {
-                s.spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("a tokio runtime can be built");
-                    let fut = client(i);
-                    barrier.wait();
-                    let start = Instant::now();
-                    let result = rt.block_on(fut);
-                    let end = Instant::now();
-                    ClientRun { start, end, result }
-                })
-            })
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        let mut threads = Vec::with_capacity(clients);
+        let mut refused = None;
+        for i in 0..clients {
+            let spawned = before_spawn(i).and_then(|()| {
+                std::thread::Builder::new()
+                    .name(format!("client-{i}"))
+                    .spawn_scoped(s, move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build();
+                        let rt = match rt {
+                            Ok(rt) => rt,
+                            Err(source) => {
+                                gate.arrive();
+                                return Err(ClientsError::Runtime { client: i, source });
+                            }
+                        };
+                        let fut = client(i);
+                        if !gate.arrive() {
+                            return Ok(None);
+                        }
+                        let start = Instant::now();
+                        let result = rt.block_on(fut);
+                        let end = Instant::now();
+                        Ok(Some(ClientRun { start, end, result }))
+                    })
+            });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(source) => {
+                    refused = Some(ClientsError::Spawn {
+                        client: i,
+                        clients,
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+        match refused {
+            Some(_) => gate.abort(),
+            None => gate.go_when(clients),
+        }
+        let mut runs = Vec::with_capacity(clients);
+        let mut failed = refused;
+        for t in threads {
+            match t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                Ok(Some(run)) => runs.push(run),
+                Ok(None) => {}
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(runs),
+        }
     })
 }
 
@@ -166,10 +296,41 @@ mod tests {
 
     #[test]
     fn clients_run_and_time_themselves() {
-        let runs = run_clients(3, |i| async move { i * 2 });
+        let runs = run_clients(3, |i| async move { i * 2 }).unwrap();
         assert_eq!(runs.iter().map(|r| r.result).collect::<Vec<_>>(), [0, 2, 4]);
         assert!(runs.iter().all(|r| r.end >= r.start));
         assert!(elapsed(&runs) >= runs.iter().map(|r| r.end - r.start).max().unwrap());
+    }
+
+    #[test]
+    fn a_refused_thread_is_an_error_and_the_started_clients_exit() {
+        let ran = std::sync::atomic::AtomicUsize::new(0);
+        let t = Instant::now();
+        let err = run_clients_with(
+            8,
+            |_| {
+                let ran = &ran;
+                async move {
+                    ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            },
+            |i| {
+                if i == 5 {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        "Resource temporarily unavailable",
+                    ))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(10), "no hang");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "none ran");
+        let msg = err.to_string();
+        assert!(msg.contains("client thread 5 of 8"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
     }
 
     #[test]

@@ -8,14 +8,13 @@
 //! A unit's process is this crate's binary: `naming-bench measure --workload W --unit U
 //! --sizes S`, which writes its rows as CSV on stdout ([`measure_unit`] is its body).
 
-use std::io;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use naming_schema::row::{aggregate, from_csv};
 use naming_schema::{Params, Row};
 
-use super::{routing, run_contenders, run_workload, Progress, Specs};
+use super::{routing, run_contenders, run_workload, Progress, RunError, Specs};
 use crate::contenders;
 
 /// Where a unit runs.
@@ -133,30 +132,51 @@ pub fn seed_of(run_id: &str) -> u64 {
     crate::environment::fnv1a(run_id.as_bytes())
 }
 
-/// Runs one unit in a fresh process of `exe`; rows, or skip rows saying why it failed.
-fn in_fresh_process(exe: &PathBuf, workload: &str, unit: &str, sizes: Sizes) -> Vec<Row> {
-    let out = Command::new(exe)
-        .args([
-            "measure",
-            "--workload",
-            workload,
-            "--unit",
-            unit,
-            "--sizes",
-            sizes.name(),
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output();
+/// Runs one unit in a fresh process of `exe` (see [`crate::interrupt::spawn`]); rows, or
+/// skip rows saying why it failed; `Interrupted` if the run was interrupted.
+fn in_fresh_process(
+    exe: &PathBuf,
+    workload: &str,
+    unit: &str,
+    sizes: Sizes,
+) -> Result<Vec<Row>, RunError> {
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "measure",
+        "--workload",
+        workload,
+        "--unit",
+        unit,
+        "--sizes",
+        sizes.name(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let out = match crate::interrupt::spawn(&mut cmd) {
+        Ok(child) => {
+            let pid = child.id();
+            let out = child.wait_with_output();
+            crate::interrupt::forget(pid);
+            out
+        }
+        Err(e) => Err(e),
+    };
+    if crate::interrupt::interrupted() {
+        return Err(RunError::Interrupted);
+    }
     let why = match out {
         Ok(o) if o.status.success() => match from_csv(&String::from_utf8_lossy(&o.stdout)) {
-            Ok(rows) => return rows,
+            Ok(rows) => return Ok(rows),
             Err(e) => format!("the measuring process wrote no valid rows: {e}"),
         },
         Ok(o) => format!("the measuring process failed: {}", o.status),
-        Err(e) => format!("the measuring process did not start: {e}"),
+        Err(e) => format!(
+            "the measuring process ({}) did not start: {e}",
+            exe.display()
+        ),
     };
-    failure_rows(workload, unit, &why)
+    Ok(failure_rows(workload, unit, &why))
 }
 
 /// Skip rows for a unit that could not be measured.
@@ -221,7 +241,7 @@ pub struct Plan<'a> {
 /// Measures every unit of `workload` `plan.repeats` times, each repeat in a new shuffled
 /// order, and returns one row per point (median, range, repeat count). Routing's ratio to
 /// the direct call is taken from the aggregated medians.
-pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> io::Result<Vec<Row>> {
+pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> Result<Vec<Row>, RunError> {
     let mut units = units(workload, plan.backends);
     let mut rows = Vec::new();
     for r in 0..plan.repeats.max(1) {
@@ -237,7 +257,7 @@ pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> io::Resu
             ));
             rows.extend(match plan.isolation {
                 Isolation::InProcess => measure_unit(workload, unit, plan.specs, progress),
-                Isolation::FreshProcess(exe) => in_fresh_process(exe, workload, unit, plan.sizes),
+                Isolation::FreshProcess(exe) => in_fresh_process(exe, workload, unit, plan.sizes)?,
             });
         }
     }

@@ -10,7 +10,8 @@ use naming_strategies::runtime::{Name, Runtime};
 use naming_strategies::{DashMapTable, NameTable, Naming};
 
 use super::clients::{
-    elapsed, run_clients, until_overlapping, ClientRun, NoOverlap, EXTRA_ATTEMPTS, MIN_OVERLAP,
+    elapsed, run_clients, until_overlapping, ClientRun, ClientsError, NoOverlap, EXTRA_ATTEMPTS,
+    MIN_OVERLAP,
 };
 use super::common::{
     adopt_workers, kill_all, make_or_skip, run_on, spread, tokio_runtime, KeyDist,
@@ -250,7 +251,7 @@ fn attempt<L: Lookup>(
     keys: &[u32],
     clients: usize,
     max_time: std::time::Duration,
-) -> Vec<ClientRun<(bool, usize)>> {
+) -> Result<Vec<ClientRun<(bool, usize)>>, ClientsError> {
     run_clients(clients, |c| async move {
         let (mut found, mut done) = (0usize, 0usize);
         let offset = c * keys.len() / clients.max(1);
@@ -276,10 +277,18 @@ fn measure<L: Lookup>(
     keys: &[u32],
     clients: usize,
     max_time: std::time::Duration,
-) -> Result<Measured, NoOverlap> {
+) -> Result<Measured, Unmeasured> {
+    let mut refused = None;
     let kept = until_overlapping(MIN_OVERLAP, EXTRA_ATTEMPTS, || {
-        attempt(target, names, keys, clients, max_time)
-    })?;
+        attempt(target, names, keys, clients, max_time).unwrap_or_else(|e| {
+            refused = Some(e);
+            Vec::new()
+        })
+    })
+    .map_err(Unmeasured::NoOverlap)?;
+    if let Some(e) = refused {
+        return Err(Unmeasured::Clients(e.to_string()));
+    }
     let secs = elapsed(&kept.runs).as_secs_f64();
     let all_found = kept.runs.iter().all(|r| r.result.0);
     let done: usize = kept.runs.iter().map(|r| r.result.1).sum();
@@ -290,6 +299,14 @@ fn measure<L: Lookup>(
     })
 }
 
+/// Why a measurement kept nothing.
+enum Unmeasured {
+    /// The clients never ran together enough.
+    NoOverlap(NoOverlap),
+    /// The clients could not be started (threads refused).
+    Clients(String),
+}
+
 /// The samples of one backend at one point, repeat by repeat.
 #[derive(Default)]
 struct Samples {
@@ -298,10 +315,11 @@ struct Samples {
     discarded: usize,
     missed: bool,
     no_overlap: Option<NoOverlap>,
+    no_clients: Option<String>,
 }
 
 impl Samples {
-    fn add(&mut self, m: Result<Measured, NoOverlap>) {
+    fn add(&mut self, m: Result<Measured, Unmeasured>) {
         match m {
             Ok(m) => {
                 self.discarded += m.discarded;
@@ -311,16 +329,19 @@ impl Samples {
                     None => self.missed = true,
                 }
             }
-            Err(e) => {
+            Err(Unmeasured::NoOverlap(e)) => {
                 self.discarded += e.attempts;
                 self.no_overlap = Some(e);
             }
+            Err(Unmeasured::Clients(e)) => self.no_clients = Some(e),
         }
     }
 
     /// Why this point has no number, if it has none.
     fn skip_reason(&self) -> Option<String> {
-        if self.missed {
+        if let Some(e) = &self.no_clients {
+            Some(e.clone())
+        } else if self.missed {
             Some("a registered name was not found".to_string())
         } else if let Some(e) = &self.no_overlap {
             Some(e.to_string())

@@ -97,9 +97,29 @@ impl Progress for PrintProgress {
     }
 }
 
+/// The most clients a sweep runs (one OS thread each, plus a runtime's workers).
+pub const MAX_CLIENTS: usize = 4096;
+
+/// The most clients this process may start: [`MAX_CLIENTS`], less on a host whose limit
+/// on processes and threads (`ulimit -u`, `RLIMIT_NPROC`) leaves room for fewer, keeping
+/// 64 threads for everything else.
+pub fn max_clients() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes into `lim`, which outlives the call.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut lim) } == 0;
+    if ok && lim.rlim_cur != libc::RLIM_INFINITY {
+        let room = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+        return MAX_CLIENTS.min(room.saturating_sub(64) / 2);
+    }
+    MAX_CLIENTS
+}
+
 /// Parses a `NAMING_BENCH_CLIENTS` value: positive integers separated by commas
-/// (`1,2,4,8`); anything else (`abc`, `0`, `-1`, `1,abc,3`, an empty item) is refused
-/// with a one-line message naming the variable.
+/// (`1,2,4,8`), none above [`max_clients`]; anything else (`abc`, `0`, `-1`, `1,abc,3`, an
+/// empty item, `100000`) is refused with a one-line message naming the variable.
 pub fn parse_client_counts(text: &str) -> Result<Vec<usize>, String> {
     let bad = || {
         format!(
@@ -107,12 +127,79 @@ pub fn parse_client_counts(text: &str) -> Result<Vec<usize>, String> {
              (e.g. 1,2,4,8)"
         )
     };
+    let max = max_clients();
     text.split(',')
         .map(|s| match s.trim().parse::<usize>() {
+            Ok(n) if n > max => Err(format!(
+                "NAMING_BENCH_CLIENTS={text:?}: {n} clients is more than this host can run \
+                 (at most {max}: one thread each, within {MAX_CLIENTS} and the process limit \
+                 of `ulimit -u`)"
+            )),
             Ok(n) if n > 0 => Ok(n),
             _ => Err(bad()),
         })
         .collect()
+}
+
+/// Checks every `NAMING_BENCH_*` variable a run reads, before anything runs, so a bad
+/// value is refused with a one-line message naming it rather than ignored or found late:
+/// `NAMING_BENCH_CLIENTS` ([`parse_client_counts`]), `NAMING_BENCH_QUICK`
+/// ([`parse_quick`]), `NAMING_BENCH_NET` (`netns`, `fault-injection`, `auto`),
+/// `NAMING_BENCH_NODE_BIN` and `NAMING_BENCH_ETCD` (existing files),
+/// `NAMING_BENCH_MACHINE` (one line of text) and `NAMING_BENCH_OUT` (not a file). Unset or
+/// empty is the default for each.
+pub fn check_env() -> Result<(), String> {
+    check_env_with(|k| std::env::var_os(k))
+}
+
+/// [`check_env`] over the variables `get` returns (for tests).
+pub fn check_env_with(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<(), String> {
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match get(k) {
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) => v
+                .into_string()
+                .map(Some)
+                .map_err(|v| format!("{k}={v:?}: not valid UTF-8")),
+        }
+    };
+    if let Some(v) = text("NAMING_BENCH_CLIENTS")? {
+        if !v.trim().is_empty() {
+            parse_client_counts(&v)?;
+        }
+    }
+    parse_quick(text("NAMING_BENCH_QUICK")?.as_deref())?;
+    if let Some(v) = text("NAMING_BENCH_NET")? {
+        if !["netns", "fault-injection", "auto"].contains(&v.as_str()) {
+            return Err(format!(
+                "NAMING_BENCH_NET={v:?}: expected netns, fault-injection or auto"
+            ));
+        }
+    }
+    for k in ["NAMING_BENCH_NODE_BIN", "NAMING_BENCH_ETCD"] {
+        if let Some(v) = get(k).filter(|v| !v.is_empty()) {
+            if !std::path::Path::new(&v).is_file() {
+                return Err(format!("{k}={v:?}: no such file"));
+            }
+        }
+    }
+    if let Some(v) = text("NAMING_BENCH_MACHINE")? {
+        if v.chars().any(char::is_control) || v.trim().is_empty() {
+            return Err(format!(
+                "NAMING_BENCH_MACHINE={v:?}: expected one line of text (a machine label)"
+            ));
+        }
+    }
+    if let Some(v) = get("NAMING_BENCH_OUT").filter(|v| !v.is_empty()) {
+        let p = std::path::Path::new(&v);
+        if p.exists() && !p.is_dir() {
+            return Err(format!(
+                "NAMING_BENCH_OUT={v:?}: not a directory (the results directory)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Client counts for the concurrency sweeps: `NAMING_BENCH_CLIENTS` (e.g. `1,2,4,8,16`),
@@ -336,6 +423,44 @@ fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress)
     }
 }
 
+/// Why a run failed (nothing of it was written).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The selection or a setting is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file or directory could not be read or made.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A `*.csv` file already in the results directory is not a results file (checked
+    /// before anything runs).
+    #[error("{0} (every *.csv in the results directory must be a results file: move it away)")]
+    Input(#[from] crate::results::ReadError),
+    /// Writing the results failed.
+    #[error("writing the results: {0}")]
+    Write(#[from] crate::results::WriteError),
+    /// A signal stopped the run before its results were written.
+    #[error("interrupted: nothing written")]
+    Interrupted,
+}
+
+impl From<RunError> for io::Error {
+    fn from(e: RunError) -> io::Error {
+        let kind = match &e {
+            RunError::Invalid(_) | RunError::Input(_) => io::ErrorKind::InvalidInput,
+            RunError::Io { source, .. } => source.kind(),
+            RunError::Write(w) => w.source.kind(),
+            RunError::Interrupted => io::ErrorKind::Interrupted,
+        };
+        io::Error::new(kind, e.to_string())
+    }
+}
+
 /// One finished run: its id (carried by every row) and its rows.
 #[derive(Clone, Debug)]
 pub struct Run {
@@ -346,13 +471,10 @@ pub struct Run {
     pub rows: Vec<Row>,
 }
 
-/// [`run_with`] at the sizes of `opts.quick` and the client counts of [`client_counts`]
-/// (an `InvalidInput` error if `NAMING_BENCH_CLIENTS` is malformed).
-pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Run> {
-    let specs = opts
-        .sizes
-        .specs()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+/// [`run_with`] at the sizes of `opts.sizes` and the client counts of [`client_counts`]
+/// (an error if `NAMING_BENCH_CLIENTS` is malformed).
+pub fn run(opts: &RunOptions, progress: &dyn Progress) -> Result<Run, RunError> {
+    let specs = opts.sizes.specs().map_err(RunError::Invalid)?;
     run_with(opts, &specs, progress)
 }
 
@@ -360,18 +482,25 @@ pub fn run(opts: &RunOptions, progress: &dyn Progress) -> io::Result<Run> {
 /// new run id, and writes its rows under `opts.out` through
 /// [`write_run`](crate::results::write_run): each `<workload>.csv` merged with the rows
 /// already there (pairs of backend and workload measured now replace their old rows, all
-/// others are kept), then `runs/<id>.json` and `environment.json`. Nothing is written
-/// until every selected workload has run.
-pub fn run_with(opts: &RunOptions, specs: &Specs, progress: &dyn Progress) -> io::Result<Run> {
+/// others are kept), then `runs/<id>.json` and `environment.json`, all or nothing. Before
+/// anything runs, an interrupted earlier write is finished or undone
+/// ([`recover`](crate::results::recover)) and every `*.csv` already there must read as
+/// results ([`check_inputs`](crate::results::check_inputs)). Nothing is written until every
+/// selected workload has run.
+pub fn run_with(
+    opts: &RunOptions,
+    specs: &Specs,
+    progress: &dyn Progress,
+) -> Result<Run, RunError> {
     let selected: Vec<&str> = match &opts.workloads {
         None => WORKLOADS.to_vec(),
         Some(w) => {
             for name in w {
                 if !WORKLOADS.contains(&name.as_str()) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("unknown workload {name:?}; known: {}", WORKLOADS.join(", ")),
-                    ));
+                    return Err(RunError::Invalid(format!(
+                        "unknown workload {name:?}; known: {}",
+                        WORKLOADS.join(", ")
+                    )));
                 }
             }
             WORKLOADS
@@ -385,14 +514,21 @@ pub fn run_with(opts: &RunOptions, specs: &Specs, progress: &dyn Progress) -> io
         let known = contenders::labels();
         for name in b {
             if !known.contains(&name.as_str()) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("unknown backend {name:?}; known: {}", known.join(", ")),
-                ));
+                return Err(RunError::Invalid(format!(
+                    "unknown backend {name:?}; known: {}",
+                    known.join(", ")
+                )));
             }
         }
     }
-    std::fs::create_dir_all(&opts.out)?;
+    for r in crate::results::recover(&opts.out)? {
+        eprintln!("naming-bench: {}: {r}", opts.out.display());
+    }
+    crate::results::check_inputs(&opts.out)?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| RunError::Io {
+        path: opts.out.clone(),
+        source,
+    })?;
     let id = new_run_id();
     let quick = opts.sizes != isolate::Sizes::Full;
     let settings = format!(
@@ -435,6 +571,9 @@ pub fn run_with(opts: &RunOptions, specs: &Specs, progress: &dyn Progress) -> io
         per_workload.push((workload, rows));
     }
     env.finish();
+    if crate::interrupt::interrupted() {
+        return Err(RunError::Interrupted);
+    }
     write_run(&opts.out, &env, &per_workload)?;
     Ok(Run { id, rows: all })
 }
