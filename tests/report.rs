@@ -79,7 +79,14 @@ const CHARTS: &[(&str, &[&str])] = &[
     ("reshard-memory", ROUTERS),
     ("recovery-lost", RECOVERY),
     ("recovery-latency", RECOVERY),
+    ("multinode-call", DISTRIBUTED),
+    ("multinode-crash", DISTRIBUTED),
+    ("multinode-netsplit-converge", DISTRIBUTED),
+    ("multinode-netsplit-names", DISTRIBUTED),
 ];
+
+/// The distributed backends of the fixture's multi-node rows.
+const DISTRIBUTED: &[&str] = &["global-etcd", "gossip-replicated", "hash-ring"];
 
 /// Whether figure id `id` belongs to chart family `family` (`family` or `family-<n>`).
 fn of_family(id: &str, family: &str) -> bool {
@@ -296,6 +303,50 @@ fn guide_picks_the_fixture_winners() {
         );
         assert_eq!(v.talk_agrees, Some(true), "{s:?}: {}", v.talk_text);
     }
+    // The multi-node situations: a backend that ended a netsplit with two owners of a name
+    // (hash-ring here) is out of every one of them, however fast; the talk has no say.
+    for (s, winner, runner, ratio) in [
+        (
+            Situation::ClusterCalls,
+            "gossip-replicated",
+            "global-etcd",
+            63.0 / 62.0,
+        ),
+        (
+            Situation::NodeCrash,
+            "gossip-replicated",
+            "global-etcd",
+            2100.0 / 1500.0,
+        ),
+        (
+            Situation::Netsplit,
+            "global-etcd",
+            "gossip-replicated",
+            300.0 / 7.0,
+        ),
+    ] {
+        let v = v(s);
+        assert_eq!(v.winner.as_deref(), Some(winner), "{s:?}: {v:?}");
+        assert_eq!(v.runner_up.as_deref(), Some(runner), "{s:?}");
+        assert!((v.ratio.unwrap() - ratio).abs() < 1e-3, "{s:?}: {v:?}");
+        assert!(
+            v.failures
+                .iter()
+                .any(|(b, why)| b == "hash-ring" && why.contains("duplicate owners")),
+            "{s:?}: {:?}",
+            v.failures
+        );
+        assert_eq!(v.talk_agrees, None, "{s:?}");
+    }
+    assert!(v(Situation::NodeCrash)
+        .failures
+        .iter()
+        .any(|(b, _)| b == "registry-local"));
+    assert!(rep
+        .guide
+        .talk
+        .iter()
+        .all(|r| r.cells.len() == Situation::ALL.iter().filter(|s| s.in_talk()).count()));
     // Who cannot, and why, from the skip rows.
     let many = v(Situation::VeryManyNames);
     let reason = |b: &str| {
@@ -339,6 +390,7 @@ fn guide_picks_the_fixture_winners() {
             "gproc",
             "monitor-registry",
             "registry-dashmap",
+            "registry-local",
             "registry-scc"
         ]
     );
