@@ -130,6 +130,23 @@ fn runs_merge_carry_their_id_and_keep_their_environment() {
         Some(third.id.as_str())
     );
 
+    // The report names both runs whose rows remain, each with its own kept environment.
+    let report_dir = temp_dir("merge-report");
+    naming_bench::report::build(std::slice::from_ref(&out), &report_dir).unwrap();
+    let md = fs::read_to_string(report_dir.join("REPORT.md")).unwrap();
+    for run in [&second, &third] {
+        let line = md
+            .lines()
+            .find(|l| l.contains(&format!("run `{}`", run.id)))
+            .unwrap_or_else(|| panic!("run {} not listed:\n{md}", run.id));
+        assert!(line.contains("backends="), "{line}");
+    }
+    assert!(
+        !md.contains(&format!("run `{}`", first.id)),
+        "no rows of it remain"
+    );
+    let _ = fs::remove_dir_all(&report_dir);
+
     // No temporary file is left behind.
     for e in fs::read_dir(&out).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();

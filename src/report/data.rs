@@ -21,6 +21,9 @@ pub struct Source {
     pub tag: String,
     /// Its `environment.json`, if it has one.
     pub env: Option<Environment>,
+    /// Every run its rows came from: the run id, that run's own environment
+    /// (`runs/<id>.json`, where kept) and how many of the rows are its.
+    pub runs: Vec<(String, Option<Environment>, usize)>,
 }
 
 impl Source {
@@ -31,6 +34,49 @@ impl Source {
             None => format!("`{}`: no environment.json (machine unknown)", self.tag),
         }
     }
+
+    /// Each run in one line: its id, its row count, and its own machine, revision, mode,
+    /// load and settings where `runs/<id>.json` was kept.
+    pub fn describe_runs(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .map(|(id, env, n)| {
+                let id = if id.is_empty() { "(no run id)" } else { id };
+                match env {
+                    Some(e) => {
+                        let load = match (&e.load_start, &e.load_end) {
+                            (Some(a), Some(b)) => format!("load {a} at start, {b} at end"),
+                            (Some(a), None) => format!("load {a} at start"),
+                            _ => "load not recorded".into(),
+                        };
+                        let settings = e.settings.as_deref().unwrap_or("settings not recorded");
+                        format!("run `{id}`: {n} rows; {}; {load}; {settings}", e.summary())
+                    }
+                    None => format!("run `{id}`: {n} rows; its environment was not kept"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The runs `rows` came from, in order of first appearance, each with its kept environment
+/// (`dir/runs/<id>.json`) and row count.
+fn runs_of(dir: &Path, rows: &[Row]) -> Vec<(String, Option<Environment>, usize)> {
+    let mut out: Vec<(String, Option<Environment>, usize)> = Vec::new();
+    for r in rows {
+        match out.iter_mut().find(|(id, ..)| *id == r.run) {
+            Some(run) => run.2 += 1,
+            None => {
+                let kept = dir.join("runs").join(format!("{}.json", r.run));
+                let env = (!r.run.is_empty())
+                    .then(|| fs::read_to_string(kept).ok())
+                    .flatten()
+                    .and_then(|t| Environment::from_json(&t));
+                out.push((r.run.clone(), env, 1));
+            }
+        }
+    }
+    out
 }
 
 /// A row, the source it came from, and its series key.
@@ -186,6 +232,7 @@ impl Data {
                 dir: dir.clone(),
                 tag,
                 env,
+                runs: runs_of(dir, &read),
             });
             rows.extend(read.into_iter().map(|row| (row, i)));
         }

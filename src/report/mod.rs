@@ -492,9 +492,15 @@ fn document(
          the decision guide."
             .into(),
     ));
-    b.push(Block::Para("Results came from:".into()));
+    b.push(Block::Para(
+        "Results came from (each directory's latest run, then every run whose rows it holds):"
+            .into(),
+    ));
     b.push(Block::List(
-        data.sources.iter().map(Source::describe).collect(),
+        data.sources
+            .iter()
+            .flat_map(|s| std::iter::once(s.describe()).chain(s.describe_runs()))
+            .collect(),
     ));
     guide_blocks(guide, &mut b);
 
