@@ -102,17 +102,62 @@ pub fn units(workload: &str, backends: Option<&[String]>) -> Vec<String> {
     out
 }
 
-/// Measures one unit in this process: the body of `naming-bench measure`.
+/// The sizes of the workloads whose sizes each get a process of their own (the number of
+/// names, or of group members): what one size leaves in the allocator or the maps must
+/// not weigh on the next.
+fn sizes_of(workload: &str, specs: &Specs) -> Option<Vec<usize>> {
+    match workload {
+        "lookup" => Some(specs.lookup.sizes.clone()),
+        "scale" => Some(specs.scale.sizes.clone()),
+        "fanout" => Some(specs.fanout.members.clone()),
+        _ => None,
+    }
+}
+
+/// `specs` with `workload`'s sizes cut to `size` alone.
+fn at_size(workload: &str, specs: &Specs, size: usize) -> Specs {
+    let mut one = specs.clone();
+    match workload {
+        "lookup" => one.lookup.sizes = vec![size],
+        "scale" => one.scale.sizes = vec![size],
+        "fanout" => one.fanout.members = vec![size],
+        _ => {}
+    }
+    one
+}
+
+/// The units of `workload` with each backend split by size where the workload has sizes
+/// (`label@size`).
+pub fn units_by_size(workload: &str, backends: Option<&[String]>, specs: &Specs) -> Vec<String> {
+    let units = units(workload, backends);
+    match sizes_of(workload, specs) {
+        Some(sizes) if sizes.len() > 1 => units
+            .iter()
+            .flat_map(|u| sizes.iter().map(move |s| format!("{u}@{s}")))
+            .collect(),
+        _ => units,
+    }
+}
+
+/// Measures one unit in this process: the body of `naming-bench measure`. A unit
+/// `label@size` measures that backend at that size alone.
 pub fn measure_unit(
     workload: &str,
     unit: &str,
     specs: &Specs,
     progress: &dyn Progress,
 ) -> Vec<Row> {
+    let sized = unit
+        .rsplit_once('@')
+        .and_then(|(label, size)| Some((label, size.parse::<usize>().ok()?)));
+    let (unit, specs) = match sized {
+        Some((label, size)) => (label, at_size(workload, specs, size)),
+        None => (unit, specs.clone()),
+    };
     match unit {
-        WHOLE => run_workload(workload, specs, None, progress),
+        WHOLE => run_workload(workload, &specs, None, progress),
         FLOORS => routing::routing_floors(&specs.routing, progress),
-        label => run_contenders(workload, specs, Some(&[label.to_string()]), progress),
+        label => run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
     }
 }
 
@@ -242,7 +287,7 @@ pub struct Plan<'a> {
 /// order, and returns one row per point (median, range, repeat count). Routing's ratio to
 /// the direct call is taken from the aggregated medians.
 pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> Result<Vec<Row>, RunError> {
-    let mut units = units(workload, plan.backends);
+    let mut units = units_by_size(workload, plan.backends, plan.specs);
     let mut rows = Vec::new();
     for r in 0..plan.repeats.max(1) {
         shuffle(
@@ -279,6 +324,17 @@ mod tests {
         assert_eq!(units("reshard", None), [WHOLE]);
         let one = units("lookup", Some(&["gproc".to_string()]));
         assert_eq!(one, ["gproc"]);
+        let mut specs = Specs::tiny();
+        specs.scale.sizes = vec![10, 20, 30];
+        let sized = units_by_size("scale", Some(&["gproc".to_string()]), &specs);
+        assert_eq!(sized, ["gproc@10", "gproc@20", "gproc@30"]);
+        specs.scale.sizes = vec![10];
+        assert_eq!(
+            units_by_size("scale", Some(&["gproc".to_string()]), &specs),
+            ["gproc"]
+        );
+        assert_eq!(at_size("scale", &specs, 7).scale.sizes, [7]);
+        assert_eq!(units_by_size("reshard", None, &specs), [WHOLE]);
         let mut a: Vec<u32> = (0..20).collect();
         shuffle(&mut a, 7);
         let mut b = a.clone();
