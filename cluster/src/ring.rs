@@ -72,7 +72,8 @@ impl Ring {
     }
 }
 
-/// Now, in unix nanoseconds: the registration stamp conflicts are decided by.
+/// Now by this machine's clock, in unix nanoseconds (a node stamps registrations with
+/// [`NodeCore::stamp`], which adds its clock offset).
 pub fn now_stamp() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -341,6 +342,9 @@ impl RingNames {
 
     /// Names this node holds as owner, with their pids.
     pub fn owned(&self) -> Vec<(String, Pid)> {
+        if self.inner.core.resyncing() {
+            return Vec::new();
+        }
         self.inner
             .owned
             .iter()
@@ -363,6 +367,9 @@ impl RingNames {
 
     /// RPC handler: a lookup sent to this node as owner; misses are counted.
     pub fn handle_lookup(&self, name: &str) -> Option<Pid> {
+        if self.inner.core.resyncing() {
+            return None;
+        }
         let found = self.inner.owned.get(name).map(|e| e.value().0);
         if found.is_none() {
             self.inner
@@ -379,7 +386,12 @@ impl RingNames {
         self.inner.owner_merge(entries).await
     }
 
+    /// While this node re-synchronises after a freeze its ring and owner table may be stale,
+    /// so it answers nothing (see [`NodeCore::resyncing`]).
     async fn lookup_pid(&self, text: &str) -> Option<Pid> {
+        if self.inner.core.resyncing() {
+            return None;
+        }
         let owner = self.inner.owner_of(text)?;
         if owner == self.inner.me() {
             return self.handle_lookup(text);
@@ -406,7 +418,7 @@ impl Naming for RingNames {
         let inner = &self.inner;
         let pid = process.pid();
         let text = name.to_text();
-        let stamp = now_stamp();
+        let stamp = inner.core.stamp();
         inner
             .core
             .hold_local(process, &self.observer, name.clone(), 0)?;
