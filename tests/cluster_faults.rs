@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use naming_cluster::measure::{spawn_named, whereis, DISTRIBUTED};
-use naming_cluster::wire::{WireCallError, WirePid};
-use naming_cluster::{Backend, Cluster, ClusterOpts, Payload};
+use naming_cluster::measure::{call_latency, netsplit, spawn_named, whereis, DISTRIBUTED};
+use naming_cluster::netns::Netem;
+use naming_cluster::wire::{WireCallError, WireNamingError, WirePid};
+use naming_cluster::{Backend, Cluster, ClusterOpts, NetworkMode, Payload};
 
 /// Clusters are heavy on a 2-core machine and failure detection is timing-based: one at a time.
 static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -458,4 +459,341 @@ async fn a_frozen_node_resumed_never_answers_as_owner_of_names_it_lost() {
     }
     assert!(freezes >= 1, "node 3's watchdog never noticed the freeze");
     eprintln!("frozen-node test took {:?}", t0.elapsed());
+}
+
+/// Item 5a: node 3 is cut off from every etcd member (an `ip rule` in its namespace) while
+/// its links to the other nodes stay up, and later reconnected. Stated outcome (global-etcd;
+/// the other backends do not use etcd): while cut, a registration on node 3 fails with
+/// `RegistryDown`; its lease lapses, so within the TTL plus [`LEASE_SLACK`] nodes 1 and 2
+/// see its names released and node 1 can claim them; from the TTL on node 3 no longer
+/// answers its own processes for them; never do two nodes answer different owners once
+/// node 1 holds them; after the reconnection node 3 re-claims, finds them taken, kills its
+/// old processes and answers node 1's. Needs network namespaces (skipped, saying so, in
+/// fault-injection mode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_etcd_loses_its_names_to_the_others() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let Some(opts) = opts_with_etcd(3) else {
+        return;
+    };
+    let ttl = Duration::from_secs(opts.lease_ttl_secs as u64);
+    let t0 = Instant::now();
+    let cluster = Cluster::start(opts).await.expect("cluster starts");
+    if cluster.mode() != NetworkMode::Namespaces {
+        eprintln!(
+            "skipped: cutting one node from etcd needs network namespaces; this run uses fault injection"
+        );
+        return;
+    }
+    let all = [1, 2, 3];
+    let b = Backend::Global;
+    let mut held = Vec::new();
+    for i in 0..2 {
+        let name = format!("cut-off-{i}");
+        let pid = spawn_named(&cluster, 3, b, &name)
+            .await
+            .unwrap()
+            .expect("registers");
+        let seen = within(Duration::from_secs(10), || async {
+            views(&cluster, &all, b, &name)
+                .await
+                .iter()
+                .all(|v| *v == Some(pid))
+        })
+        .await;
+        assert!(seen.is_some(), "{name} never visible everywhere");
+        held.push((name, pid));
+    }
+
+    cluster
+        .cut_from_etcd(3, true)
+        .expect("cut node 3 from etcd");
+    let cut_at = Instant::now();
+    let refused = spawn_named(&cluster, 3, b, "cut-off-new").await.unwrap();
+    assert_eq!(refused, Err(WireNamingError::RegistryDown));
+    // The lease lapses: the others see the names released, and node 1 takes them.
+    let mut new = HashMap::new();
+    for (name, _) in &held {
+        let released = within(ttl + LEASE_SLACK, || async {
+            views(&cluster, &[1, 2], b, name)
+                .await
+                .iter()
+                .all(Option::is_none)
+        })
+        .await;
+        eprintln!(
+            "{name}: released on nodes 1 and 2 {:?} after the cut",
+            released.map(|_| cut_at.elapsed())
+        );
+        assert!(released.is_some(), "{name}: node 3's lease never lapsed");
+        let pid = spawn_named(&cluster, 1, b, name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{name}: node 1 could not take it: {e:?}"));
+        new.insert(name.clone(), pid);
+    }
+    if let Some(rest) = ttl.checked_sub(cut_at.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    // Past the TTL, node 3 does not answer its own processes; 1 and 2 agree on node 1's.
+    for (name, old) in &held {
+        let seen = views(&cluster, &all, b, name).await;
+        assert_ne!(seen[2], Some(*old), "{name}: node 3 still answers {old:?}");
+        assert_eq!(&seen[..2], &[Some(new[name]); 2], "{name}: {seen:?}");
+    }
+
+    cluster.cut_from_etcd(3, false).expect("reconnect node 3");
+    for (name, old) in &held {
+        let agreed = within(Duration::from_secs(10), || async {
+            let dead = !cluster
+                .client(3)
+                .unwrap()
+                .alive(ctx!(), vec![*old])
+                .await
+                .expect("alive")[0];
+            dead && views(&cluster, &all, b, name)
+                .await
+                .iter()
+                .all(|v| *v == Some(new[name]))
+        })
+        .await;
+        assert!(
+            agreed.is_some(),
+            "{name}: after the reconnection not every node answers node 1's process, or node 3's old one lives"
+        );
+    }
+    eprintln!("etcd cut-off test took {:?}", t0.elapsed());
+}
+
+/// Slack on top of the lease TTL for a lapsed lease to be seen released: etcd's expiry
+/// sweep (0.5 s), the watch, and a loaded machine.
+const LEASE_SLACK: Duration = Duration::from_secs(3);
+
+/// Item 5b: two of the three etcd members are killed (quorum lost), then started again.
+/// Stated outcome (global-etcd): while quorum is lost, a registration fails with
+/// `RegistryDown` on every node and a name already held cannot get a second owner (every
+/// node answers its owner or, once its own lease may have lapsed, nothing); once the
+/// members are back, registrations work again within 15 s and every name still has its
+/// one original owner, answered by every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_losing_quorum_refuses_registrations_and_recovers_without_duplicates() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let Some(opts) = opts_with_etcd(3) else {
+        return;
+    };
+    let t0 = Instant::now();
+    let mut cluster = Cluster::start(opts).await.expect("cluster starts");
+    let all = [1, 2, 3];
+    let b = Backend::Global;
+    let mut held = Vec::new();
+    for node in all {
+        let name = format!("quorum-held-{node}");
+        let pid = spawn_named(&cluster, node, b, &name)
+            .await
+            .unwrap()
+            .expect("registers");
+        let seen = within(Duration::from_secs(10), || async {
+            views(&cluster, &all, b, &name)
+                .await
+                .iter()
+                .all(|v| *v == Some(pid))
+        })
+        .await;
+        assert!(seen.is_some(), "{name} never visible everywhere");
+        held.push((name, pid));
+    }
+
+    let etcd = cluster.etcd_mut().expect("etcd runs");
+    assert!(etcd.kill_member(1) && etcd.kill_member(2), "members killed");
+    let lost_at = Instant::now();
+    for node in all {
+        let r = spawn_named(&cluster, node, b, &format!("quorum-new-{node}"))
+            .await
+            .unwrap();
+        assert_eq!(r, Err(WireNamingError::RegistryDown), "node {node}");
+    }
+    // A held name taken from another node: refused (typed), never a second owner.
+    let (name, _) = &held[0];
+    let r = spawn_named(&cluster, 2, b, name).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            Err(WireNamingError::RegistryDown) | Err(WireNamingError::AlreadyRegistered(_))
+        ),
+        "{r:?}"
+    );
+    for (name, pid) in &held {
+        let seen = views(&cluster, &all, b, name).await;
+        assert!(
+            seen.iter().all(|v| v.is_none() || *v == Some(*pid)),
+            "{name} during the quorum loss: {seen:?}"
+        );
+    }
+    eprintln!("quorum lost for {:?}", lost_at.elapsed());
+
+    let etcd = cluster.etcd_mut().expect("etcd runs");
+    assert!(etcd.restart_member(1).expect("member 1 starts"));
+    assert!(etcd.restart_member(2).expect("member 2 starts"));
+    let back_at = Instant::now();
+    let mut registered = None;
+    while registered.is_none() && back_at.elapsed() < Duration::from_secs(15) {
+        registered = spawn_named(&cluster, 1, b, "quorum-after")
+            .await
+            .unwrap()
+            .ok()
+            .map(|_| back_at.elapsed());
+        if registered.is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    eprintln!("registrations work again {registered:?} after the restart");
+    assert!(
+        registered.is_some(),
+        "no registration within 15 s of quorum returning"
+    );
+    for (name, pid) in &held {
+        let agreed = within(Duration::from_secs(10), || async {
+            views(&cluster, &all, b, name)
+                .await
+                .iter()
+                .all(|v| *v == Some(*pid))
+        })
+        .await;
+        assert!(
+            agreed.is_some(),
+            "{name}: not back to its one owner {pid:?}"
+        );
+    }
+    eprintln!("quorum test took {:?}", t0.elapsed());
+}
+
+/// Item 4: clocks skewed two minutes apart. The backends that resolve conflicts by
+/// registration stamps are gossip-replicated and hash-ring (syn's rule: the more recent
+/// stamp wins, ties to the higher pid); global-etcd needs no clocks (etcd orders the
+/// writes). Node 1's clock runs a minute ahead and nodes 2 and 3 a minute behind; the
+/// cluster is cut into {1} and {2, 3}, the same names are registered on both sides (node 1
+/// first), and the cut heals. Stated outcome for gossip-replicated and hash-ring: every name
+/// ends with exactly one owner, the same on every node, nothing lost and every loser
+/// killed. The rule is a total order on (stamp, pid) that every node evaluates on the same
+/// claims, so uniqueness does not depend on synchronised clocks; what skew changes is only
+/// which registration wins (here node 1's earlier one, its stamp being ahead), as with syn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skewed_clocks_still_leave_one_owner_per_name_after_a_heal() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let mut opts = ClusterOpts::new(3, BINARY);
+    opts.etcd = false;
+    let cluster = Cluster::start(opts).await.expect("cluster starts");
+    for (node, offset_ms) in [(1, 60_000), (2, -60_000), (3, -60_000)] {
+        cluster
+            .client(node)
+            .unwrap()
+            .set_clock_offset(ctx!(), offset_ms)
+            .await
+            .expect("clock skewed");
+    }
+    for b in [Backend::Gossip, Backend::Ring] {
+        let o = netsplit(&cluster, b, &[1], 3, 1, Duration::from_secs(25))
+            .await
+            .expect("netsplit scenario runs");
+        eprintln!("{}: {o:?}", b.label());
+        assert_eq!(o.accepted_both_sides, o.split_names, "{o:?}");
+        assert!(
+            o.converged_after.is_some(),
+            "{}: no convergence: {o:?}",
+            b.label()
+        );
+        assert_eq!(o.duplicates_after, 0, "{}: {o:?}", b.label());
+        assert_eq!(o.lost, 0, "{}: {o:?}", b.label());
+        assert_eq!(o.losers_alive, 0, "{}: {o:?}", b.label());
+    }
+    eprintln!("clock-skew test took {:?}", t0.elapsed());
+}
+
+/// The link impairment of item 6, on every node's link: 5% loss, 20 ms ± 10 ms delay, 25%
+/// reordering.
+const IMPAIRED: Netem = Netem {
+    loss_pct: 5.0,
+    delay_ms: 20,
+    jitter_ms: 10,
+    reorder_pct: 25.0,
+};
+
+/// Item 6: every node's link loses 5% of packets, delays them 20 ms ± 10 ms and reorders
+/// 25% (`tc netem` in the namespaces). Stated outcome, for every distributed backend: each
+/// call through a name returns (a reply or a typed error: `NoProc`, `Timeout`) within the
+/// probe's 1 s timeout plus the transport deadline, so a round of calls never hangs and no
+/// node panics; registrations of the same name from two nodes while impaired end, once the
+/// links are clean again, with one owner that every node answers. Skipped, saying why,
+/// without namespaces or without the kernel's `sch_netem`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lossy_delayed_reordered_links_give_typed_errors_and_no_duplicates() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let Some(opts) = opts_with_etcd(3) else {
+        return;
+    };
+    let t0 = Instant::now();
+    let cluster = Cluster::start(opts).await.expect("cluster starts");
+    if cluster.mode() != NetworkMode::Namespaces {
+        eprintln!("skipped: tc netem needs network namespaces; this run uses fault injection");
+        return;
+    }
+    if let Err(e) = cluster.impair(1, Some(&IMPAIRED)) {
+        eprintln!("skipped: tc netem is not available here ({e})");
+        return;
+    }
+    let all = [1, 2, 3];
+    for id in all {
+        cluster.impair(id, Some(&IMPAIRED)).expect("netem");
+    }
+    let mut taken: HashMap<Backend, bool> = HashMap::new();
+    for b in DISTRIBUTED {
+        let names: Vec<String> = (0..3).map(|i| format!("lossy-{}-{i}", b.label())).collect();
+        for name in &names {
+            // Refused registrations are typed; the call round below counts what exists.
+            let _ = spawn_named(&cluster, 2, b, name).await.unwrap();
+        }
+        let report = tokio::time::timeout(
+            Duration::from_secs(60),
+            call_latency(&cluster, b, 1, &names, 5),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{}: calls hung on the lossy links", b.label()))
+        .expect("probe");
+        eprintln!("{}: {report:?}", b.label());
+        assert_eq!(
+            report.ok + report.failed + report.not_found,
+            15,
+            "{}: every call returned",
+            b.label()
+        );
+        // Contested while impaired: the same name from nodes 1 and 3.
+        let contested = format!("lossy-contested-{}", b.label());
+        let (r1, r3) = tokio::join!(
+            spawn_named(&cluster, 1, b, &contested),
+            spawn_named(&cluster, 3, b, &contested)
+        );
+        let (r1, r3) = (r1.unwrap(), r3.unwrap());
+        eprintln!("{}: contested: {r1:?} / {r3:?}", b.label());
+        taken.insert(b, r1.is_ok() || r3.is_ok());
+    }
+    for id in all {
+        cluster.impair(id, None).expect("clean links");
+    }
+    for b in DISTRIBUTED {
+        let contested = format!("lossy-contested-{}", b.label());
+        // One owner everywhere; no owner only if both registrations were refused.
+        let agreed = within(Duration::from_secs(15), || async {
+            let seen = views(&cluster, &all, b, &contested).await;
+            seen.iter().all(|v| *v == seen[0]) && (seen[0].is_some() || !taken[&b])
+        })
+        .await;
+        assert!(
+            agreed.is_some(),
+            "{}: after the links recovered the nodes answer {:?}",
+            b.label(),
+            views(&cluster, &all, b, &contested).await
+        );
+    }
+    eprintln!("netem test took {:?}", t0.elapsed());
 }

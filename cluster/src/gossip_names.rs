@@ -12,7 +12,9 @@
 //! index: no network on the read path. The same task applies syn's rule: a local process
 //! whose name another live node also claims with a more recent stamp is killed with
 //! reason `name conflict`, which unpublishes it through its exit path. A dead node's names
-//! vanish when failure detection declares it dead.
+//! vanish when failure detection declares it dead. A node that was frozen past failure
+//! detection (its watchdog saw the gap) does not answer for its own processes until it has
+//! re-synchronised ([`NodeCore::resyncing`](crate::node::NodeCore::resyncing)).
 //!
 //! **Costs**: reads are local; a registration is visible elsewhere after a gossip round or
 //! a few; memory per node holds every node's names; during a split a name can have two

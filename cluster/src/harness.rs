@@ -323,6 +323,58 @@ impl Cluster {
         self.etcd.as_ref()
     }
 
+    /// The etcd cluster beside the nodes, to kill and restart members.
+    pub fn etcd_mut(&mut self) -> Option<&mut EtcdCluster> {
+        self.etcd.as_mut()
+    }
+
+    /// Cuts node `id` off from every etcd member (`cut = false` restores it) while its links
+    /// to the other nodes, and theirs to etcd, stay up. Needs network namespaces: a
+    /// [`ClusterError::Net`] in fault-injection mode.
+    pub fn cut_from_etcd(&self, id: u32, cut: bool) -> Result<(), ClusterError> {
+        let net = self.net.as_ref().ok_or_else(|| {
+            ClusterError::Net("cutting a node from etcd needs network namespaces".into())
+        })?;
+        let i = self
+            .launch
+            .addrs
+            .iter()
+            .position(|(n, _, _)| *n == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        for endpoint in &self.launch.endpoints {
+            let port: u16 = endpoint
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .ok_or_else(|| ClusterError::Etcd(format!("no port in {endpoint}")))?;
+            let r = if cut {
+                net.block_port(i, port)
+            } else {
+                net.unblock_port(i, port)
+            };
+            r.map_err(|e| ClusterError::Net(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Impairs node `id`'s link with `tc netem` (`None` restores it). Needs network
+    /// namespaces and the kernel's `sch_netem`: a [`ClusterError::Net`] saying which is
+    /// missing otherwise.
+    pub fn impair(&self, id: u32, netem: Option<&crate::netns::Netem>) -> Result<(), ClusterError> {
+        let net = self
+            .net
+            .as_ref()
+            .ok_or_else(|| ClusterError::Net("link impairment needs network namespaces".into()))?;
+        let i = self
+            .launch
+            .addrs
+            .iter()
+            .position(|(n, _, _)| *n == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        net.impair(i, netem)
+            .map_err(|e| ClusterError::Net(e.to_string()))
+    }
+
     /// How partitions are made in this cluster.
     pub fn mode(&self) -> NetworkMode {
         self.mode

@@ -15,7 +15,8 @@
 //! every node re-asserts its own live names with their (possibly new) owners. Handoffs and
 //! re-assertions merge by syn's rule: the more recent registration wins, the other process
 //! is killed (the loser is told). Lookups that reach an owner before its entries arrive
-//! miss; they are counted.
+//! miss; they are counted. A node that was frozen past failure detection answers no lookup
+//! until it has re-synchronised ([`NodeCore::resyncing`]).
 //!
 //! **Costs**: a lookup is one round trip unless the owner is local (1/N of names); nothing
 //! is replicated, so memory per node is names/N; consistency follows membership, which is
