@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure Debian's etcd-server (and iproute2, for the netsplit namespaces) is installed:
+# Makes sure Debian's etcd-server (and iproute2, for the netsplit namespaces and tc) is installed:
 # the multi-node tests and workloads start a real 3-member etcd cluster on loopback
 # themselves; they need only the binary. Sourced by scripts/test.sh and scripts/compare.sh.
 set -euo pipefail
@@ -7,6 +7,8 @@ set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# tc (iproute2 too) impairs links in the netem test, which skips, saying why, without it.
+command -v tc >/dev/null 2>&1 || [ -x /usr/sbin/tc ] || [[ " ${need[*]} " == *" iproute2 "* ]] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     sudo=""

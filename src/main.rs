@@ -136,6 +136,10 @@ enum Command {
         /// The cluster's id (gossip cluster and etcd key prefix).
         #[arg(long)]
         cluster_id: String,
+        /// This incarnation of the node (the creation its pids carry); default: from the
+        /// start time.
+        #[arg(long)]
+        creation: Option<u32>,
     },
 }
 
@@ -428,6 +432,7 @@ fn main() -> ExitCode {
             etcd,
             lease_ttl,
             cluster_id,
+            creation,
         } => run_node(naming_cluster::NodeConfig {
             id,
             rpc,
@@ -436,6 +441,7 @@ fn main() -> ExitCode {
             etcd,
             lease_ttl_secs: lease_ttl,
             cluster_id,
+            creation,
         }),
     };
     match result {

@@ -75,12 +75,57 @@ struct Member {
     client_url: String,
     child: Option<Child>,
     log: PathBuf,
+    /// Its command line (after the binary), to start it again over its data dir.
+    args: Vec<std::ffi::OsString>,
 }
 
 /// A running local etcd cluster. Every member is killed, and the data dir removed, on drop.
 pub struct EtcdCluster {
     members: Vec<Member>,
     dir: PathBuf,
+    binary: PathBuf,
+}
+
+/// Spawns an etcd member: `binary args`, stderr appended to `log`, killed by the kernel when
+/// this process dies.
+fn spawn_member(
+    binary: &Path,
+    args: &[std::ffi::OsString],
+    log: &Path,
+) -> Result<Child, EtcdError> {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io_err(format!("opening {}", log.display())))?;
+    let parent = std::process::id() as libc::pid_t;
+    let mut cmd = Command::new(binary);
+    cmd.args(args)
+        .env_remove("ETCD_NAME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file));
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    spawn_child(cmd).map_err(io_err(format!("spawning {}", binary.display())))
 }
 
 impl std::fmt::Debug for EtcdCluster {
@@ -214,6 +259,7 @@ impl EtcdCluster {
         let mut cluster = EtcdCluster {
             members: Vec::with_capacity(n),
             dir,
+            binary: binary.clone(),
         };
         let peer = |i: usize| url(cfg.ip, ports[2 * i + 1]);
         let initial: Vec<String> = (0..n).map(|i| format!("m{i}={}", peer(i))).collect();
@@ -224,69 +270,44 @@ impl EtcdCluster {
             .and_then(|s| s.to_str())
             .unwrap_or("naming-bench")
             .to_string();
-        let parent = std::process::id() as libc::pid_t;
         for i in 0..n {
             let name = format!("m{i}");
             let client_url = url(cfg.ip, ports[2 * i]);
             let log = cluster.dir.join(format!("{name}.log"));
-            let log_file =
-                File::create(&log).map_err(io_err(format!("creating {}", log.display())))?;
-            let mut cmd = Command::new(&binary);
-            cmd.arg("--name")
-                .arg(&name)
-                .arg("--data-dir")
-                .arg(cluster.dir.join(&name))
-                .arg("--listen-client-urls")
-                .arg(&client_url)
-                .arg("--advertise-client-urls")
-                .arg(&client_url)
-                .arg("--listen-peer-urls")
-                .arg(peer(i))
-                .arg("--initial-advertise-peer-urls")
-                .arg(peer(i))
-                .arg("--initial-cluster")
-                .arg(&initial)
-                .arg("--initial-cluster-state")
-                .arg("new")
-                .arg("--initial-cluster-token")
-                .arg(&token)
-                .arg("--heartbeat-interval")
-                .arg(cfg.heartbeat_ms.to_string())
-                .arg("--election-timeout")
-                .arg(cfg.election_ms.to_string())
-                .arg("--snapshot-count")
-                .arg("100000")
-                .env_remove("ETCD_NAME")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log_file));
-            // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::prctl(
-                        libc::PR_SET_PDEATHSIG,
-                        libc::SIGKILL as libc::c_ulong,
-                        0,
-                        0,
-                        0,
-                    ) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    // The parent may have died before prctl took effect.
-                    if libc::getppid() != parent {
-                        libc::_exit(1);
-                    }
-                    Ok(())
-                });
-            }
-            let child =
-                spawn_child(cmd).map_err(io_err(format!("spawning {}", binary.display())))?;
+            let args: Vec<std::ffi::OsString> = vec![
+                "--name".into(),
+                name.clone().into(),
+                "--data-dir".into(),
+                cluster.dir.join(&name).into(),
+                "--listen-client-urls".into(),
+                client_url.clone().into(),
+                "--advertise-client-urls".into(),
+                client_url.clone().into(),
+                "--listen-peer-urls".into(),
+                peer(i).into(),
+                "--initial-advertise-peer-urls".into(),
+                peer(i).into(),
+                "--initial-cluster".into(),
+                initial.clone().into(),
+                "--initial-cluster-state".into(),
+                "new".into(),
+                "--initial-cluster-token".into(),
+                token.clone().into(),
+                "--heartbeat-interval".into(),
+                cfg.heartbeat_ms.to_string().into(),
+                "--election-timeout".into(),
+                cfg.election_ms.to_string().into(),
+                "--snapshot-count".into(),
+                "100000".into(),
+            ];
+            let _ = std::fs::remove_file(&log);
+            let child = spawn_member(&binary, &args, &log)?;
             cluster.members.push(Member {
                 name,
                 client_url,
                 child: Some(child),
                 log,
+                args,
             });
         }
         cluster.wait_healthy(cfg.start_timeout).await?;
@@ -356,6 +377,20 @@ impl EtcdCluster {
             }
             None => false,
         }
+    }
+
+    /// Starts killed member `i` again over its data dir (it rejoins with its log and data,
+    /// as a rebooted machine would). Returns false if `i` is out of range or still running.
+    pub fn restart_member(&mut self, i: usize) -> Result<bool, EtcdError> {
+        let binary = self.binary.clone();
+        let Some(m) = self.members.get_mut(i) else {
+            return Ok(false);
+        };
+        if m.child.is_some() {
+            return Ok(false);
+        }
+        m.child = Some(spawn_member(&binary, &m.args, &m.log)?);
+        Ok(true)
     }
 
     /// The last `max_bytes` of member `i`'s stderr log (for diagnosing failures).

@@ -11,7 +11,9 @@
 //! deleted by etcd when its lease expires. If a node's lease lapses while it lives (a
 //! partition longer than the TTL), it re-claims its names; those someone else took
 //! meanwhile lose, and their processes are killed with reason `name conflict` (the loser
-//! is told).
+//! is told). A node does not answer as owner of its own names while its lease may have
+//! lapsed (no keepalive answered within the TTL: frozen, or cut off from etcd), so a zombie
+//! never serves names etcd may have handed to another node.
 //!
 //! **Costs**: a registration is a consensus round trip (milliseconds), lookups are local;
 //! never two owners; a node that cannot reach etcd cannot register (`RegistryDown`);

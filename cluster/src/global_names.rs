@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -53,16 +53,16 @@ pub enum ClaimError {
     Unavailable(#[from] EtcdError),
 }
 
-/// Encode a pid as an etcd value.
+/// Encode a pid as an etcd value: `"{node}.{creation}.{serial}"`.
 pub fn encode_pid(pid: Pid) -> String {
-    format!("{}.{}", pid.node(), pid.serial())
+    format!("{}.{}.{}", pid.node(), pid.creation(), pid.serial())
 }
 
 /// Decode an etcd value written by [`encode_pid`]; `None` if malformed.
 pub fn decode_pid(value: &[u8]) -> Option<Pid> {
     let s = std::str::from_utf8(value).ok()?;
-    let (node, serial) = s.split_once('.')?;
-    Some(Pid::new(node.parse().ok()?, serial.parse().ok()?))
+    let (node, rest) = s.split_once('.')?;
+    crate::replicated::parse_local_pid(node.parse().ok()?, rest).filter(|_| rest.contains('.'))
 }
 
 struct Shared {
@@ -79,6 +79,11 @@ struct Shared {
     /// name -> (pid, revision of the write that set it). Events older than the entry are ignored.
     cache: DashMap<String, (Pid, i64)>,
     own: DashMap<String, Pid>,
+    /// Until when the current lease is surely alive in etcd: the send time of the last grant
+    /// or keepalive etcd answered, plus the TTL it gave. Past it, etcd may have expired the
+    /// lease and handed this node's names to others, so this node does not answer as their
+    /// owner (a frozen or cut-off node must not serve names it may have lost).
+    valid_until: Mutex<Instant>,
     lost_tx: mpsc::UnboundedSender<(String, Pid)>,
 }
 
@@ -101,6 +106,21 @@ impl std::fmt::Debug for EtcdNames {
 }
 
 impl Shared {
+    /// Records that etcd, asked at `sent`, kept the lease alive for `ttl_secs` more seconds.
+    fn lease_alive(&self, sent: Instant, ttl_secs: i64) {
+        let until = sent + Duration::from_secs(ttl_secs.max(0) as u64);
+        let mut v = self.valid_until.lock();
+        if until > *v {
+            *v = until;
+        }
+    }
+
+    /// Whether this node's answer `pid` for a name can be given: always for another node's
+    /// process, for its own only while its lease is surely alive.
+    fn answerable(&self, pid: Pid) -> bool {
+        pid.node() != self.node || Instant::now() <= *self.valid_until.lock()
+    }
+
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.key_prefix)
     }
@@ -169,7 +189,9 @@ impl Shared {
         if self.lease.load(Ordering::Acquire) != dead {
             return Ok(());
         }
+        let sent = Instant::now();
         let fresh = self.kv.lease_grant(self.ttl).await?;
+        self.lease_alive(sent, self.ttl);
         self.lease.store(fresh, Ordering::Release);
         self.reclaim_pending.store(true, Ordering::Release);
         self.reclaim_all().await
@@ -239,12 +261,14 @@ impl Shared {
         loop {
             tick.tick().await;
             let lease = self.lease.load(Ordering::Acquire);
+            let sent = Instant::now();
             match self.kv.lease_keepalive_once(lease).await {
                 Ok(0) => {
                     // Lease gone (e.g. partitioned past the TTL): new lease, re-claim.
                     let _ = self.renew_lease(lease).await;
                 }
-                Ok(_) => {
+                Ok(ttl) => {
+                    self.lease_alive(sent, ttl);
                     if self.reclaim_pending.load(Ordering::Acquire) {
                         let _guard = self.renew.lock().await;
                         let _ = self.reclaim_all().await;
@@ -313,6 +337,7 @@ impl EtcdNames {
     ) -> Result<Self, EtcdError> {
         let kv = EtcdKv::new(endpoints, opts.request_timeout)?;
         let ttl = opts.lease_ttl_secs.max(1);
+        let sent = Instant::now();
         let lease = kv.lease_grant(ttl).await?;
         let (lost_tx, lost_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -325,6 +350,7 @@ impl EtcdNames {
             renew: tokio::sync::Mutex::new(()),
             cache: DashMap::new(),
             own: DashMap::new(),
+            valid_until: Mutex::new(sent + Duration::from_secs(ttl as u64)),
             lost_tx,
         });
         // Initial load before returning, so a fresh node sees the table at once.
@@ -383,9 +409,11 @@ impl EtcdNames {
     }
 
     /// The pid holding `name` as far as this node's replica knows (a local read; may lag etcd
-    /// by the watch delay).
+    /// by the watch delay). A name held by this node's own process is not answered while
+    /// its lease may have lapsed (no keepalive answered within the TTL).
     pub fn lookup(&self, name: &str) -> Option<Pid> {
-        self.shared.cache.get(name).map(|e| e.0)
+        let pid = self.shared.cache.get(name).map(|e| e.0)?;
+        self.shared.answerable(pid).then_some(pid)
     }
 
     /// The pid holding `name` as etcd says now (a linearizable read; one round trip).
@@ -410,11 +438,13 @@ impl EtcdNames {
         self.shared.cache.is_empty()
     }
 
-    /// Every `(name, pid)` in the local replica (a snapshot; for checks and tests).
+    /// Every `(name, pid)` in the local replica that [`lookup`](Self::lookup) would answer
+    /// (a snapshot; for checks and tests).
     pub fn snapshot(&self) -> Vec<(String, Pid)> {
         self.shared
             .cache
             .iter()
+            .filter(|e| self.shared.answerable(e.value().0))
             .map(|e| (e.key().clone(), e.value().0))
             .collect()
     }
@@ -460,6 +490,12 @@ mod tests {
     fn pid_values_round_trip() {
         let p = Pid::new(7, 1 << 40);
         assert_eq!(decode_pid(encode_pid(p).as_bytes()), Some(p));
+        let restarted = Pid::with_creation(7, u32::MAX, 3);
+        assert_eq!(
+            decode_pid(encode_pid(restarted).as_bytes()),
+            Some(restarted)
+        );
+        assert_eq!(decode_pid(b"7.3"), None);
         assert_eq!(decode_pid(b"7"), None);
         assert_eq!(decode_pid(b"x.1"), None);
         assert_eq!(decode_pid(&[0xff, b'.', b'1']), None);

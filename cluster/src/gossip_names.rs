@@ -6,13 +6,15 @@
 //! recent registration and kills the other process (the loser is told by its exit reason).
 //!
 //! **Here**: a node keeps its own processes in a local table tied to their exit paths and
-//! publishes each as a gossip key (`n/{name}` -> `serial:stamp`, groups as
-//! `g/{group}/{serial}`); chitchat replicates the keys, and a refresh task rebuilds the
+//! publishes each as a gossip key (`n/{name}` -> `creation.serial:stamp`, groups as
+//! `g/{group}/{creation}.{serial}`); chitchat replicates the keys, and a refresh task rebuilds the
 //! replicated index from the live members' keys. A lookup reads the local table, then the
 //! index: no network on the read path. The same task applies syn's rule: a local process
 //! whose name another live node also claims with a more recent stamp is killed with
 //! reason `name conflict`, which unpublishes it through its exit path. A dead node's names
-//! vanish when failure detection declares it dead.
+//! vanish when failure detection declares it dead. A node that was frozen past failure
+//! detection (its watchdog saw the gap) does not answer for its own processes until it has
+//! re-synchronised ([`NodeCore::resyncing`](crate::node::NodeCore::resyncing)).
 //!
 //! **Costs**: reads are local; a registration is visible elsewhere after a gossip round or
 //! a few; memory per node holds every node's names; during a split a name can have two
@@ -29,8 +31,9 @@ use process_runtime::{CallError, ExitObserver, HoldError, Name, Pid, ProcessRef}
 
 use crate::gossip::Gossip;
 use crate::node::NodeCore;
-use crate::replicated::{encode_value, Claim, ReplicatedIndex, NAME_PREFIX};
-use crate::ring::now_stamp;
+use crate::replicated::{
+    encode_value, local_pid_text, parse_local_pid, Claim, ReplicatedIndex, NAME_PREFIX,
+};
 
 /// How often the replicated index is rebuilt from gossip state.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(50);
@@ -64,7 +67,7 @@ impl ExitObserver for Observer {
     fn process_exited(&self, pid: Pid, name: &Name, tag: u32) {
         let text = name.to_text();
         let key = if tag == GROUP_TAG {
-            format!("{GROUP_PREFIX}{text}/{}", pid.serial())
+            format!("{GROUP_PREFIX}{text}/{}", local_pid_text(pid))
         } else {
             if self
                 .0
@@ -104,7 +107,7 @@ impl Inner {
                 let (p, stamp) = e.value();
                 (
                     format!("{NAME_PREFIX}{}", e.key()),
-                    encode_value(p.pid().serial(), *stamp),
+                    encode_value(p.pid(), *stamp),
                 )
             })
             .collect();
@@ -114,15 +117,12 @@ impl Inner {
         let mut groups: std::collections::HashMap<String, Vec<Pid>> =
             std::collections::HashMap::new();
         for (node, key, _) in self.gossip.scan(GROUP_PREFIX).await {
-            if let Some((group, serial)) = key
+            if let Some((group, pid)) = key
                 .strip_prefix(GROUP_PREFIX)
                 .and_then(|rest| rest.rsplit_once('/'))
             {
-                if let Ok(serial) = serial.parse::<u64>() {
-                    groups
-                        .entry(group.to_string())
-                        .or_default()
-                        .push(Pid::new(node, serial));
+                if let Some(pid) = parse_local_pid(node, pid) {
+                    groups.entry(group.to_string()).or_default().push(pid);
                 }
             }
         }
@@ -191,7 +191,11 @@ impl GossipNames {
         for e in self.inner.local.iter() {
             out.entry(e.key().clone()).or_insert(e.value().0.pid());
         }
-        out.into_iter().collect()
+        let me = self.inner.core.id();
+        let withheld = self.inner.core.resyncing();
+        out.into_iter()
+            .filter(|(_, p)| !(withheld && p.node() == me))
+            .collect()
     }
 
     /// The members of `group` on every live node.
@@ -212,19 +216,25 @@ impl GossipNames {
         let key = format!(
             "{GROUP_PREFIX}{}/{}",
             group.to_text(),
-            process.pid().serial()
+            local_pid_text(process.pid())
         );
         self.inner.gossip.delete(&key).await;
         true
     }
 
+    /// The owner of `text`: a live local holder, else the index's winner. While this node
+    /// re-synchronises after a freeze it does not answer for its own processes (the cluster
+    /// may have given their names away meanwhile; see [`NodeCore::resyncing`]).
     fn lookup_pid(&self, text: &str) -> Option<Pid> {
+        let me = self.inner.core.id();
+        let withheld = self.inner.core.resyncing();
         if let Some(e) = self.inner.local.get(text) {
-            if e.value().0.is_alive() {
+            if e.value().0.is_alive() && !withheld {
                 return Some(e.value().0.pid());
             }
         }
-        self.inner.index.read().lookup(text).map(|c| c.pid)
+        let pid = self.inner.index.read().lookup(text).map(|c| c.pid)?;
+        (!(withheld && pid.node() == me)).then_some(pid)
     }
 }
 
@@ -246,7 +256,7 @@ impl Naming for GossipNames {
         if let Some(c) = inner.remote_claim(&text) {
             return Err(NamingError::AlreadyRegistered(c.pid));
         }
-        let stamp = now_stamp();
+        let stamp = self.inner.core.stamp();
         let held = process.hold_name(&self.observer, name, NAME_TAG, |_| {
             match inner.local.entry(text.clone()) {
                 dashmap::Entry::Occupied(mut e) => {
@@ -271,7 +281,7 @@ impl Naming for GossipNames {
         let key = format!("{NAME_PREFIX}{text}");
         inner
             .gossip
-            .set(&key, &encode_value(process.pid().serial(), stamp))
+            .set(&key, &encode_value(process.pid(), stamp))
             .await;
         if !process.is_alive() && inner.local.get(&text).is_none() {
             // It died while being published: its exit path may have run first.
@@ -318,7 +328,7 @@ impl Naming for GossipNames {
         let key = format!(
             "{GROUP_PREFIX}{}/{}",
             group.to_text(),
-            process.pid().serial()
+            local_pid_text(process.pid())
         );
         self.inner
             .core

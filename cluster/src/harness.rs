@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tarpc::{client, context};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::etcd_server::{EtcdCluster, EtcdConfig};
 use crate::netns::{ClusterNet, NetOptions};
@@ -87,14 +87,127 @@ pub enum ClusterError {
 
 struct NodeProcess {
     id: u32,
+    /// The incarnation this process runs (1 at the start, one more per restart).
+    creation: u32,
     child: Child,
     _stdin: ChildStdin,
+}
+
+/// How to start a node of this cluster: what [`Cluster::restart`] needs to start one again.
+struct Launch {
+    binary: PathBuf,
+    cluster_id: String,
+    lease_ttl_secs: i64,
+    endpoints: Vec<String>,
+    /// Every node: `(id, rpc address, gossip address)`.
+    addrs: Vec<(u32, SocketAddr, SocketAddr)>,
+}
+
+impl Launch {
+    /// Spawns the process of the `i`th node as incarnation `creation`.
+    fn spawn(
+        &self,
+        i: usize,
+        creation: u32,
+        net: Option<&ClusterNet>,
+    ) -> Result<(NodeProcess, ChildStdout), ClusterError> {
+        let (id, rpc, gossip) = self.addrs[i];
+        let mut cmd = match net {
+            Some(n) => n
+                .command(i, &self.binary)
+                .map_err(|e| ClusterError::Net(e.to_string()))?,
+            None => Command::new(&self.binary),
+        };
+        cmd.arg("node")
+            .arg("--id")
+            .arg(id.to_string())
+            .arg("--rpc")
+            .arg(rpc.to_string())
+            .arg("--gossip")
+            .arg(gossip.to_string())
+            .arg("--cluster-id")
+            .arg(&self.cluster_id)
+            .arg("--lease-ttl")
+            .arg(self.lease_ttl_secs.to_string())
+            .arg("--creation")
+            .arg(creation.to_string());
+        for (id, rpc, g) in &self.addrs {
+            cmd.arg("--node").arg(format!("{id}={rpc},{g}"));
+        }
+        if !self.endpoints.is_empty() {
+            cmd.arg("--etcd").arg(self.endpoints.join(","));
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| ClusterError::Node {
+            node: id,
+            why: format!("spawn {}: {e}", self.binary.display()),
+        })?;
+        let stdin = child.stdin.take().ok_or_else(|| ClusterError::Node {
+            node: id,
+            why: "no stdin".into(),
+        })?;
+        let stdout = child.stdout.take().ok_or_else(|| ClusterError::Node {
+            node: id,
+            why: "no stdout".into(),
+        })?;
+        Ok((
+            NodeProcess {
+                id,
+                creation,
+                child,
+                _stdin: stdin,
+            },
+            stdout,
+        ))
+    }
+}
+
+/// Waits until node `p` prints `READY <id>`, then keeps draining its stdout.
+async fn wait_ready(p: NodeProcess, stdout: ChildStdout) -> Result<NodeProcess, ClusterError> {
+    let id = p.id;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(READY_TIMEOUT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.trim() == format!("READY {id}") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if ready != Ok(true) {
+        return Err(ClusterError::Node {
+            node: id,
+            why: "did not become ready (see its stderr above)".into(),
+        });
+    }
+    // Keep draining stdout so the node never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(p)
+}
+
+/// A control client of node `id` at `rpc`.
+async fn control_client(id: u32, rpc: SocketAddr) -> Result<NodeApiClient, ClusterError> {
+    let transport = crate::node::connect(rpc)
+        .await
+        .map_err(|e| ClusterError::Node {
+            node: id,
+            why: format!("control connection: {e}"),
+        })?;
+    Ok(NodeApiClient::new(client::Config::default(), transport).spawn())
 }
 
 /// A running cluster. Dropping it stops every node, etcd and the namespaces.
 pub struct Cluster {
     nodes: Vec<NodeProcess>,
     clients: Vec<(u32, NodeApiClient)>,
+    launch: Launch,
+    /// Per node (in `launch.addrs` order), the creation it last started as.
+    last_creation: Vec<u32>,
     // Field order is drop order: nodes first, then etcd, then the network under them.
     etcd: Option<EtcdCluster>,
     net: Option<ClusterNet>,
@@ -165,100 +278,30 @@ impl Cluster {
             };
             addrs.push((id, rpc, gossip));
         }
-        let node_args: Vec<String> = addrs
-            .iter()
-            .map(|(id, rpc, g)| format!("{id}={rpc},{g}"))
-            .collect();
-        let mut nodes = Vec::new();
-        for (i, &(id, rpc, gossip)) in addrs.iter().enumerate() {
-            let mut cmd = match &net {
-                Some(n) => n
-                    .command(i, &opts.binary)
-                    .map_err(|e| ClusterError::Net(e.to_string()))?,
-                None => Command::new(&opts.binary),
-            };
-            cmd.arg("node")
-                .arg("--id")
-                .arg(id.to_string())
-                .arg("--rpc")
-                .arg(rpc.to_string())
-                .arg("--gossip")
-                .arg(gossip.to_string())
-                .arg("--cluster-id")
-                .arg(&cluster_id)
-                .arg("--lease-ttl")
-                .arg(opts.lease_ttl_secs.to_string());
-            for a in &node_args {
-                cmd.arg("--node").arg(a);
-            }
-            if !endpoints.is_empty() {
-                cmd.arg("--etcd").arg(endpoints.join(","));
-            }
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .kill_on_drop(true);
-            die_with_parent(&mut cmd);
-            let mut child = cmd.spawn().map_err(|e| ClusterError::Node {
-                node: id,
-                why: format!("spawn {}: {e}", opts.binary.display()),
-            })?;
-            let stdin = child.stdin.take().ok_or_else(|| ClusterError::Node {
-                node: id,
-                why: "no stdin".into(),
-            })?;
-            let stdout = child.stdout.take().ok_or_else(|| ClusterError::Node {
-                node: id,
-                why: "no stdout".into(),
-            })?;
-            nodes.push((
-                NodeProcess {
-                    id,
-                    child,
-                    _stdin: stdin,
-                },
-                stdout,
-            ));
+        let launch = Launch {
+            binary: opts.binary.clone(),
+            cluster_id,
+            lease_ttl_secs: opts.lease_ttl_secs,
+            endpoints,
+            addrs: addrs.clone(),
+        };
+        let mut spawned = Vec::new();
+        for i in 0..addrs.len() {
+            spawned.push(launch.spawn(i, 1, net.as_ref())?);
         }
         let mut procs = Vec::new();
-        for (p, stdout) in nodes {
-            let id = p.id;
-            let mut lines = BufReader::new(stdout).lines();
-            let ready = tokio::time::timeout(READY_TIMEOUT, async {
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if line.trim() == format!("READY {id}") {
-                        return true;
-                    }
-                }
-                false
-            })
-            .await;
-            if ready != Ok(true) {
-                return Err(ClusterError::Node {
-                    node: id,
-                    why: "did not become ready (see its stderr above)".into(),
-                });
-            }
-            // Keep draining stdout so the node never blocks on a full pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            procs.push(p);
+        for (p, stdout) in spawned {
+            procs.push(wait_ready(p, stdout).await?);
         }
         let mut clients = Vec::new();
         for &(id, rpc, _) in &addrs {
-            let transport = crate::node::connect(rpc)
-                .await
-                .map_err(|e| ClusterError::Node {
-                    node: id,
-                    why: format!("control connection: {e}"),
-                })?;
-            clients.push((
-                id,
-                NodeApiClient::new(client::Config::default(), transport).spawn(),
-            ));
+            clients.push((id, control_client(id, rpc).await?));
         }
         let cluster = Cluster {
             nodes: procs,
             clients,
+            last_creation: vec![1; launch.addrs.len()],
+            launch,
             etcd,
             net,
             mode,
@@ -278,6 +321,58 @@ impl Cluster {
     /// The etcd cluster beside the nodes, if one was started.
     pub fn etcd(&self) -> Option<&EtcdCluster> {
         self.etcd.as_ref()
+    }
+
+    /// The etcd cluster beside the nodes, to kill and restart members.
+    pub fn etcd_mut(&mut self) -> Option<&mut EtcdCluster> {
+        self.etcd.as_mut()
+    }
+
+    /// Cuts node `id` off from every etcd member (`cut = false` restores it) while its links
+    /// to the other nodes, and theirs to etcd, stay up. Needs network namespaces: a
+    /// [`ClusterError::Net`] in fault-injection mode.
+    pub fn cut_from_etcd(&self, id: u32, cut: bool) -> Result<(), ClusterError> {
+        let net = self.net.as_ref().ok_or_else(|| {
+            ClusterError::Net("cutting a node from etcd needs network namespaces".into())
+        })?;
+        let i = self
+            .launch
+            .addrs
+            .iter()
+            .position(|(n, _, _)| *n == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        for endpoint in &self.launch.endpoints {
+            let port: u16 = endpoint
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .ok_or_else(|| ClusterError::Etcd(format!("no port in {endpoint}")))?;
+            let r = if cut {
+                net.block_port(i, port)
+            } else {
+                net.unblock_port(i, port)
+            };
+            r.map_err(|e| ClusterError::Net(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Impairs node `id`'s link with `tc netem` (`None` restores it). Needs network
+    /// namespaces and the kernel's `sch_netem`: a [`ClusterError::Net`] saying which is
+    /// missing otherwise.
+    pub fn impair(&self, id: u32, netem: Option<&crate::netns::Netem>) -> Result<(), ClusterError> {
+        let net = self
+            .net
+            .as_ref()
+            .ok_or_else(|| ClusterError::Net("link impairment needs network namespaces".into()))?;
+        let i = self
+            .launch
+            .addrs
+            .iter()
+            .position(|(n, _, _)| *n == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        net.impair(i, netem)
+            .map_err(|e| ClusterError::Net(e.to_string()))
     }
 
     /// How partitions are made in this cluster.
@@ -385,17 +480,98 @@ impl Cluster {
 
     /// Kills node `id`'s OS process with `SIGKILL`: a real crash, nothing is cleaned up.
     pub async fn crash(&mut self, id: u32) -> Result<(), ClusterError> {
+        self.crash_all(&[id]).await
+    }
+
+    /// Kills the OS processes of all of `ids` with `SIGKILL` at once (every signal is sent
+    /// before any is reaped), as a power loss takes several machines together.
+    pub async fn crash_all(&mut self, ids: &[u32]) -> Result<(), ClusterError> {
+        let mut victims = Vec::new();
+        for &id in ids {
+            let i = self
+                .nodes
+                .iter()
+                .position(|n| n.id == id)
+                .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+            let mut p = self.nodes.remove(i);
+            p.child.start_kill().map_err(|e| ClusterError::Node {
+                node: id,
+                why: e.to_string(),
+            })?;
+            victims.push(p);
+        }
+        for mut p in victims {
+            let id = p.id;
+            tokio::time::timeout(Duration::from_secs(5), p.child.wait())
+                .await
+                .map_err(|_| ClusterError::Node {
+                    node: id,
+                    why: "still running 5 s after SIGKILL".into(),
+                })?
+                .map_err(|e| ClusterError::Node {
+                    node: id,
+                    why: e.to_string(),
+                })?;
+            self.clients.retain(|(n, _)| *n != id);
+        }
+        Ok(())
+    }
+
+    /// Starts node `id` again, same id and addresses, as a new incarnation (its pids carry
+    /// a creation one higher than the last); `SIGKILL`s it first if it still runs. Returns
+    /// once it is ready and reachable; membership is the caller's to wait for
+    /// ([`wait_members`](Self::wait_members)).
+    pub async fn restart(&mut self, id: u32) -> Result<u32, ClusterError> {
         let i = self
+            .launch
+            .addrs
+            .iter()
+            .position(|(n, _, _)| *n == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        if self.nodes.iter().any(|n| n.id == id) {
+            self.crash(id).await?;
+        }
+        let creation = self.last_creation[i] + 1;
+        self.last_creation[i] = creation;
+        let (p, stdout) = self.launch.spawn(i, creation, self.net.as_ref())?;
+        let p = wait_ready(p, stdout).await?;
+        self.nodes.push(p);
+        let client = control_client(id, self.launch.addrs[i].1).await?;
+        self.clients.push((id, client));
+        self.clients.sort_by_key(|(n, _)| *n);
+        Ok(creation)
+    }
+
+    /// The creation (incarnation) node `id` runs as: 1 at the start, one more per restart.
+    pub fn creation(&self, id: u32) -> Option<u32> {
+        self.nodes.iter().find(|n| n.id == id).map(|n| n.creation)
+    }
+
+    /// Freezes node `id`'s OS process with `SIGSTOP` (a stalled VM, a long GC pause): it
+    /// neither sends nor answers until [`resume`](Self::resume), and its sockets stay open.
+    pub fn pause(&self, id: u32) -> Result<(), ClusterError> {
+        self.signal(id, libc::SIGSTOP)
+    }
+
+    /// Lets a paused node run again (`SIGCONT`).
+    pub fn resume(&self, id: u32) -> Result<(), ClusterError> {
+        self.signal(id, libc::SIGCONT)
+    }
+
+    fn signal(&self, id: u32, signal: libc::c_int) -> Result<(), ClusterError> {
+        let pid = self
             .nodes
             .iter()
-            .position(|n| n.id == id)
-            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
-        let mut p = self.nodes.remove(i);
-        p.child.kill().await.map_err(|e| ClusterError::Node {
-            node: id,
-            why: e.to_string(),
-        })?;
-        self.clients.retain(|(n, _)| *n != id);
+            .find(|n| n.id == id)
+            .and_then(|n| n.child.id())
+            .ok_or_else(|| ClusterError::Control(id, "no such running node".into()))?;
+        // SAFETY: kill(2) on a child this harness spawned and has not reaped.
+        if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
+            return Err(ClusterError::Node {
+                node: id,
+                why: format!("signal {signal}: {}", std::io::Error::last_os_error()),
+            });
+        }
         Ok(())
     }
 }

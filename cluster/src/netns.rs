@@ -377,6 +377,74 @@ impl ClusterNet {
         self.apply(&BTreeSet::new())
     }
 
+    /// Impairs every packet node `i` sends on its link with `tc netem` in its namespace
+    /// (`None` restores a clean link). Fails with [`NetError::Command`] where the kernel has
+    /// no `sch_netem` or `tc` is missing.
+    pub fn impair(&self, i: usize, netem: Option<&Netem>) -> Result<(), NetError> {
+        let ns = self.ns(i)?;
+        match netem {
+            Some(n) => {
+                let args = n.tc_args();
+                let mut all = vec!["netns", "exec", ns, "tc", "qdisc", "replace", "dev"];
+                all.extend([NODE_IFNAME, "root", "netem"]);
+                all.extend(args.iter().map(String::as_str));
+                ip(all).map(drop)
+            }
+            None => {
+                let r = ip([
+                    "netns",
+                    "exec",
+                    ns,
+                    "tc",
+                    "qdisc",
+                    "del",
+                    "dev",
+                    NODE_IFNAME,
+                    "root",
+                ]);
+                match r {
+                    // No netem qdisc there: nothing to undo.
+                    Err(NetError::Command { ref stderr, .. })
+                        if stderr.contains("No such") || stderr.contains("Cannot find") =>
+                    {
+                        Ok(())
+                    }
+                    other => other.map(drop),
+                }
+            }
+        }
+    }
+
+    /// Cuts node `i` from TCP destination port `port` on every host (an `ip rule` in its
+    /// namespace that prohibits sending there), e.g. from etcd's client ports on the bridge
+    /// while its links to the other nodes and the harness stay up. Repeating it changes
+    /// nothing.
+    pub fn block_port(&self, i: usize, port: u16) -> Result<(), NetError> {
+        self.unblock_port(i, port)?;
+        let ns = self.ns(i)?;
+        let port = port.to_string();
+        ip([
+            "-n", ns, "rule", "add", "ipproto", "tcp", "dport", &port, "prohibit",
+        ])
+        .map(drop)
+    }
+
+    /// Undoes [`ClusterNet::block_port`]; an absent rule counts as success.
+    pub fn unblock_port(&self, i: usize, port: u16) -> Result<(), NetError> {
+        let ns = self.ns(i)?;
+        let port = port.to_string();
+        // At most a few copies can exist; delete until none is left.
+        for _ in 0..8 {
+            let r = ip([
+                "-n", ns, "rule", "del", "ipproto", "tcp", "dport", &port, "prohibit",
+            ]);
+            if r.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the path between nodes `a` and `b` is cut now.
     pub fn is_cut(&self, a: usize, b: usize) -> bool {
         self.cuts.lock().contains(&(a.min(b), a.max(b)))
@@ -506,6 +574,34 @@ impl Drop for ClusterNet {
         for ns in &self.namespaces {
             let _ = ip(["netns", "del", ns]);
         }
+    }
+}
+
+/// A `tc netem` impairment of a link: loss, delay with jitter, reordering.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Netem {
+    /// Packets dropped, percent.
+    pub loss_pct: f64,
+    /// Added delay, milliseconds.
+    pub delay_ms: u32,
+    /// Jitter on the delay (uniform ±), milliseconds.
+    pub jitter_ms: u32,
+    /// Packets sent at once, ahead of delayed ones (netem's `reorder`), percent.
+    pub reorder_pct: f64,
+}
+
+impl Netem {
+    /// netem's arguments for this impairment.
+    fn tc_args(&self) -> Vec<String> {
+        vec![
+            "delay".into(),
+            format!("{}ms", self.delay_ms),
+            format!("{}ms", self.jitter_ms),
+            "loss".into(),
+            format!("{}%", self.loss_pct),
+            "reorder".into(),
+            format!("{}%", self.reorder_pct),
+        ]
     }
 }
 

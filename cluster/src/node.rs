@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,20 @@ pub struct NodeCore {
     /// Peers cut off by fault injection (the fallback where network namespaces are not
     /// available): calls to them fail at once with `NoConnection`.
     blocked: RwLock<HashSet<u32>>,
+    /// Added to the machine clock for registration stamps (a test hook for clock skew).
+    clock_offset_ns: AtomicI64,
+    /// The freeze watchdog's state (see [`NodeCore::resyncing`]).
+    watchdog: parking_lot::Mutex<Watchdog>,
     pub(crate) counters: Counters,
+}
+
+/// What the freeze watchdog knows.
+#[derive(Default)]
+struct Watchdog {
+    /// Its last tick; `None` until it runs.
+    last_tick: Option<std::time::Instant>,
+    /// Until when this node re-synchronises after the last freeze it noticed.
+    resync_until: Option<std::time::Instant>,
 }
 
 /// Counters behind [`NodeStats`](crate::wire::NodeStats).
@@ -41,7 +54,22 @@ pub(crate) struct Counters {
     pub(crate) handoffs_out: AtomicU64,
     pub(crate) ring_misses: AtomicU64,
     pub(crate) lease_losses: AtomicU64,
+    pub(crate) remote_delivered: AtomicU64,
+    pub(crate) freezes: AtomicU64,
 }
+
+/// A gap this long between two ticks of the freeze watchdog (which ticks every
+/// [`WATCHDOG_TICK`]) means the node was frozen (`SIGSTOP`, a stalled VM) long enough for
+/// its peers' failure detectors to have declared it dead (their lower bound is 1.2 s).
+pub const FREEZE_GAP: Duration = Duration::from_secs(1);
+
+/// How often the freeze watchdog ticks.
+pub const WATCHDOG_TICK: Duration = Duration::from_millis(100);
+
+/// How long a node that was frozen withholds answers about names held by its own
+/// processes: enough gossip rounds (100 ms each) and a refresh for it to hear what its
+/// peers decided while it was away, and for the conflict rule to kill its losers.
+pub const RESYNC_AFTER_FREEZE: Duration = Duration::from_millis(1500);
 
 struct Peer {
     addr: SocketAddr,
@@ -76,6 +104,8 @@ impl NodeCore {
             peers,
             proxies: DashMap::new(),
             blocked: RwLock::new(HashSet::new()),
+            clock_offset_ns: AtomicI64::new(0),
+            watchdog: parking_lot::Mutex::new(Watchdog::default()),
             counters: Counters::default(),
         })
     }
@@ -88,6 +118,62 @@ impl NodeCore {
     /// This node's runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// This node's incarnation: the creation its pids carry.
+    pub fn creation(&self) -> u32 {
+        self.runtime.creation()
+    }
+
+    /// Now by this node's clock, in unix nanoseconds: the machine clock plus the offset set
+    /// by [`set_clock_offset_ms`](Self::set_clock_offset_ms). Registration stamps come from here.
+    pub fn stamp(&self) -> u64 {
+        let offset = self.clock_offset_ns.load(Ordering::Relaxed);
+        crate::ring::now_stamp().saturating_add_signed(offset)
+    }
+
+    /// Whether this node is re-synchronising after a freeze: its freeze watchdog saw a gap
+    /// of at least [`FREEZE_GAP`] less than [`RESYNC_AFTER_FREEZE`] ago. Meanwhile the
+    /// replicated and ring backends do not answer as owner of names held by its own
+    /// processes: the rest of the cluster may have declared it dead and given them away.
+    ///
+    /// A freeze the watchdog has not ticked since counts too (a request may be served right
+    /// after `SIGCONT`, before the watchdog runs).
+    pub fn resyncing(&self) -> bool {
+        let now = std::time::Instant::now();
+        let w = self.watchdog.lock();
+        w.resync_until.is_some_and(|t| now < t)
+            || w.last_tick
+                .is_some_and(|t| now.duration_since(t) >= FREEZE_GAP)
+    }
+
+    /// Starts the freeze watchdog (once per node, inside a tokio runtime); it stops when
+    /// the core is dropped.
+    pub fn start_freeze_watchdog(self: &Arc<Self>) {
+        self.watchdog.lock().last_tick = Some(std::time::Instant::now());
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(WATCHDOG_TICK).await;
+                let Some(core) = weak.upgrade() else { return };
+                let now = std::time::Instant::now();
+                let mut w = core.watchdog.lock();
+                if w.last_tick
+                    .is_some_and(|t| now.duration_since(t) >= FREEZE_GAP)
+                {
+                    w.resync_until = Some(now + RESYNC_AFTER_FREEZE);
+                    core.counters.freezes.fetch_add(1, Ordering::Relaxed);
+                }
+                w.last_tick = Some(now);
+            }
+        });
+    }
+
+    /// Skews this node's clock by `offset_ms` (negative: behind), as an unsynchronised
+    /// machine clock would be.
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ns
+            .store(offset_ms.saturating_mul(1_000_000), Ordering::Relaxed);
     }
 
     /// The ids of every other node this one knows.

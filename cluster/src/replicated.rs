@@ -1,8 +1,9 @@
 //! The replicated name table of the `pg`/`syn`-like backend, as pure logic (no I/O).
 //!
 //! Each node is the authority for its own processes' names: it publishes each name as the
-//! gossip key `n/{name}` with the value `"{serial}:{stamp}"` (the pid's serial on that node and
-//! the registration time in unix nanoseconds). Gossip replicates every node's keys to every
+//! gossip key `n/{name}` with the value `"{creation}.{serial}:{stamp}"` (the pid's creation and
+//! serial on that node, see [`local_pid_text`], and the registration time in unix
+//! nanoseconds). Gossip replicates every node's keys to every
 //! node, so each node holds a [`ReplicatedIndex`] of all live nodes' claims and looks names up
 //! locally.
 //!
@@ -29,9 +30,26 @@ pub fn name_of_key(key: &str) -> Option<&str> {
     key.strip_prefix(NAME_PREFIX)
 }
 
-/// The gossip value of a claim by the process with this `serial`, registered at `stamp`.
-pub fn encode_value(serial: u64, stamp: u64) -> String {
-    format!("{serial}:{stamp}")
+/// The node-local part of a pid as gossip keys and values carry it: `"{creation}.{serial}"`
+/// (the node is the publisher's own id).
+pub fn local_pid_text(pid: Pid) -> String {
+    format!("{}.{}", pid.creation(), pid.serial())
+}
+
+/// The pid on `node` written by [`local_pid_text`]; a bare serial is creation `0`.
+/// `None` if malformed.
+pub fn parse_local_pid(node: u32, text: &str) -> Option<Pid> {
+    let (creation, serial) = match text.split_once('.') {
+        Some((c, s)) => (c.parse().ok()?, s.parse().ok()?),
+        None => (0, text.parse().ok()?),
+    };
+    Some(Pid::with_creation(node, creation, serial))
+}
+
+/// The gossip value of a claim by the process `pid` (of the publishing node), registered at
+/// `stamp`.
+pub fn encode_value(pid: Pid, stamp: u64) -> String {
+    format!("{}:{stamp}", local_pid_text(pid))
 }
 
 /// Why a gossip value is not a claim.
@@ -40,26 +58,24 @@ pub enum ClaimParseError {
     /// The value has no `:` separating serial and stamp.
     #[error("claim value {0:?} is not `serial:stamp`")]
     Shape(String),
-    /// The serial is not a `u64`.
-    #[error("claim value {0:?} has a bad serial")]
-    Serial(String),
+    /// The pid part is not `creation.serial` (or a bare serial).
+    #[error("claim value {0:?} has a bad pid")]
+    Pid(String),
     /// The stamp is not a `u64`.
     #[error("claim value {0:?} has a bad stamp")]
     Stamp(String),
 }
 
-/// Parses a gossip value into `(serial, stamp)`.
-pub fn parse_value(value: &str) -> Result<(u64, u64), ClaimParseError> {
-    let (serial, stamp) = value
+/// Parses a gossip value published by `node` into `(pid, stamp)`.
+pub fn parse_value(node: u32, value: &str) -> Result<(Pid, u64), ClaimParseError> {
+    let (pid, stamp) = value
         .split_once(':')
         .ok_or_else(|| ClaimParseError::Shape(value.to_string()))?;
-    let serial = serial
-        .parse()
-        .map_err(|_| ClaimParseError::Serial(value.to_string()))?;
+    let pid = parse_local_pid(node, pid).ok_or_else(|| ClaimParseError::Pid(value.to_string()))?;
     let stamp = stamp
         .parse()
         .map_err(|_| ClaimParseError::Stamp(value.to_string()))?;
-    Ok((serial, stamp))
+    Ok((pid, stamp))
 }
 
 /// One node's claim on a name: the process and when it was registered.
@@ -74,21 +90,23 @@ pub struct Claim {
 impl Claim {
     /// The claim published by `node` with this gossip value.
     pub fn parse(node: u32, value: &str) -> Result<Claim, ClaimParseError> {
-        let (serial, stamp) = parse_value(value)?;
-        Ok(Claim {
-            pid: Pid::new(node, serial),
-            stamp,
-        })
+        let (pid, stamp) = parse_value(node, value)?;
+        Ok(Claim { pid, stamp })
     }
 
     /// The gossip value publishing this claim.
     pub fn encode(&self) -> String {
-        encode_value(self.pid.serial(), self.stamp)
+        encode_value(self.pid, self.stamp)
     }
 
     /// The total order of the conflict rule: greater wins.
-    fn rank(&self) -> (u64, u32, u64) {
-        (self.stamp, self.pid.node(), self.pid.serial())
+    fn rank(&self) -> (u64, u32, u32, u64) {
+        (
+            self.stamp,
+            self.pid.node(),
+            self.pid.creation(),
+            self.pid.serial(),
+        )
     }
 }
 
@@ -260,23 +278,32 @@ mod tests {
     #[test]
     fn value_round_trips_and_bad_values_are_typed_errors() {
         let c = claim(3, 42, 1_700_000_000_123_456_789);
-        assert_eq!(c.encode(), "42:1700000000123456789");
+        assert_eq!(c.encode(), "0.42:1700000000123456789");
         assert_eq!(Claim::parse(3, &c.encode()), Ok(c));
-        assert_eq!(parse_value("42:7"), Ok((42, 7)));
-        assert!(matches!(parse_value("42"), Err(ClaimParseError::Shape(_))));
+        let restarted = Claim {
+            pid: Pid::with_creation(3, 9, 42),
+            stamp: 7,
+        };
+        assert_eq!(restarted.encode(), "9.42:7");
+        assert_eq!(Claim::parse(3, &restarted.encode()), Ok(restarted));
+        assert_eq!(parse_value(3, "42:7"), Ok((Pid::new(3, 42), 7)));
         assert!(matches!(
-            parse_value("x:7"),
-            Err(ClaimParseError::Serial(_))
+            parse_value(3, "42"),
+            Err(ClaimParseError::Shape(_))
         ));
         assert!(matches!(
-            parse_value("4:-7"),
+            parse_value(3, "x:7"),
+            Err(ClaimParseError::Pid(_))
+        ));
+        assert!(matches!(
+            parse_value(3, "4:-7"),
             Err(ClaimParseError::Stamp(_))
         ));
         assert!(matches!(
-            parse_value("4:7:8"),
+            parse_value(3, "4:7:8"),
             Err(ClaimParseError::Stamp(_))
         ));
-        assert!(matches!(parse_value(""), Err(ClaimParseError::Shape(_))));
+        assert!(matches!(parse_value(3, ""), Err(ClaimParseError::Shape(_))));
         assert_eq!(name_key("db"), "n/db");
         assert_eq!(name_of_key("n/db"), Some("db"));
         assert_eq!(name_of_key("n/"), Some(""));

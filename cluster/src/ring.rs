@@ -15,7 +15,8 @@
 //! every node re-asserts its own live names with their (possibly new) owners. Handoffs and
 //! re-assertions merge by syn's rule: the more recent registration wins, the other process
 //! is killed (the loser is told). Lookups that reach an owner before its entries arrive
-//! miss; they are counted.
+//! miss; they are counted. A node that was frozen past failure detection answers no lookup
+//! until it has re-synchronised ([`NodeCore::resyncing`]).
 //!
 //! **Costs**: a lookup is one round trip unless the owner is local (1/N of names); nothing
 //! is replicated, so memory per node is names/N; consistency follows membership, which is
@@ -72,7 +73,8 @@ impl Ring {
     }
 }
 
-/// Now, in unix nanoseconds: the registration stamp conflicts are decided by.
+/// Now by this machine's clock, in unix nanoseconds (a node stamps registrations with
+/// [`NodeCore::stamp`], which adds its clock offset).
 pub fn now_stamp() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -341,6 +343,9 @@ impl RingNames {
 
     /// Names this node holds as owner, with their pids.
     pub fn owned(&self) -> Vec<(String, Pid)> {
+        if self.inner.core.resyncing() {
+            return Vec::new();
+        }
         self.inner
             .owned
             .iter()
@@ -363,6 +368,9 @@ impl RingNames {
 
     /// RPC handler: a lookup sent to this node as owner; misses are counted.
     pub fn handle_lookup(&self, name: &str) -> Option<Pid> {
+        if self.inner.core.resyncing() {
+            return None;
+        }
         let found = self.inner.owned.get(name).map(|e| e.value().0);
         if found.is_none() {
             self.inner
@@ -379,7 +387,12 @@ impl RingNames {
         self.inner.owner_merge(entries).await
     }
 
+    /// While this node re-synchronises after a freeze its ring and owner table may be stale,
+    /// so it answers nothing (see [`NodeCore::resyncing`]).
     async fn lookup_pid(&self, text: &str) -> Option<Pid> {
+        if self.inner.core.resyncing() {
+            return None;
+        }
         let owner = self.inner.owner_of(text)?;
         if owner == self.inner.me() {
             return self.handle_lookup(text);
@@ -406,7 +419,7 @@ impl Naming for RingNames {
         let inner = &self.inner;
         let pid = process.pid();
         let text = name.to_text();
-        let stamp = now_stamp();
+        let stamp = inner.core.stamp();
         inner
             .core
             .hold_local(process, &self.observer, name.clone(), 0)?;

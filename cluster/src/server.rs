@@ -38,6 +38,20 @@ pub struct NodeConfig {
     pub lease_ttl_secs: i64,
     /// The gossip cluster id and etcd key prefix, so that clusters cannot mix.
     pub cluster_id: String,
+    /// This incarnation of the node (the creation its pids carry); a node restarted under
+    /// the same id must get a new one. `None`: derived from the start time.
+    pub creation: Option<u32>,
+}
+
+/// A creation from the start time (microseconds, wrapping every ~71 minutes; never `0`, the
+/// creation of runtimes that have none): two starts of a node differ unless they are exactly
+/// a wrap apart.
+pub fn creation_from_clock() -> u32 {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    (micros as u32).max(1)
 }
 
 /// Why a node could not start.
@@ -104,7 +118,8 @@ impl Node {
     /// Starts node `cfg.id`: its gossip membership, etcd table (if configured) and backends,
     /// then serves its API. Returns once it listens.
     pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
-        let runtime = process_runtime::Runtime::with_node(cfg.id);
+        let creation = cfg.creation.unwrap_or_else(creation_from_clock);
+        let runtime = process_runtime::Runtime::with_creation(cfg.id, creation);
         Self::start_with_runtime(cfg, runtime).await
     }
 
@@ -121,6 +136,7 @@ impl Node {
             etcd: Vec::new(),
             lease_ttl_secs: 2,
             cluster_id: format!("single-{}", std::process::id()),
+            creation: Some(runtime.creation()),
         };
         Self::start_with_runtime(cfg, runtime).await
     }
@@ -139,6 +155,10 @@ impl Node {
         let peers: Vec<(u32, SocketAddr)> =
             cfg.nodes.iter().map(|&(id, rpc, _)| (id, rpc)).collect();
         let core = NodeCore::with_runtime(runtime, &peers);
+        // A freeze matters where peers can declare this node dead meanwhile.
+        if !core.peer_ids().is_empty() {
+            core.start_freeze_watchdog();
+        }
         let faults = Faults::default();
         let seeds = cfg
             .nodes
@@ -363,11 +383,13 @@ impl NodeApi for NodeServer {
         to: WirePid,
         msg: Payload,
     ) -> Result<(), WireCallError> {
+        self.0.core.runtime().send(to.into(), msg)?;
         self.0
             .core
-            .runtime()
-            .send(to.into(), msg)
-            .map_err(Into::into)
+            .counters
+            .remote_delivered
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn alive(self, _: context::Context, pids: Vec<WirePid>) -> Vec<bool> {
@@ -516,7 +538,47 @@ impl NodeApi for NodeServer {
             handoffs_out: c.handoffs_out.load(Ordering::Relaxed),
             ring_misses: c.ring_misses.load(Ordering::Relaxed),
             lease_losses: c.lease_losses.load(Ordering::Relaxed),
+            remote_delivered: c.remote_delivered.load(Ordering::Relaxed),
+            freezes: c.freezes.load(Ordering::Relaxed),
         }
+    }
+
+    async fn call_pid(
+        self,
+        _: context::Context,
+        pid: WirePid,
+        request: Payload,
+        timeout_ms: u64,
+    ) -> Result<Payload, WireCallError> {
+        let pid = Pid::from(pid);
+        let core = &self.0.core;
+        let timeout = Duration::from_millis(timeout_ms);
+        if pid.node() == core.id() {
+            let p = core.runtime().process(pid).ok_or(WireCallError::NoProc)?;
+            return p
+                .call::<Payload, Payload>(request, timeout)
+                .await
+                .map_err(Into::into);
+        }
+        core.remote_call(pid, request, timeout).await
+    }
+
+    async fn send_pid(
+        self,
+        _: context::Context,
+        pid: WirePid,
+        msg: Payload,
+    ) -> Result<(), WireCallError> {
+        let pid = Pid::from(pid);
+        let core = &self.0.core;
+        if pid.node() == core.id() {
+            return core.runtime().send(pid, msg).map_err(Into::into);
+        }
+        core.remote_send(pid, msg).await
+    }
+
+    async fn set_clock_offset(self, _: context::Context, offset_ms: i64) {
+        self.0.core.set_clock_offset_ms(offset_ms);
     }
 }
 

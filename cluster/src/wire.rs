@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub struct WirePid {
     /// The node the process lives on.
     pub node: u32,
+    /// The incarnation of that node (a restarted node has a new one).
+    pub creation: u32,
     /// Its serial number there.
     pub serial: u64,
 }
@@ -25,6 +27,7 @@ impl From<Pid> for WirePid {
     fn from(p: Pid) -> Self {
         WirePid {
             node: p.node(),
+            creation: p.creation(),
             serial: p.serial(),
         }
     }
@@ -32,7 +35,7 @@ impl From<Pid> for WirePid {
 
 impl From<WirePid> for Pid {
     fn from(p: WirePid) -> Self {
-        Pid::new(p.node, p.serial)
+        Pid::with_creation(p.node, p.creation, p.serial)
     }
 }
 
@@ -211,6 +214,10 @@ pub struct NodeStats {
     pub ring_misses: u64,
     /// Names this node lost when its etcd lease lapsed and someone else took them.
     pub lease_losses: u64,
+    /// Plain messages from other nodes delivered to a live local process.
+    pub remote_delivered: u64,
+    /// Times this node noticed it had been frozen past failure detection.
+    pub freezes: u64,
 }
 
 /// The service every node serves: messaging between nodes, ring ownership between nodes,
@@ -261,4 +268,15 @@ pub trait NodeApi {
     async fn isolate_from(nodes: Vec<u32>);
     /// Control: this node's counters.
     async fn stats() -> NodeStats;
+    /// Control: this node calls process `pid` (local, or remote over the node transport),
+    /// waiting up to `timeout_ms`; the remote node's answer as it came.
+    async fn call_pid(
+        pid: WirePid,
+        request: Payload,
+        timeout_ms: u64,
+    ) -> Result<Payload, WireCallError>;
+    /// Control: this node sends a plain message to process `pid` (local or remote).
+    async fn send_pid(pid: WirePid, msg: Payload) -> Result<(), WireCallError>;
+    /// Control: skews this node's registration clock by `offset_ms` (test hook).
+    async fn set_clock_offset(offset_ms: i64);
 }

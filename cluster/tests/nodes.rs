@@ -35,6 +35,7 @@ async fn two_nodes(cluster_id: &str) -> (Arc<Node>, Arc<Node>) {
         etcd: Vec::new(),
         lease_ttl_secs: 2,
         cluster_id: cluster_id.to_string(),
+        creation: None,
     };
     let a = Node::start(cfg(0)).await.expect("node 1 starts");
     let b = Node::start(cfg(1)).await.expect("node 2 starts");

@@ -16,6 +16,7 @@ type FastState = foldhash::fast::RandomState;
 
 pub(crate) struct RuntimeInner {
     node: u32,
+    creation: u32,
     next_serial: AtomicU64,
     next_ref: AtomicU64,
     table: DashMap<u64, ProcessRef, FastState>,
@@ -24,7 +25,7 @@ pub(crate) struct RuntimeInner {
 impl RuntimeInner {
     pub(crate) fn remove(&self, pid: Pid) {
         // A proxy for a remote process shares no serial space with local ones.
-        if pid.node() == self.node {
+        if pid.node() == self.node && pid.creation() == self.creation {
             self.table.remove(&pid.serial());
         }
     }
@@ -75,10 +76,17 @@ impl Runtime {
         Self::with_node(0)
     }
 
-    /// A runtime whose pids name `node`.
+    /// A runtime whose pids name `node` (creation `0`).
     pub fn with_node(node: u32) -> Self {
+        Self::with_creation(node, 0)
+    }
+
+    /// A runtime whose pids name incarnation `creation` of `node`: a node restarted under
+    /// the same id takes a new creation, so pids of the old incarnation are not its own.
+    pub fn with_creation(node: u32, creation: u32) -> Self {
         Runtime(Arc::new(RuntimeInner {
             node,
+            creation,
             next_serial: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
             table: DashMap::with_hasher(FastState::default()),
@@ -88,6 +96,11 @@ impl Runtime {
     /// The node this runtime's pids name.
     pub fn node(&self) -> u32 {
         self.0.node
+    }
+
+    /// The incarnation of the node this runtime's pids name.
+    pub fn creation(&self) -> u32 {
+        self.0.creation
     }
 
     /// Spawns a process running `body`; it exits with the reason `body` returns.
@@ -109,7 +122,7 @@ impl Runtime {
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
         let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
-        let pid = Pid::new(self.0.node, serial);
+        let pid = Pid::with_creation(self.0.node, self.0.creation, serial);
         let (me, rx) =
             ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit, Arc::downgrade(&self.0));
         self.0.table.insert(serial, me.clone());
@@ -187,8 +200,9 @@ impl Runtime {
     }
 
     /// The live process with this pid, if any.
+    /// A pid of another creation of this node (a previous incarnation) is not alive here.
     pub fn process(&self, pid: Pid) -> Option<ProcessRef> {
-        if pid.node() != self.0.node {
+        if pid.node() != self.0.node || pid.creation() != self.0.creation {
             return None;
         }
         self.0.table.get(&pid.serial()).map(|p| p.clone())
@@ -226,5 +240,35 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_string()
+    }
+}
+
+#[cfg(test)]
+mod creation_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pid_of_a_previous_creation_is_not_alive_in_the_new_one() {
+        let old = Runtime::with_creation(2, 1);
+        let stale = old.spawn(|mut ctx: Ctx| async move {
+            ctx.recv().await;
+            ExitReason::Normal
+        });
+        let new = Runtime::with_creation(2, 2);
+        let fresh = new.spawn(|mut ctx: Ctx| async move {
+            ctx.recv().await;
+            ExitReason::Normal
+        });
+        // Same node, same serial: only the creation tells them apart.
+        assert_eq!(
+            (stale.pid().node(), stale.pid().serial()),
+            (fresh.pid().node(), fresh.pid().serial())
+        );
+        assert_eq!(fresh.pid().creation(), 2);
+        assert!(new.process(stale.pid()).is_none());
+        assert_eq!(new.send(stale.pid(), 1u32), Err(CallError::NoProc));
+        assert!(new.process(fresh.pid()).is_some());
+        stale.kill();
+        fresh.kill();
     }
 }

@@ -190,6 +190,8 @@ pub async fn cluster_stats(cluster: &Cluster) -> Result<NodeStats, ClusterError>
         sum.handoffs_out += s.handoffs_out;
         sum.ring_misses += s.ring_misses;
         sum.lease_losses += s.lease_losses;
+        sum.remote_delivered += s.remote_delivered;
+        sum.freezes += s.freezes;
     }
     Ok(sum)
 }
@@ -200,6 +202,8 @@ fn stats_delta(after: &NodeStats, before: &NodeStats) -> NodeStats {
         handoffs_out: after.handoffs_out - before.handoffs_out,
         ring_misses: after.ring_misses - before.ring_misses,
         lease_losses: after.lease_losses - before.lease_losses,
+        remote_delivered: after.remote_delivered - before.remote_delivered,
+        freezes: after.freezes - before.freezes,
     }
 }
 
