@@ -157,6 +157,11 @@ pub fn measure_unit(
     match unit {
         WHOLE => run_workload(workload, &specs, None, progress),
         FLOORS => routing::routing_floors(&specs.routing, progress),
+        label if workload == "routing" => routing::with_direct_ratio(
+            run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
+            &specs.routing,
+            progress,
+        ),
         label => run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
     }
 }

@@ -53,7 +53,8 @@ pub const ACHIEVED_RATE: Metric = Metric::new(
     Better::Higher,
 );
 /// A backend's calls per second over a call to a held pid's ([`DIRECT_CALL`]) at the same
-/// parameters, measured in the same run: a lookup can only add cost, so at best 1.0.
+/// parameters, measured right after it in the same process: a lookup can only add cost, so
+/// at best 1.0.
 pub const OPS_VS_DIRECT: Metric = Metric::new(
     "ops_vs_direct",
     "routed calls over direct calls",
@@ -547,6 +548,39 @@ pub fn routing_floors(spec: &RoutingSpec, progress: &dyn Progress) -> Vec<Row> {
     })
 }
 
+/// `rows` (one backend's, measured in this process) with their [`OPS_VS_DIRECT`] ratios
+/// to a direct-call floor measured right after them in this same process, so the ratio
+/// never crosses processes; the floor's own rows are dropped (the floors' unit measures
+/// them).
+pub fn with_direct_ratio(
+    mut rows: Vec<Row>,
+    spec: &RoutingSpec,
+    progress: &dyn Progress,
+) -> Vec<Row> {
+    progress.step("routing direct-call floor, same process");
+    let threads = spec.clients.iter().copied().max().unwrap_or(1);
+    let rt_tokio = tokio_runtime(threads);
+    let closed_only = RoutingSpec {
+        open_rates: Vec::new(),
+        ..spec.clone()
+    };
+    let floor = run_on(&rt_tokio, async move {
+        let rt = Runtime::new();
+        let workers = start_workers(&rt, closed_only.workers).await;
+        let rows = measure_all(
+            DIRECT_CALL.label,
+            HeldPid(Arc::new(workers.clone())),
+            &closed_only,
+        )
+        .await;
+        kill_all(&workers).await;
+        rows
+    });
+    let both: Vec<Row> = rows.iter().cloned().chain(floor).collect();
+    rows.extend(ops_vs_direct(&both));
+    rows
+}
+
 /// The pacer's self-check row ([`OPEN_VS_CLOSED_P50`]) from the bare floor's `rows`: its
 /// open-loop p50 at the lowest rate over its closed-loop p50 with the fewest clients.
 fn open_vs_closed(rows: &[Row], spec: &RoutingSpec) -> Option<Row> {
@@ -607,7 +641,16 @@ pub fn finish(rows: Vec<Row>) -> Vec<Row> {
             kept
         }
     };
-    let derived = ops_vs_direct(&rows);
+    // Ratios already taken beside their floor in the backend's own process stay; only the
+    // others are taken here (in-process runs, where the floors ran in this process too).
+    let derived: Vec<Row> = ops_vs_direct(&rows)
+        .into_iter()
+        .filter(|d| {
+            !rows.iter().any(|r| {
+                r.metric == OPS_VS_DIRECT.name && r.backend == d.backend && r.params == d.params
+            })
+        })
+        .collect();
     rows.extend(derived);
     rows
 }
