@@ -14,11 +14,13 @@
 //! - [`GenServer`] gives the `init` / `handle_call` / `handle_cast` / `handle_info` shape;
 //!   [`Supervisor`] and [`DynamicSupervisor`] restart children by policy and intensity.
 //! - Names held through [`ProcessRef::hold_name`] are released in the process's own exit
-//!   path, before monitors and links hear of the exit: the hook registries build on.
+//!   path, before monitors and links hear of the exit: the hook registries build on. Every
+//!   monitor's `Down` is queued before [`ProcessRef::exited`] resolves.
 //!
 //! Messages are dynamically typed (`Box<dyn Any + Send>`), like BEAM terms; servers check
 //! request types on the sender's side and answer [`CallError::BadRequest`] on a mismatch.
 
+mod deadline;
 mod dynamic_supervisor;
 mod envelope;
 mod error;
@@ -29,6 +31,7 @@ mod process;
 mod runtime;
 mod supervisor;
 
+pub use deadline::{deadline_after, instant_after};
 pub use dynamic_supervisor::{ChildCounts, DynamicSupervisor, DynamicSupervisorOpts};
 pub use envelope::{CallRequest, Down, Envelope, ErasedCall, ExitSignal, MonitorRef, Msg, ReplyTo};
 pub use error::{CallError, ExitReason, StartError};

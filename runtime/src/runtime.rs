@@ -186,12 +186,17 @@ impl Runtime {
         Ok(self.run_body(me, rx, None, body))
     }
 
-    /// The live process with this pid, if any.
+    /// The live process with this pid, if any (a killed process is not, even before its
+    /// exit path has removed it from the table).
     pub fn process(&self, pid: Pid) -> Option<ProcessRef> {
         if pid.node() != self.0.node {
             return None;
         }
-        self.0.table.get(&pid.serial()).map(|p| p.clone())
+        self.0
+            .table
+            .get(&pid.serial())
+            .map(|p| p.clone())
+            .filter(ProcessRef::is_alive)
     }
 
     /// Sends a plain message to `pid`; `NoProc` if no such process is alive.
