@@ -11,10 +11,13 @@ use naming_strategies::runtime::{Ctx, Envelope, ExitReason, Name, ProcessRef, Ru
 use naming_strategies::{Naming, NamingError};
 use tokio::sync::oneshot;
 
+/// What running a [`Job`] gives: a future borrowing the agent's `Ctx`.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Something an agent does with its own `Ctx`.
 pub trait Job: Send {
     /// Runs the job in the agent, as the agent.
-    fn run<'a>(self: Box<Self>, ctx: &'a Ctx) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    fn run<'a>(self: Box<Self>, ctx: &'a Ctx) -> JobFuture<'a>;
 }
 
 /// A synchronous job: a closure given the agent's `Ctx`, its result sent back.
@@ -28,7 +31,7 @@ where
     F: FnOnce(&Ctx) -> T + Send,
     T: Send,
 {
-    fn run<'a>(self: Box<Self>, ctx: &'a Ctx) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    fn run<'a>(self: Box<Self>, ctx: &'a Ctx) -> JobFuture<'a> {
         let _ = self.reply.send((self.f)(ctx));
         Box::pin(std::future::ready(()))
     }
@@ -42,7 +45,7 @@ struct Unregister<N> {
 }
 
 impl<N: Naming> Job for Unregister<N> {
-    fn run<'a>(self: Box<Self>, ctx: &'a Ctx) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    fn run<'a>(self: Box<Self>, ctx: &'a Ctx) -> JobFuture<'a> {
         Box::pin(async move {
             let r = self.naming.unregister(&self.name, ctx).await;
             let _ = self.reply.send(r);
