@@ -144,7 +144,7 @@ pub trait Naming: Clone + Send + Sync + 'static {
     ///
     /// A pid is no proof of ownership; this does not compile:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0308
     /// # use naming_strategies::{Naming, Registry};
     /// # use naming_strategies::runtime::{Name, ProcessRef};
     /// async fn forge(registry: Registry, victim: ProcessRef) {
