@@ -3,15 +3,13 @@
 
 mod common;
 
-use std::cell::Cell;
-
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId};
 use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders::{self, Contender, Visitor};
-use naming_bench::workloads::common::{id_names, start_workers};
+use naming_bench::workloads::common::id_names;
+use naming_bench::workloads::scale::register_unregister_pairs;
 use naming_strategies::runtime::Runtime;
-use naming_strategies::Naming;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -27,29 +25,23 @@ impl Visitor for Micro<'_, '_> {
         let Ok(naming) = self.tokio.block_on(c.make(&rt, 64)) else {
             return;
         };
-        let workers = self.tokio.block_on(start_workers(&rt, 1));
         let names = id_names(64);
-        let w = &workers[0];
-        if let Err(e) = self.tokio.block_on(naming.register(names[0].clone(), w)) {
+        // One pair first: a backend that cannot do it is skipped, not measured.
+        let first = register_unregister_pairs(&rt, naming.clone(), names.clone(), 1);
+        if let Err(e) = self.tokio.block_on(first) {
             eprintln!("scale micro: {} skipped: {e}", c.label());
             return;
         }
-        let _ = self.tokio.block_on(naming.unregister(&names[0], w.pid()));
-        let i = Cell::new(0usize);
+        // Only the owner may unregister (with its own `Ctx`), so the pairs run inside one
+        // process, which times them itself.
         self.group
             .bench_function(BenchmarkId::new(c.label(), "register+unregister"), |b| {
-                b.to_async(&self.tokio).iter(|| {
-                    let name = &names[i.get() % names.len()];
-                    i.set(i.get() + 1);
-                    let naming = &naming;
-                    async move {
-                        let r = naming.register(name.clone(), w).await;
-                        let u = naming.unregister(name, w.pid()).await;
-                        (r, u)
-                    }
+                b.to_async(&self.tokio).iter_custom(|iters| {
+                    let pairs =
+                        register_unregister_pairs(&rt, naming.clone(), names.clone(), iters);
+                    async move { pairs.await.unwrap_or_default() }
                 })
             });
-        w.kill();
     }
 }
 

@@ -14,6 +14,9 @@ use naming_strategies::runtime::{
 };
 use naming_strategies::{via, Naming, NamingError};
 
+mod agent;
+use agent::{agent, unregister_as};
+
 const T: Duration = Duration::from_secs(2);
 
 /// Every name the suite uses, so that a backend with a declared set can declare them.
@@ -22,6 +25,9 @@ pub fn conformance_names() -> Vec<Name> {
         Name::text("worker"),
         Name::text("nobody"),
         Name::Tagged("session", 42),
+        // Same display text as `Id(5)` and `Tagged("session", 42)`: distinct names all the same.
+        Name::text("5"),
+        Name::text("session_42"),
     ];
     names.extend((0..64).map(Name::Id));
     names
@@ -254,22 +260,22 @@ pub async fn unregister_by_non_owner_is_refused<N: Naming>(naming: N, rt: Runtim
     if refuses_registration(&naming, &rt).await {
         return;
     }
-    let owner = echo(&rt).await;
-    let other = echo(&rt).await;
+    let owner = agent(&rt);
+    let other = agent(&rt);
     let name = Name::Id(4);
     naming.register(name.clone(), &owner).await.unwrap();
     assert_eq!(
-        naming.unregister(&name, other.pid()).await,
+        unregister_as(&other, &naming, &name).await,
         Err(NamingError::NotOwner { owner: owner.pid() })
     );
     assert_eq!(
         naming.whereis(&name).await.map(|p| p.pid()),
         Some(owner.pid())
     );
-    naming.unregister(&name, owner.pid()).await.unwrap();
+    unregister_as(&owner, &naming, &name).await.unwrap();
     assert!(naming.whereis(&name).await.is_none());
     assert_eq!(
-        naming.unregister(&name, owner.pid()).await,
+        unregister_as(&owner, &naming, &name).await,
         Err(NamingError::NotRegistered)
     );
     // The owner lives on and may register again; its old registration left nothing behind.
@@ -368,6 +374,125 @@ pub async fn undeclared_names_are_typed_errors<N: Naming>(naming: N, rt: Runtime
     }
 }
 
+/// Names of different kinds that print alike (`Id(5)` and `Text("5")`, `Tagged("session", 42)`
+/// and `Text("session_42")`) are different names, in every backend.
+pub async fn distinct_names_with_the_same_text_stay_distinct<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let pairs = [
+        (Name::Id(5), Name::text("5")),
+        (Name::Tagged("session", 42), Name::text("session_42")),
+    ];
+    for (a, b) in pairs {
+        assert_eq!(a.to_string(), b.to_string(), "the pair must print alike");
+        let p = echo(&rt).await;
+        let q = echo(&rt).await;
+        naming.register(a.clone(), &p).await.unwrap();
+        assert!(
+            naming.whereis(&b).await.is_none(),
+            "{b:?} found the process registered as {a:?}"
+        );
+        assert_eq!(
+            naming.register(b.clone(), &q).await,
+            Ok(()),
+            "{b:?} vs {a:?}"
+        );
+        assert_eq!(naming.whereis(&a).await.map(|w| w.pid()), Some(p.pid()));
+        assert_eq!(naming.whereis(&b).await.map(|w| w.pid()), Some(q.pid()));
+    }
+    assert_eq!(naming.registered_count().await, 4);
+}
+
+/// Immediately after `kill()` returns, the name no longer reaches the process: `whereis`
+/// answers `None` (or, in a backend that keeps stale answers by design and counts them in a
+/// `stale_lookups` gauge, a process that is no longer alive), and a send through the name is
+/// a typed error, never `Ok` for a message that would be dropped.
+pub async fn killed_process_is_unreachable_at_once<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let keeps_stale = naming.gauges().iter().any(|(g, _)| *g == "stale_lookups");
+    for i in 0..200u64 {
+        let name = Name::Id(i % 64);
+        let p = echo(&rt).await;
+        assert!(
+            eventually(T, || async {
+                naming.register(name.clone(), &p).await.is_ok()
+            })
+            .await,
+            "round {i}: the name never became free"
+        );
+        assert!(p.kill());
+        match naming.whereis(&name).await {
+            None => {}
+            Some(found) => {
+                assert!(
+                    keeps_stale,
+                    "round {i}: whereis found the killed process right after kill()"
+                );
+                assert!(!found.is_alive(), "round {i}: killed process still alive");
+                assert_eq!(found.send(1u64), Err(CallError::NoProc));
+            }
+        }
+        let sent = naming.send(&name, 1u64).await;
+        assert_eq!(sent, Err(CallError::NoProc), "round {i}: send after kill");
+        let r: Result<u64, CallError> = naming.call(&name, 1u64, T).await;
+        assert_eq!(r, Err(CallError::NoProc), "round {i}: call after kill");
+        // Dead at once: it can take no further name either.
+        assert_eq!(
+            naming.register(Name::text("worker"), &p).await,
+            Err(NamingError::NoProc),
+            "round {i}: a killed process registered a name"
+        );
+        p.exited().await;
+    }
+}
+
+/// A call through a name with `Duration::MAX` as its timeout ("wait forever") answers; it
+/// does not panic on the deadline arithmetic.
+pub async fn call_with_duration_max_answers<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let p = echo(&rt).await;
+    let name = Name::Id(8);
+    naming.register(name.clone(), &p).await.unwrap();
+    let reply: u64 = naming.call(&name, 1u64, Duration::MAX).await.unwrap();
+    assert_eq!(reply, 2);
+    let r: Result<u64, CallError> = naming.call(&Name::Id(9), 1u64, Duration::MAX).await;
+    assert_eq!(r, Err(CallError::NoProc));
+}
+
+/// Only the owner may unregister its name, as itself: however many other processes try
+/// (each with its own `Ctx`, the only proof of identity `unregister` takes), every one is
+/// refused with `NotOwner` and the name stays; then the owner's own unregister succeeds.
+pub async fn only_the_owner_can_unregister<N: Naming>(naming: N, rt: Runtime) {
+    if refuses_registration(&naming, &rt).await {
+        return;
+    }
+    let owner = agent(&rt);
+    let name = Name::Id(10);
+    naming.register(name.clone(), &owner).await.unwrap();
+    let others: Vec<ProcessRef> = (0..8).map(|_| agent(&rt)).collect();
+    let attempts = others.iter().map(|o| unregister_as(o, &naming, &name));
+    for r in futures_util::future::join_all(attempts).await {
+        assert_eq!(r, Err(NamingError::NotOwner { owner: owner.pid() }));
+    }
+    assert_eq!(
+        naming.whereis(&name).await.map(|p| p.pid()),
+        Some(owner.pid())
+    );
+    assert_eq!(unregister_as(&owner, &naming, &name).await, Ok(()));
+    assert!(naming.whereis(&name).await.is_none());
+    // Free again: another process takes it.
+    naming.register(name.clone(), &others[0]).await.unwrap();
+    assert_eq!(
+        naming.whereis(&name).await.map(|p| p.pid()),
+        Some(others[0].pid())
+    );
+}
+
 macro_rules! conformance {
     ($($backend:ident => $make:expr;)*) => {$(
         mod $backend {
@@ -396,6 +521,10 @@ macro_rules! conformance {
             case!(name_is_free_after_panic);
             case!(cycles_leave_the_table_empty);
             case!(undeclared_names_are_typed_errors);
+            case!(distinct_names_with_the_same_text_stay_distinct);
+            case!(killed_process_is_unreachable_at_once);
+            case!(call_with_duration_max_answers);
+            case!(only_the_owner_can_unregister);
         }
     )*};
 }

@@ -7,15 +7,26 @@ use naming_strategies::runtime::{Ctx, Envelope, ExitReason, Name, Pid, ProcessRe
 use naming_strategies::{DuplicateRegistry, DuplicateStorage, NamingError};
 use tokio::sync::mpsc;
 
+mod agent;
+use agent::{agent, as_agent};
+
 const T: Duration = Duration::from_secs(2);
 
-/// A subscriber: forwards every `u32` it receives, with its pid, to `out`.
+/// A subscriber: forwards every `u32` it receives, with its pid, to `out`, and runs the
+/// agent jobs it is sent (to act as itself).
 fn subscriber(rt: &Runtime, out: mpsc::UnboundedSender<(Pid, u32)>) -> ProcessRef {
     rt.spawn(move |mut ctx: Ctx| async move {
         loop {
             if let Envelope::Info(msg) = ctx.recv().await {
-                if let Ok(n) = msg.downcast::<u32>() {
-                    let _ = out.send((ctx.pid(), *n));
+                match msg.downcast::<u32>() {
+                    Ok(n) => {
+                        let _ = out.send((ctx.pid(), *n));
+                    }
+                    Err(msg) => {
+                        if let Ok(job) = msg.downcast::<Box<dyn agent::Job>>() {
+                            job.run(&ctx).await;
+                        }
+                    }
                 }
             }
         }
@@ -84,8 +95,12 @@ async fn same_process_twice<S: DuplicateStorage>() {
         receive_n(&mut rx, 2).await,
         vec![(p.pid(), 7), (p.pid(), 7)]
     );
-    // Unregister removes both entries and both holds.
-    assert_eq!(reg.unregister(&key, p.pid()), Ok(2));
+    // Unregister (by p itself) removes both entries and both holds.
+    let r = {
+        let (reg, key) = (reg.clone(), key.clone());
+        as_agent(&p, move |ctx| reg.unregister(&key, ctx)).await
+    };
+    assert_eq!(r, Ok(2));
     assert_eq!(p.held_names(), 0);
     assert_eq!(reg.count(), 0);
 }
@@ -165,12 +180,17 @@ async fn unregister_only_own<S: DuplicateStorage>() {
     let rt = Runtime::new();
     let reg = DuplicateRegistry::<S>::new(1);
     let key = Name::Id(5);
-    let a = idle(&rt);
-    let b = idle(&rt);
-    let c = idle(&rt);
+    let a = agent(&rt);
+    let b = agent(&rt);
+    let c = agent(&rt);
+    // Each unregister is done by the process itself, with its own `Ctx`.
+    let unregister = |p: &ProcessRef| {
+        let (reg, key, p) = (reg.clone(), key.clone(), p.clone());
+        async move { as_agent(&p, move |ctx| reg.unregister(&key, ctx)).await }
+    };
     reg.register(key.clone(), &a, ()).unwrap();
     reg.register(key.clone(), &b, ()).unwrap();
-    assert_eq!(reg.unregister(&key, b.pid()), Ok(1));
+    assert_eq!(unregister(&b).await, Ok(1));
     assert_eq!(
         reg.lookup(&key)
             .iter()
@@ -180,15 +200,12 @@ async fn unregister_only_own<S: DuplicateStorage>() {
     );
     // c holds nothing: refused, and a's entry untouched.
     assert_eq!(
-        reg.unregister(&key, c.pid()),
+        unregister(&c).await,
         Err(NamingError::NotOwner { owner: a.pid() })
     );
     assert_eq!(reg.count_key(&key), 1);
-    assert_eq!(reg.unregister(&key, a.pid()), Ok(1));
-    assert_eq!(
-        reg.unregister(&key, a.pid()),
-        Err(NamingError::NotRegistered)
-    );
+    assert_eq!(unregister(&a).await, Ok(1));
+    assert_eq!(unregister(&a).await, Err(NamingError::NotRegistered));
     assert_eq!(a.held_names(), 0);
     // a may join again, and its exit releases the new entry.
     reg.register(key.clone(), &a, ()).unwrap();
@@ -230,7 +247,7 @@ async fn unique_style_beside_duplicates<S: DuplicateStorage>() {
 async fn concurrent_churn<S: DuplicateStorage>() {
     let rt = Runtime::new();
     let reg = DuplicateRegistry::<S>::new(2);
-    let procs: Vec<_> = (0..16).map(|_| idle(&rt)).collect();
+    let procs: Vec<_> = (0..16).map(|_| agent(&rt)).collect();
     let tasks: Vec<_> = procs
         .iter()
         .cloned()
@@ -242,7 +259,10 @@ async fn concurrent_churn<S: DuplicateStorage>() {
                     reg.register(key.clone(), &p, ()).unwrap();
                     reg.register(key.clone(), &p, ()).unwrap();
                     if round % 3 == 0 {
-                        assert_eq!(reg.unregister(&key, p.pid()), Ok(2));
+                        // Unregistering is the process's own act.
+                        let (reg, key) = (reg.clone(), key.clone());
+                        let r = as_agent(&p, move |ctx| reg.unregister(&key, ctx)).await;
+                        assert_eq!(r, Ok(2));
                     }
                     tokio::task::yield_now().await;
                 }

@@ -8,6 +8,9 @@ use naming_strategies::runtime::{Ctx, Envelope, ExitReason, Name, Pid, ProcessRe
 use naming_strategies::{Gproc, GprocKey, KeyPattern, Naming, NamingError};
 use tokio::sync::mpsc;
 
+mod agent;
+use agent::{agent, as_agent};
+
 const T: Duration = Duration::from_secs(2);
 
 /// A process that runs until it gets a message: `()` ends it normally, `"panic"` panics.
@@ -311,8 +314,8 @@ async fn await_sees_a_registrant_that_then_dies_and_then_waits_again() {
     );
 }
 
-// One thread, so the order is fixed: the registrant is killed (its exit queued) before it
-// registers, and its exit path runs before the woken waiter does.
+// One thread, so the order is fixed: the registrant registers (waking the waiter) and is
+// killed before the waiter runs, and its exit path runs before the woken waiter does.
 #[tokio::test]
 async fn await_skips_a_registrant_that_died_before_the_waiter_woke() {
     let rt = Runtime::new();
@@ -328,9 +331,14 @@ async fn await_skips_a_registrant_that_died_before_the_waiter_woke() {
     }
     let doomed = idle(&rt);
     let exited = doomed.exited();
-    doomed.kill();
-    // Killed but not yet exited: it may still register, and the waiter is woken with it.
+    // The waiter is woken with it, but does not run before the kill.
     g.reg_name(name.clone(), &doomed).unwrap();
+    doomed.kill();
+    // Killed: dead at once, so it can take no further name.
+    assert_eq!(
+        g.reg_name(Name::text("another"), &doomed),
+        Err(NamingError::NoProc)
+    );
     assert_eq!(exited.await, ExitReason::Killed);
     assert!(g.where_(&name).is_none());
     // The waiter found it dead and waits on for a live one.
@@ -457,19 +465,21 @@ async fn every_key_is_removed_through_the_reverse_index_on_exit() {
 async fn unregistering_updates_the_reverse_index() {
     let rt = Runtime::new();
     let g: Gproc = Gproc::new();
-    let p = idle(&rt);
-    let q = idle(&rt);
+    let p = agent(&rt);
+    let q = agent(&rt);
+    // `gproc:unreg/1` is done by the process itself, with its own `Ctx`.
+    let unreg = |who: &ProcessRef| {
+        let (g, who) = (g.clone(), who.clone());
+        async move { as_agent(&who, move |ctx| g.unreg_name(&Name::Id(1), ctx)).await }
+    };
     g.reg_name(Name::Id(1), &p).unwrap();
     g.reg_name(Name::Id(2), &p).unwrap();
     assert_eq!(
-        g.unreg_name(&Name::Id(1), q.pid()),
+        unreg(&q).await,
         Err(NamingError::NotOwner { owner: p.pid() })
     );
-    g.unreg_name(&Name::Id(1), p.pid()).unwrap();
-    assert_eq!(
-        g.unreg_name(&Name::Id(1), p.pid()),
-        Err(NamingError::NotRegistered)
-    );
+    unreg(&p).await.unwrap();
+    assert_eq!(unreg(&p).await, Err(NamingError::NotRegistered));
     assert_eq!(g.keys_of(p.pid()), vec![GprocKey::Name(Name::Id(2))]);
     assert_eq!(g.registered_count().await, 1);
     // A name released by unregistering can be taken by another process.
@@ -625,4 +635,32 @@ async fn groups_through_the_naming_trait_are_properties() {
     let gauges = g.gauges();
     assert!(gauges.contains(&("tracked_processes", 3.0)), "{gauges:?}");
     assert!(gauges.contains(&("awaiting", 0.0)), "{gauges:?}");
+}
+
+/// `await_name` with `Duration::MAX` ("wait forever") neither panics on the deadline
+/// arithmetic nor gives up: it answers once the name is registered, at once if it already is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn await_name_with_duration_max_waits_without_panicking() {
+    let rt = Runtime::new();
+    let g = Gproc::<()>::new();
+    let name = Name::text("later");
+    let waiter = tokio::spawn({
+        let g = g.clone();
+        let name = name.clone();
+        async move { g.await_name(&name, Duration::MAX).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    let p = idle(&rt);
+    g.register(name.clone(), &p).await.unwrap();
+    let found = tokio::time::timeout(T, waiter)
+        .await
+        .expect("the waiter answered")
+        .expect("the waiter did not panic");
+    assert_eq!(found.map(|r| r.pid()), Ok(p.pid()));
+    // Already registered: at once.
+    assert_eq!(
+        g.await_name(&name, Duration::MAX).await.map(|r| r.pid()),
+        Ok(p.pid())
+    );
 }

@@ -3,6 +3,9 @@
 use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime};
 use naming_strategies::{InternedNames, Naming, NamingError, BEAM_ATOM_LIMIT};
 
+mod agent;
+use agent::{agent, unregister_as};
+
 /// A session process: waits for any message, then returns.
 fn session(rt: &Runtime) -> ProcessRef {
     rt.spawn(|mut ctx: Ctx| async move {
@@ -138,29 +141,38 @@ async fn lookups_intern_like_to_atom_unless_existing_only() {
     assert!(atoms.lookup_existing(&Name::text("ghost_2")).is_none());
     assert_eq!(atoms.atom_count(), 1);
     // Unregistering a name that was never an atom does not make one either.
-    let p = session(&rt);
+    let p = agent(&rt);
     assert_eq!(
-        atoms.unregister(&Name::text("ghost_3"), p.pid()).await,
+        unregister_as(&p, &atoms, &Name::text("ghost_3")).await,
         Err(NamingError::NotRegistered)
     );
     assert_eq!(atoms.atom_count(), 1);
-    // Names with the same text are the same atom, as on the BEAM.
+    // Names of different kinds are different atoms even when they print alike: the atom
+    // is made from the kind and the content, not the display text.
     atoms.register(Name::text("session_1"), &p).await.unwrap();
-    assert_eq!(
+    assert_ne!(
         atoms.intern(&Name::text("session_1")),
         atoms.intern(&Name::Tagged("session", 1))
     );
+    assert_ne!(atoms.intern(&Name::Id(5)), atoms.intern(&Name::text("5")));
+    assert!(atoms.whereis(&Name::Tagged("session", 1)).await.is_none());
+    let q = session(&rt);
+    assert_eq!(atoms.register(Name::Tagged("session", 1), &q).await, Ok(()));
     assert_eq!(
         atoms
             .whereis(&Name::Tagged("session", 1))
             .await
             .map(|w| w.pid()),
-        Some(p.pid())
+        Some(q.pid())
     );
     assert_eq!(
         atoms
-            .register(Name::Tagged("session", 1), &session(&rt))
-            .await,
-        Err(NamingError::AlreadyRegistered(p.pid()))
+            .whereis(&Name::text("session_1"))
+            .await
+            .map(|w| w.pid()),
+        Some(p.pid())
     );
+    // Each distinct name is one atom, counted in the gauge.
+    let count = atoms.atom_count();
+    assert!(atoms.gauges().contains(&("atom_count", count as f64)));
 }

@@ -10,6 +10,9 @@ use naming_strategies::runtime::{
 };
 use naming_strategies::{Naming, NamingError, StartupDiscovery};
 
+mod agent;
+use agent::{agent, unregister_as};
+
 const T: Duration = Duration::from_secs(2);
 
 /// The seed's `db_worker`: answers a query `n` with `n + 1`.
@@ -125,7 +128,7 @@ async fn no_registration_and_typed_errors() {
             Err(NamingError::Unsupported("register"))
         );
         assert_eq!(
-            naming.unregister(&Name::text("db_worker"), p.pid()).await,
+            unregister_as(&agent(&rt), &naming, &Name::text("db_worker")).await,
             Err(NamingError::Unsupported("unregister"))
         );
         let caps = naming.capabilities();

@@ -10,6 +10,9 @@ use naming_strategies::runtime::{
 };
 use naming_strategies::{via, Naming, NamingError, StaticNames, WorkerPool};
 
+mod agent;
+use agent::{agent, unregister_as};
+
 const T: Duration = Duration::from_secs(2);
 
 /// Answers `n` with `n + 1`.
@@ -34,14 +37,14 @@ async fn only_declared_names() {
     let rt = Runtime::new();
     let names = StaticNames::new([Name::text("db_worker"), Name::text("cache")]);
     assert_eq!(names.declared().len(), 2);
-    let p = worker(&rt).await;
+    let p = agent(&rt);
     let stranger = Name::text("session_1");
     assert_eq!(
         names.register(stranger.clone(), &p).await,
         Err(NamingError::Undeclared(stranger.clone()))
     );
     assert_eq!(
-        names.unregister(&stranger, p.pid()).await,
+        unregister_as(&p, &names, &stranger).await,
         Err(NamingError::Undeclared(stranger.clone()))
     );
     assert_eq!(
@@ -78,10 +81,10 @@ async fn slot_reads_and_release_on_exit() {
     assert!(names.whereis_slot(slot).is_none());
     assert_eq!(names.count(), 0, "the slot was freed in the exit path");
 
-    let q = worker(&rt).await;
+    let q = agent(&rt);
     names.register(db.clone(), &q).await.unwrap();
     assert_eq!(names.whereis_slot(slot).map(|w| w.pid()), Some(q.pid()));
-    names.unregister(&db, q.pid()).await.unwrap();
+    unregister_as(&q, &names, &db).await.unwrap();
     assert_eq!(q.held_names(), 0);
     assert!(names.whereis_slot(slot).is_none());
 }

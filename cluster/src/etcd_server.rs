@@ -316,7 +316,7 @@ impl EtcdCluster {
 
     async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), EtcdError> {
         let started = Instant::now();
-        let deadline = started + timeout;
+        let deadline = process_runtime::instant_after(started, timeout);
         for (i, m) in self.members.iter_mut().enumerate() {
             let kv = EtcdKv::new(vec![m.client_url.clone()], Duration::from_secs(1))?;
             loop {

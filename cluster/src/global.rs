@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use naming_strategies::{Capabilities, Naming, NamingError};
-use process_runtime::{ExitObserver, ExitReason, Name, Pid, ProcessRef};
+use process_runtime::{Ctx, ExitObserver, ExitReason, Name, Pid, ProcessRef};
 
 use crate::global_names::{ClaimError, EtcdNames};
 use crate::node::NodeCore;
@@ -45,7 +45,7 @@ struct Observer(Arc<Inner>);
 impl ExitObserver for Observer {
     fn process_exited(&self, pid: Pid, name: &Name, _tag: u32) {
         let inner = Arc::clone(&self.0);
-        let text = name.to_text();
+        let text = name.encoded();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 let _ = inner.table.release(&text, pid).await;
@@ -107,7 +107,7 @@ impl Naming for GlobalNames {
         inner
             .core
             .hold_local(process, &self.observer, name.clone(), 0)?;
-        let text = name.to_text();
+        let text = name.encoded();
         match inner.table.claim(&text, pid).await {
             Ok(()) => {
                 if !process.is_alive() {
@@ -127,8 +127,9 @@ impl Naming for GlobalNames {
         }
     }
 
-    async fn unregister(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
-        let text = name.to_text();
+    async fn unregister(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
+        let owner = owner.pid();
+        let text = name.encoded();
         match self.inner.table.lookup(&text) {
             None => Err(NamingError::NotRegistered),
             Some(holder) if holder != owner => Err(NamingError::NotOwner { owner: holder }),
@@ -145,7 +146,7 @@ impl Naming for GlobalNames {
     }
 
     async fn whereis(&self, name: &Name) -> Option<ProcessRef> {
-        let pid = self.inner.table.lookup(&name.to_text())?;
+        let pid = self.inner.table.lookup(&name.encoded())?;
         self.inner.core.resolve(pid)
     }
 

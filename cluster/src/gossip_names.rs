@@ -27,7 +27,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use naming_strategies::{Capabilities, Naming, NamingError};
 use parking_lot::RwLock;
-use process_runtime::{CallError, ExitObserver, HoldError, Name, Pid, ProcessRef};
+use process_runtime::{CallError, Ctx, ExitObserver, HoldError, Name, Pid, ProcessRef};
 
 use crate::gossip::Gossip;
 use crate::node::NodeCore;
@@ -65,7 +65,7 @@ struct Observer(Arc<Inner>);
 
 impl ExitObserver for Observer {
     fn process_exited(&self, pid: Pid, name: &Name, tag: u32) {
-        let text = name.to_text();
+        let text = name.encoded();
         let key = if tag == GROUP_TAG {
             format!("{GROUP_PREFIX}{text}/{}", local_pid_text(pid))
         } else {
@@ -203,7 +203,7 @@ impl GossipNames {
         self.inner
             .groups
             .read()
-            .get(&group.to_text())
+            .get(&group.encoded())
             .cloned()
             .unwrap_or_default()
     }
@@ -215,7 +215,7 @@ impl GossipNames {
         }
         let key = format!(
             "{GROUP_PREFIX}{}/{}",
-            group.to_text(),
+            group.encoded(),
             local_pid_text(process.pid())
         );
         self.inner.gossip.delete(&key).await;
@@ -252,7 +252,7 @@ impl Naming for GossipNames {
     async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let inner = &self.inner;
         inner.core.check_local(process)?;
-        let text = name.to_text();
+        let text = name.encoded();
         if let Some(c) = inner.remote_claim(&text) {
             return Err(NamingError::AlreadyRegistered(c.pid));
         }
@@ -291,8 +291,9 @@ impl Naming for GossipNames {
         Ok(())
     }
 
-    async fn unregister(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
-        let text = name.to_text();
+    async fn unregister(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
+        let owner = owner.pid();
+        let text = name.encoded();
         match self.lookup_pid(&text) {
             None => Err(NamingError::NotRegistered),
             Some(holder) if holder != owner => Err(NamingError::NotOwner { owner: holder }),
@@ -316,7 +317,7 @@ impl Naming for GossipNames {
     }
 
     async fn whereis(&self, name: &Name) -> Option<ProcessRef> {
-        let pid = self.lookup_pid(&name.to_text())?;
+        let pid = self.lookup_pid(&name.encoded())?;
         self.inner.core.resolve(pid)
     }
 
@@ -327,7 +328,7 @@ impl Naming for GossipNames {
     async fn join(&self, group: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let key = format!(
             "{GROUP_PREFIX}{}/{}",
-            group.to_text(),
+            group.encoded(),
             local_pid_text(process.pid())
         );
         self.inner

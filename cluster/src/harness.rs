@@ -392,7 +392,7 @@ impl Cluster {
     /// A control-call context with a deadline.
     pub fn ctx(deadline: Duration) -> context::Context {
         let mut ctx = context::current();
-        ctx.deadline = std::time::Instant::now() + deadline;
+        ctx.deadline = process_runtime::deadline_after(deadline);
         ctx
     }
 

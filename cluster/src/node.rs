@@ -261,7 +261,8 @@ impl NodeCore {
     {
         let c = self.peer(node).await?;
         let mut ctx = context::current();
-        ctx.deadline = std::time::Instant::now() + deadline;
+        // Saturated: a `Duration::MAX` deadline means none, not an overflow panic.
+        ctx.deadline = process_runtime::deadline_after(deadline);
         match f(c, ctx).await {
             Ok(v) => Ok(v),
             Err(tarpc::client::RpcError::DeadlineExceeded) => Err(WireCallError::Timeout),
@@ -323,10 +324,11 @@ impl NodeCore {
         timeout: Duration,
     ) -> Result<Payload, WireCallError> {
         let to = WirePid::from(pid);
-        let ms = timeout.as_millis() as u64;
+        // Saturated: `Duration::MAX` stays "no limit" on the wire, never wraps to a short one.
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         self.rpc(
             pid.node(),
-            timeout + Duration::from_millis(50),
+            timeout.saturating_add(Duration::from_millis(50)),
             |c, ctx| async move { c.call(ctx, to, request, ms).await },
         )
         .await?

@@ -30,7 +30,7 @@ use dashmap::DashMap;
 use naming_strategies::shard::{key_hash_bytes, mix64};
 use naming_strategies::{Capabilities, Naming, NamingError};
 use parking_lot::RwLock;
-use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
+use process_runtime::{Ctx, ExitObserver, Name, Pid, ProcessRef};
 use tokio::sync::watch;
 
 use crate::node::NodeCore;
@@ -103,7 +103,7 @@ struct RingObserver(Arc<RingInner>);
 
 impl ExitObserver for RingObserver {
     fn process_exited(&self, pid: Pid, name: &Name, _tag: u32) {
-        let text = name.to_text();
+        let text = name.encoded();
         self.0.mine.remove_if(&text, |_, (p, _)| *p == pid);
         let inner = Arc::clone(&self.0);
         // The exit path is synchronous; the owner is told from a task.
@@ -338,7 +338,7 @@ impl RingNames {
 
     /// The owner node of `name` under the current membership.
     pub fn owner_of(&self, name: &Name) -> Option<u32> {
-        self.inner.owner_of(&name.to_text())
+        self.inner.owner_of(&name.encoded())
     }
 
     /// Names this node holds as owner, with their pids.
@@ -418,7 +418,7 @@ impl Naming for RingNames {
     async fn register(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
         let inner = &self.inner;
         let pid = process.pid();
-        let text = name.to_text();
+        let text = name.encoded();
         let stamp = inner.core.stamp();
         inner
             .core
@@ -459,8 +459,9 @@ impl Naming for RingNames {
         }
     }
 
-    async fn unregister(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
-        let text = name.to_text();
+    async fn unregister(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
+        let owner = owner.pid();
+        let text = name.encoded();
         match self.lookup_pid(&text).await {
             None => Err(NamingError::NotRegistered),
             Some(holder) if holder != owner => Err(NamingError::NotOwner { owner: holder }),
@@ -476,7 +477,7 @@ impl Naming for RingNames {
     }
 
     async fn whereis(&self, name: &Name) -> Option<ProcessRef> {
-        let pid = self.lookup_pid(&name.to_text()).await?;
+        let pid = self.lookup_pid(&name.encoded()).await?;
         self.inner.core.resolve(pid)
     }
 

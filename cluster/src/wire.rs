@@ -1,9 +1,9 @@
 //! What crosses the socket between nodes: the tarpc service every node serves, and its types.
 //!
 //! Framing and serialisation are tarpc's serde transport with bincode over TCP; nothing
-//! here is a hand-made wire format. Names travel in their text form (`Name::to_text`), as
-//! they do in etcd keys and gossip keys, so `Id(42)` and `Text("42")` are the same name
-//! across nodes.
+//! here is a hand-made wire format. Names travel in their unambiguous text form
+//! (`Name::encoded`: a kind tag, then the content), as they do in etcd keys and gossip keys,
+//! so `Id(42)` and `Text("42")` stay different names across nodes, as on one node.
 
 use std::fmt;
 

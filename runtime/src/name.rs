@@ -24,9 +24,33 @@ impl Name {
         Name::Text(Arc::from(s))
     }
 
-    /// The string form of this name, as an interner or a static table would store it.
+    /// The string form of this name (its `Display`), as a person reads it. Not a key:
+    /// names of different kinds can print alike (`Id(5)` and `Text("5")` are both `5`);
+    /// use [`encoded`](Self::encoded) to key a table by text.
     pub fn to_text(&self) -> String {
         self.to_string()
+    }
+
+    /// An unambiguous text form, for tables and wires keyed by text: a kind tag, then the
+    /// content (`#5` for `Id(5)`, `'5` for `Text("5")`, `{session,42}` for
+    /// `Tagged("session", 42)`). Distinct names always give distinct encodings, unlike
+    /// [`to_text`](Self::to_text).
+    pub fn encoded(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_encoded(&mut out);
+        out
+    }
+
+    /// Writes [`encoded`](Self::encoded) into `out` (e.g. a reused buffer).
+    pub fn write_encoded(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        // Each kind has its own first character; within a kind the content is written
+        // whole, and a tagged name ends with its id (digits) and `}`, so the split between
+        // tag and id is the last comma.
+        match self {
+            Name::Id(id) => write!(out, "#{id}"),
+            Name::Text(s) => write!(out, "'{s}"),
+            Name::Tagged(tag, id) => write!(out, "{{{tag},{id}}}"),
+        }
     }
 }
 
@@ -71,5 +95,26 @@ impl fmt::Debug for Name {
             Name::Text(s) => write!(f, ":{s}"),
             Name::Tagged(tag, id) => write!(f, "{{:{tag}, {id}}}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_of_names_that_print_alike_differ() {
+        let pairs = [
+            (Name::Id(5), Name::text("5")),
+            (Name::Tagged("session", 42), Name::text("session_42")),
+            (Name::Tagged("a,b", 1), Name::Tagged("a", 1)),
+            (Name::text("#5"), Name::Id(5)),
+            (Name::text("{a,1}"), Name::Tagged("a", 1)),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(a.encoded(), b.encoded(), "{a:?} vs {b:?}");
+        }
+        assert_eq!(Name::Id(5).to_text(), Name::text("5").to_text());
+        assert_eq!(Name::Tagged("session", 42).encoded(), "{session,42}");
     }
 }

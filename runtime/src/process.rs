@@ -46,7 +46,8 @@ enum Watcher {
 #[derive(Default)]
 struct CellState {
     exited: Option<ExitReason>,
-    /// The exit path has released the held names; watchers added from now on hear at once.
+    /// The exit path has released the held names and queued every monitor's `Down`;
+    /// watchers added from now on hear at once.
     released: bool,
     kill_reason: Option<ExitReason>,
     abort: Option<AbortHandle>,
@@ -144,10 +145,14 @@ impl ProcessRef {
         self.send_envelope(Envelope::Cast(Box::new(msg)))
     }
 
-    /// Sends a request and waits up to `timeout` for its reply.
+    /// Sends a request and waits up to `timeout` for its reply (`Duration::MAX`: no limit).
     ///
     /// `NoProc` if the process is dead or dies before replying, `Timeout` if no reply came in
     /// time (a late reply is discarded), `BadRequest` if the server speaks other types.
+    ///
+    /// As `gen_server:call` on the BEAM: if the process drops the request without replying
+    /// but lives on, the caller is not told it is dead; it waits until the timeout
+    /// (`Timeout`) or until the process exits (`NoProc`), whichever comes first.
     pub async fn call<Req, Rep>(&self, request: Req, timeout: Duration) -> Result<Rep, CallError>
     where
         Req: Send + 'static,
@@ -163,10 +168,16 @@ impl ProcessRef {
             request,
             reply_to: ReplyTo(tx),
         };
+        let deadline = tokio::time::Instant::from_std(crate::deadline_after(timeout));
         self.send_envelope(Envelope::Call(Box::new(call)))?;
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => reply,
-            Ok(Err(_closed)) => Err(CallError::NoProc),
+            // The request was dropped unanswered: by the exit path if the process died, or
+            // by the process itself if it lives on. Only its exit makes it NoProc.
+            Ok(Err(_closed)) => match tokio::time::timeout_at(deadline, self.exited()).await {
+                Ok(_reason) => Err(CallError::NoProc),
+                Err(_elapsed) => Err(CallError::Timeout),
+            },
             Err(_elapsed) => Err(CallError::Timeout),
         }
     }
@@ -182,8 +193,22 @@ impl ProcessRef {
 
     /// Ends the process at once with reason `Killed` (untrappable, like `Process.exit(pid, :kill)`).
     ///
-    /// A process busy in a handler stops at its next `.await`. Returns `false` if it had
-    /// already exited or is already being killed.
+    /// Returns `false` if it had already exited or is already being killed.
+    ///
+    /// When `kill` returns the process is already unreachable, as after `exit(pid, :kill)`:
+    /// [`is_alive`](Self::is_alive) is `false`, so every registry's liveness check filters
+    /// it out, and `send`, `cast` and `call` to it answer `NoProc`; [`Runtime::process`]
+    /// no longer finds it, and it can take no new name.
+    ///
+    /// What remains until its exit path has run (on the worker thread that polls it next):
+    /// - code of the process already running on another thread goes on until its next
+    ///   `.await` (it may still send messages or reply to a call in that time);
+    /// - a send to it that passed the liveness check just before `kill` took effect may
+    ///   still answer `Ok`, its message then dropped;
+    /// - its names stay in the registries' tables (filtered as dead) until the exit path
+    ///   releases them, and monitors, links and [`exited`](Self::exited) hear of the exit
+    ///   only then; a backend that does not filter by liveness (the monitor registry, by
+    ///   design) can answer the dead process until it handles the `Down`.
     pub fn kill(&self) -> bool {
         self.exit(ExitReason::Killed)
     }
@@ -191,7 +216,8 @@ impl ProcessRef {
     /// Ends the process at once with `reason` (untrappable, like a supervisor's brutal kill).
     ///
     /// Returns `false` if it had already exited or an earlier kill is already ending it (the
-    /// first reason stands), so that whoever counts kills counts each process once.
+    /// first reason stands), so that whoever counts kills counts each process once. The
+    /// process is unreachable when this returns; see [`kill`](Self::kill) for what remains.
     pub fn exit(&self, reason: ExitReason) -> bool {
         let abort = {
             let st = &mut *self.0.state.lock();
@@ -199,6 +225,8 @@ impl ProcessRef {
                 return false;
             }
             st.kill_reason = Some(reason);
+            // Dead to the world from now on, before the task has even been told.
+            self.0.alive.store(false, Ordering::Release);
             st.abort.clone()
         };
         // Abort outside the lock: cancelling may run the exit path, which takes it.
@@ -208,8 +236,9 @@ impl ProcessRef {
         true
     }
 
-    /// Resolves with the exit reason once the process has exited and its held names are
-    /// released (at once if that is done already).
+    /// Resolves with the exit reason once the process has exited, its held names are
+    /// released and every monitor's `Down` is queued (at once if that is done already): a
+    /// caller who has seen the exit cannot get ahead of a registry that cleans up on `Down`.
     pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
         let rx = {
             let st = &mut *self.0.state.lock();
@@ -248,7 +277,7 @@ impl ProcessRef {
     ///
     /// Because the insert and the liveness check happen under one lock, a registration can
     /// never outlive its process: either the insert happens before the exit (and the exit
-    /// path releases it) or the process is already dead and nothing is inserted.
+    /// path releases it) or the process is already dead or killed and nothing is inserted.
     pub fn hold_name<T, E>(
         &self,
         observer: &Arc<dyn ExitObserver>,
@@ -257,7 +286,7 @@ impl ProcessRef {
         insert: impl FnOnce(&Name) -> Result<T, E>,
     ) -> Result<T, HoldError<E>> {
         let st = &mut *self.0.state.lock();
-        if st.exited.is_some() {
+        if st.exited.is_some() || st.kill_reason.is_some() {
             return Err(HoldError::NoProc);
         }
         let value = insert(&name).map_err(HoldError::Rejected)?;
@@ -413,26 +442,39 @@ impl ProcessRef {
         for hold in holds {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
         }
-        // Watchers that arrived while the names were being released hear now, after them.
-        let late = {
-            let st = &mut *self.0.state.lock();
-            st.released = true;
-            std::mem::take(&mut st.monitors)
+        let down = |mref: MonitorRef| Down {
+            monitor: mref,
+            pid,
+            reason: reason.clone(),
         };
-        for (mref, watcher) in monitors.into_iter().chain(late) {
-            let down = Down {
-                monitor: mref,
-                pid,
-                reason: reason.clone(),
-            };
+        // Then every monitor's `Down` is queued (a monitor registry cleans up on it) ...
+        let mut once = Vec::new();
+        for (mref, watcher) in monitors {
             match watcher {
                 Watcher::Mailbox(tx) => {
-                    let _ = tx.send(Envelope::Down(down));
+                    let _ = tx.send(Envelope::Down(down(mref)));
                 }
-                Watcher::Once(tx) => {
-                    let _ = tx.send(down);
+                Watcher::Once(tx) => once.push((mref, tx)),
+            }
+        }
+        {
+            // ... including monitors that arrived meanwhile: queued under the lock, so that
+            // once `released` is set no monitor's `Down` is still to be sent ...
+            let st = &mut *self.0.state.lock();
+            for (mref, watcher) in std::mem::take(&mut st.monitors) {
+                match watcher {
+                    Watcher::Mailbox(tx) => {
+                        let _ = tx.send(Envelope::Down(down(mref)));
+                    }
+                    Watcher::Once(tx) => once.push((mref, tx)),
                 }
             }
+            st.released = true;
+        }
+        // ... and only then are `exited()` waiters told: whoever has seen the exit finds
+        // every monitor's `Down` already in its mailbox, ahead of anything sent next.
+        for (mref, tx) in once {
+            let _ = tx.send(down(mref));
         }
         for linked in links.into_values() {
             linked.linked_exit(pid, &reason);
@@ -473,12 +515,22 @@ impl Drop for ExitGuard {
 }
 
 /// A running process's view of itself: its mailbox, its pid, and the runtime.
+///
+/// Only the process itself holds its `Ctx`: it is not `Clone` and cannot be built outside
+/// the runtime, so `&Ctx` is proof of being that process, unlike a [`Pid`] anyone can copy.
+/// Operations only the owner may do (unregistering its own name) take it.
 pub struct Ctx {
     pub(crate) me: ProcessRef,
     pub(crate) rx: mpsc::UnboundedReceiver<Envelope>,
     pub(crate) runtime: Runtime,
     pub(crate) stop: Option<ExitReason>,
 }
+
+// Owner-only operations hold `&Ctx` across an `.await` in a `Send` future.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Ctx>();
+};
 
 impl Ctx {
     /// This process's pid.
@@ -581,5 +633,133 @@ mod tests {
         );
         // Once released, late waiters hear at once.
         assert_eq!(p.exited().await, ExitReason::Normal);
+    }
+
+    /// A process that takes every call and drops it unanswered, then exits after `linger`
+    /// (never, if `None`).
+    fn dropper(rt: &Runtime, linger: Option<Duration>) -> ProcessRef {
+        rt.spawn(move |mut ctx: Ctx| async move {
+            if let Envelope::Call(call) = ctx.recv().await {
+                drop(call);
+            }
+            match linger {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+            ExitReason::Normal
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_request_of_a_live_process_times_out() {
+        let rt = Runtime::new();
+        let p = dropper(&rt, None);
+        let t0 = std::time::Instant::now();
+        let r: Result<u64, CallError> = p.call(1u64, Duration::from_millis(50)).await;
+        assert_eq!(
+            r,
+            Err(CallError::Timeout),
+            "the process is alive: not NoProc"
+        );
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        assert!(p.is_alive());
+        p.kill();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_request_then_exit_is_noproc() {
+        let rt = Runtime::new();
+        for timeout in [Duration::from_secs(5), Duration::MAX] {
+            let p = dropper(&rt, Some(Duration::from_millis(30)));
+            let t0 = std::time::Instant::now();
+            let r: Result<u64, CallError> = p.call(1u64, timeout).await;
+            assert_eq!(r, Err(CallError::NoProc));
+            assert!(
+                t0.elapsed() >= Duration::from_millis(30),
+                "answered before the exit"
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(4),
+                "waited for the timeout"
+            );
+            assert!(!p.is_alive());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn call_with_duration_max_answers() {
+        let rt = Runtime::new();
+        let p = rt.spawn(|mut ctx: Ctx| async move {
+            loop {
+                if let Envelope::Call(call) = ctx.recv().await {
+                    if let Ok(CallRequest { request, reply_to }) = call.downcast::<u64, u64>() {
+                        reply_to.reply(request + 1);
+                    }
+                }
+            }
+        });
+        let r: Result<u64, CallError> = p.call(1u64, Duration::MAX).await;
+        assert_eq!(r, Ok(2));
+        p.kill();
+        p.exited().await;
+        let r: Result<u64, CallError> = p.call(1u64, Duration::MAX).await;
+        assert_eq!(r, Err(CallError::NoProc));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killed_process_is_unreachable_when_kill_returns() {
+        let rt = Runtime::new();
+        for i in 0..500 {
+            // Busy on another worker thread when the kill comes.
+            let p = rt.spawn(|_ctx: Ctx| async move {
+                loop {
+                    tokio::task::yield_now().await;
+                }
+            });
+            tokio::task::yield_now().await;
+            assert!(p.kill());
+            assert!(!p.is_alive(), "round {i}: alive after kill() returned");
+            assert_eq!(p.send(1u64), Err(CallError::NoProc), "round {i}");
+            assert_eq!(p.cast(1u64), Err(CallError::NoProc), "round {i}");
+            let r: Result<u64, CallError> = p.call(1u64, Duration::from_secs(1)).await;
+            assert_eq!(r, Err(CallError::NoProc), "round {i}");
+            assert!(
+                rt.process(p.pid()).is_none(),
+                "round {i}: still in the table"
+            );
+            assert!(!p.kill(), "round {i}: a second kill counts");
+            assert_eq!(p.exited().await, ExitReason::Killed);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_down_is_queued_before_exited_resolves() {
+        let rt = Runtime::new();
+        for i in 0..2_000 {
+            let p = rt.spawn(|mut ctx: Ctx| async move {
+                let _ = ctx.recv().await;
+                ExitReason::Normal
+            });
+            // The waiter comes first, the monitors after it.
+            let exited = p.exited();
+            let mut watchers = Vec::new();
+            for id in 0..32 {
+                let (tx, rx) = mpsc::unbounded_channel();
+                p.add_monitor(id, tx).unwrap();
+                watchers.push(rx);
+            }
+            if i % 2 == 0 {
+                p.send(()).unwrap();
+            } else {
+                p.kill();
+            }
+            exited.await;
+            for (id, rx) in watchers.iter_mut().enumerate() {
+                assert!(
+                    matches!(rx.try_recv(), Ok(Envelope::Down(_))),
+                    "iteration {i}: exited() resolved before monitor {id}'s Down was queued"
+                );
+            }
+        }
     }
 }

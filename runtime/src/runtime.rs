@@ -199,13 +199,18 @@ impl Runtime {
         Ok(self.run_body(me, rx, None, body))
     }
 
-    /// The live process with this pid, if any.
-    /// A pid of another creation of this node (a previous incarnation) is not alive here.
+    /// The live process with this pid, if any: not a killed one (even before its exit path
+    /// has removed it from the table), nor a pid of another creation of this node (a
+    /// previous incarnation).
     pub fn process(&self, pid: Pid) -> Option<ProcessRef> {
         if pid.node() != self.0.node || pid.creation() != self.0.creation {
             return None;
         }
-        self.0.table.get(&pid.serial()).map(|p| p.clone())
+        self.0
+            .table
+            .get(&pid.serial())
+            .map(|p| p.clone())
+            .filter(ProcessRef::is_alive)
     }
 
     /// Sends a plain message to `pid`; `NoProc` if no such process is alive.

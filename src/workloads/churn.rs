@@ -11,7 +11,7 @@ use naming_schema::{
     Unit, Workload,
 };
 use naming_strategies::runtime::{
-    CallError, DynamicSupervisor, DynamicSupervisorOpts, Intensity, Name, Runtime,
+    instant_after, CallError, DynamicSupervisor, DynamicSupervisorOpts, Intensity, Name, Runtime,
 };
 use naming_strategies::Naming;
 
@@ -367,7 +367,7 @@ async fn track<N: Naming>(
     old: u64,
     killed_at: Instant,
 ) -> (Option<u64>, Option<u64>) {
-    let deadline = killed_at + Duration::from_secs(2);
+    let deadline = instant_after(killed_at, Duration::from_secs(2));
     let mut released = None;
     loop {
         let now_holder = naming.whereis(&name).await.map(|p| p.pid().serial());
@@ -449,7 +449,7 @@ fn kill_on_schedule<N: Naming>(
         let interval = 1.0 / kill_rate;
         let mut rng = SplitMix64::new(0x0C4A_7000 ^ kill_rate.to_bits());
         for k in 0u64.. {
-            let due = t0 + Duration::from_secs_f64(interval * k as f64);
+            let due = instant_after(t0, Duration::from_secs_f64(interval * k as f64));
             if due >= end {
                 break;
             }
@@ -491,7 +491,7 @@ async fn client<N: Naming>(
     let mut rng = SplitMix64::new(seed);
     let interval = 1.0 / rate;
     for i in 0u64.. {
-        let due = t0 + Duration::from_secs_f64(interval * i as f64);
+        let due = instant_after(t0, Duration::from_secs_f64(interval * i as f64));
         if due >= end {
             break;
         }
@@ -572,7 +572,7 @@ async fn run_one<N: Naming>(
     drop(counting);
 
     let tally = Arc::new(Tally::default());
-    let t0 = Instant::now() + Duration::from_millis(5);
+    let t0 = instant_after(Instant::now(), Duration::from_millis(5));
     let end = t0 + spec.duration;
     let per_client = spec.call_rate / spec.clients.max(1) as f64;
     let clients: Vec<_> = (0..spec.clients)

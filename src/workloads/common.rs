@@ -166,7 +166,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = std::time::Instant::now() + limit;
+    let deadline = naming_strategies::runtime::deadline_after(limit);
     loop {
         if check().await {
             return true;

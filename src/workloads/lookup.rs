@@ -255,7 +255,7 @@ fn attempt<L: Lookup>(
     run_clients(clients, |c| async move {
         let (mut found, mut done) = (0usize, 0usize);
         let offset = c * keys.len() / clients.max(1);
-        let stop = std::time::Instant::now() + max_time;
+        let stop = naming_strategies::runtime::deadline_after(max_time);
         for i in 0..keys.len() {
             if i % 256 == 0 && i > 0 && std::time::Instant::now() >= stop {
                 break;

@@ -8,7 +8,7 @@ use naming_schema::{
     Bars, Better, Chart, Column, Extreme, Filter, Identity, Judge, Line, Metric, Params, Row,
     Situation, Subject, Sweep, Unit, Workload, YScale,
 };
-use naming_strategies::runtime::{CallError, Name, ProcessRef, Runtime};
+use naming_strategies::runtime::{instant_after, CallError, Name, ProcessRef, Runtime};
 use naming_strategies::Naming;
 use tokio::sync::{mpsc, oneshot, Barrier};
 
@@ -372,8 +372,10 @@ async fn measure<T: CallTarget>(
                         Load::Closed => Instant::now(),
                         Load::Open(_) => {
                             // Stagger clients within one period.
-                            let due =
-                                start + period * i as u32 + period * c as u32 / clients as u32;
+                            let offset = period
+                                .saturating_mul(i as u32)
+                                .saturating_add(period.saturating_mul(c as u32) / clients as u32);
+                            let due = instant_after(start, offset);
                             let sent = pace_until(due).await;
                             let _ = lag.record(sent.duration_since(due).as_nanos().max(1) as u64);
                             due

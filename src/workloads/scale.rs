@@ -8,7 +8,7 @@ use naming_schema::{
     Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Row, Situation, Subject, Sweep,
     Unit, Workload,
 };
-use naming_strategies::runtime::{Name, ProcessRef, Runtime, StartOpts};
+use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime, StartOpts};
 use naming_strategies::{via, Naming};
 
 use super::common::{
@@ -258,25 +258,50 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
         Ok(naming) => {
             let pairs = spec.pairs;
             rows.push(run_on(&rt_tokio, async move {
-                let workers = start_workers(&rt, 1).await;
-                let names = id_names(64);
-                let start = Instant::now();
-                for i in 0..pairs {
-                    let name = &names[i % names.len()];
-                    if let Err(e) = naming.register(name.clone(), &workers[0]).await {
-                        return SCALE.skip(label, &p, &format!("register: {e}"));
+                match register_unregister_pairs(&rt, naming, id_names(64), pairs as u64).await {
+                    Ok(elapsed) => {
+                        let ns = elapsed.as_nanos() as f64 / pairs as f64;
+                        SCALE.row(label, &p, &REGISTER_UNREGISTER_NS, ns)
                     }
-                    if let Err(e) = naming.unregister(name, workers[0].pid()).await {
-                        return SCALE.skip(label, &p, &format!("unregister: {e}"));
-                    }
+                    Err(why) => SCALE.skip(label, &p, &why),
                 }
-                let ns = start.elapsed().as_nanos() as f64 / pairs as f64;
-                kill_all(&workers).await;
-                SCALE.row(label, &p, &REGISTER_UNREGISTER_NS, ns)
             }));
         }
     }
     rows
+}
+
+/// Times `pairs` register + unregister pairs, cycling through `names`, done by one process
+/// on itself (only the owner may unregister, with its own `Ctx`), and returns the time they
+/// took; the first error, as text, if one failed. The process exits when done.
+pub async fn register_unregister_pairs<N: Naming>(
+    rt: &Runtime,
+    naming: N,
+    names: Vec<Name>,
+    pairs: u64,
+) -> Result<Duration, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let worker = rt.spawn(move |ctx: Ctx| async move {
+        let me = ctx.me().clone();
+        let start = Instant::now();
+        let mut outcome = Ok(());
+        for i in 0..pairs {
+            let name = &names[i as usize % names.len()];
+            if let Err(e) = naming.register(name.clone(), &me).await {
+                outcome = Err(format!("register: {e}"));
+                break;
+            }
+            if let Err(e) = naming.unregister(name, &ctx).await {
+                outcome = Err(format!("unregister: {e}"));
+                break;
+            }
+        }
+        let _ = tx.send(outcome.map(|()| start.elapsed()));
+        ExitReason::Normal
+    });
+    let result = rx.await;
+    worker.exited().await;
+    result.unwrap_or_else(|_| Err("the registering process died".to_string()))
 }
 
 /// Bytes per name at `size` names, in its own untimed pass (params `names`, `tasks` = 1):

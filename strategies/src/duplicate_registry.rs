@@ -33,7 +33,7 @@ use std::any::Any;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
+use process_runtime::{Ctx, ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
 use crate::naming::{Capabilities, NamingError, SyncNaming};
@@ -185,11 +185,12 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
         found
     }
 
-    /// Removes all of `owner`'s entries under `key` (`Registry.unregister/2`) and returns
-    /// how many there were. Others' entries are never touched: `NotOwner { owner: holder }`
-    /// if only others hold the key, `NotRegistered` if nobody does.
-    pub fn unregister(&self, key: &Name, owner: Pid) -> Result<usize, NamingError> {
-        match self.partitions.of(key).remove_holder(key, owner) {
+    /// Removes all of the calling process's entries under `key` (`Registry.unregister/2`;
+    /// `owner` is its own context) and returns how many there were. Others' entries are
+    /// never touched: `NotOwner { owner: holder }` if only others hold the key,
+    /// `NotRegistered` if nobody does.
+    pub fn unregister(&self, key: &Name, owner: &Ctx) -> Result<usize, NamingError> {
+        match self.partitions.of(key).remove_holder(key, owner.pid()) {
             Ok((process, n)) => {
                 for _ in 0..n {
                     process.release_name(&self.observer, key, 0);
@@ -243,7 +244,7 @@ impl<T: DuplicateStorage, V: EntryValue + Default> SyncNaming for DuplicateRegis
         self.register_unique(name, process, V::default())
     }
 
-    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
         DuplicateRegistry::unregister(self, name, owner).map(|_| ())
     }
 

@@ -56,7 +56,7 @@ use std::time::Duration;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use process_runtime::{CallError, ExitObserver, Name, Pid, ProcessRef};
+use process_runtime::{CallError, Ctx, ExitObserver, Name, Pid, ProcessRef};
 use scc::TreeIndex;
 use tokio::sync::oneshot;
 
@@ -298,7 +298,8 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
     ) -> Result<(), NamingError> {
         let entry = self.proc_entry(process)?;
         let mut held = entry.lock();
-        if held.exited {
+        // A killed process is dead at once, before its exit hook has run: no new keys.
+        if held.exited || !process.is_alive() {
             return Err(NamingError::NoProc);
         }
         add()?;
@@ -361,8 +362,10 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
         Ok(())
     }
 
-    /// Releases the unique name `name`, which `owner` must hold.
-    pub fn unreg_name(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    /// Releases the unique name `name`, which the calling process must hold
+    /// (`gproc:unreg/1`; `owner` is its own context, so no other process can release it).
+    pub fn unreg_name(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
+        let owner = owner.pid();
         match self.inner.names.peek_with(name, |_, p| p.pid()) {
             None => Err(NamingError::NotRegistered),
             Some(holder) if holder != owner => Err(NamingError::NotOwner { owner: holder }),
@@ -396,8 +399,9 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
         self.where_(name).ok_or(CallError::NoProc)?.send(msg)
     }
 
-    /// Waits up to `timeout` for `name` to be registered by a live process and returns it
-    /// (`gproc:await/2`); at once if it already is. `Timeout` otherwise.
+    /// Waits up to `timeout` (`Duration::MAX`: no limit) for `name` to be registered by a
+    /// live process and returns it (`gproc:await/2`); at once if it already is. `Timeout`
+    /// otherwise.
     ///
     /// The process returned was alive when this returned; like any pid it may die right after.
     pub async fn await_name(
@@ -405,7 +409,8 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
         name: &Name,
         timeout: Duration,
     ) -> Result<ProcessRef, NamingError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        // `Duration::MAX` means wait forever: the deadline saturates instead of overflowing.
+        let deadline = tokio::time::Instant::from_std(process_runtime::deadline_after(timeout));
         loop {
             if let Some(p) = self.where_(name) {
                 return Ok(p);
@@ -725,7 +730,7 @@ impl<V: Clone + Default + Send + Sync + 'static> SyncNaming for Gproc<V> {
         self.reg_name(name, process)
     }
 
-    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
         self.unreg_name(name, owner)
     }
 

@@ -15,9 +15,11 @@
 //! the limit every *new* name is refused with
 //! `NamingError::SystemLimit { what: "atoms", limit }` instead of stopping the node; names
 //! already interned keep working. [`atom_count`](InternedNames::atom_count) and
-//! [`atom_bytes`](InternedNames::atom_bytes) expose the leak. Two names with the same text
-//! (`Name::text("session_1")` and `Name::Tagged("session", 1)`) are the same atom, as on the
-//! BEAM.
+//! [`atom_bytes`](InternedNames::atom_bytes) expose the leak. The atom is made from the
+//! name's unambiguous text ([`Name::encoded`]: a kind tag, then the content), so names of
+//! different kinds that print alike (`Name::text("session_1")` and
+//! `Name::Tagged("session", 1)`, `Name::Id(5)` and `Name::text("5")`) stay different names,
+//! as in every other backend: they are different terms on the BEAM too.
 //!
 //! **Costs**: a lookup formats the name into a reused per-thread buffer, probes the atom
 //! table, then the registry; memory grows by one atom per distinct name ever seen and never
@@ -27,13 +29,12 @@
 //! `String.to_existing_atom` way that does not intern.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
+use process_runtime::{Ctx, ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
 use crate::naming::{Capabilities, NamingError, SyncNaming};
@@ -102,18 +103,17 @@ thread_local! {
     static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Runs `f` on the string form of `name` (`Name::to_text`) without allocating for it.
+/// Runs `f` on the atom text of `name`, its unambiguous [`Name::encoded`] form (a kind tag,
+/// then the content), without allocating for it: `Id(5)` and `Text("5")` print alike but
+/// are different terms, so they must be different atoms.
 fn with_text<R>(name: &Name, f: impl FnOnce(&str) -> R) -> R {
-    if let Name::Text(s) = name {
-        return f(s);
-    }
     TEXT.with(|buf| match buf.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            let _ = write!(buf, "{name}");
+            let _ = name.write_encoded(&mut *buf);
             f(&buf)
         }
-        Err(_) => f(&name.to_text()),
+        Err(_) => f(&name.encoded()),
     })
 }
 
@@ -126,8 +126,8 @@ impl ExitObserver for Registered {
     }
 }
 
-/// A registered-name table keyed by atoms interned from the names' text; atoms are never
-/// freed and their number is limited.
+/// A registered-name table keyed by atoms interned from the names' unambiguous text; atoms
+/// are never freed and their number is limited.
 #[derive(Clone)]
 pub struct InternedNames {
     atoms: Arc<AtomTable>,
@@ -171,7 +171,7 @@ impl InternedNames {
             .filter(ProcessRef::is_alive)
     }
 
-    /// `String.to_atom(to_string(name))`: the name's atom, created if new;
+    /// `String.to_atom(text)` of the name's unambiguous text: its atom, created if new;
     /// `SystemLimit` if it is new and the table is full.
     pub fn intern(&self, name: &Name) -> Result<Atom, NamingError> {
         with_text(name, |text| self.atoms.intern(text))
@@ -187,7 +187,8 @@ impl InternedNames {
         self.atoms.count.load(Ordering::Acquire)
     }
 
-    /// Bytes the atoms hold: their text plus the stored key and id of each (the hash table's
+    /// Bytes the atoms hold: their text (kind tag included) plus the stored key and id of
+    /// each (the hash table's
     /// own spare capacity not counted). It never goes down.
     pub fn atom_bytes(&self) -> usize {
         self.atoms.bytes.load(Ordering::Relaxed)
@@ -226,11 +227,11 @@ impl InternedNames {
         self.lookup_atom(self.existing(name)?)
     }
 
-    /// `Process.unregister(name)` by its owner; never interns (`NotRegistered` if the name
-    /// was never an atom).
-    pub fn unregister_now(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    /// `Process.unregister(name)` by its owner, the calling process (`owner` is its own
+    /// context); never interns (`NotRegistered` if the name was never an atom).
+    pub fn unregister_now(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
         let key = self.existing(name).ok_or(NamingError::NotRegistered)?.key();
-        match self.registered.0.remove_if_owner(&key, owner) {
+        match self.registered.0.remove_if_owner(&key, owner.pid()) {
             Ok(process) => {
                 process.release_name(&self.observer, &key, 0);
                 Ok(())
@@ -259,7 +260,7 @@ impl SyncNaming for InternedNames {
         self.register_now(&name, process)
     }
 
-    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
         self.unregister_now(name, owner)
     }
 

@@ -158,6 +158,10 @@ impl Server {
             self.refs.remove(&held.monitor);
             ctx.demonitor(&held.process, held.monitor);
         }
+        // A killed process is dead at once, even before its exit path runs: no new names.
+        if !process.is_alive() {
+            return Err(NamingError::NoProc);
+        }
         // A monitor, never a link: a crashing process must not take the registry down.
         let monitor = ctx.monitor(&process).map_err(|_| NamingError::NoProc)?;
         self.refs.insert(monitor, name.clone());
@@ -401,7 +405,10 @@ impl Naming for MonitorRegistry {
         }
     }
 
-    async fn unregister(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    async fn unregister(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
+        // The proof is checked here: the request type is private, so only a caller holding
+        // the owner's own `Ctx` can put the owner's pid in it.
+        let owner = owner.pid();
         match self.call(Request::Unregister(name.clone(), owner)).await? {
             Reply::Done(r) => r,
             _ => Err(NamingError::Unsupported("registry protocol mismatch")),

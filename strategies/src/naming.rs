@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use process_runtime::{
-    CallError, ExitObserver, HoldError, Name, Pid, ProcessRef, RegisterHook, StartError,
+    CallError, Ctx, ExitObserver, HoldError, Name, Pid, ProcessRef, RegisterHook, StartError,
 };
 
 /// Why a naming operation failed.
@@ -134,11 +134,27 @@ pub trait Naming: Clone + Send + Sync + 'static {
         process: &ProcessRef,
     ) -> impl Future<Output = Result<(), NamingError>> + Send;
 
-    /// Releases `name`, which `owner` must hold (`NotOwner` otherwise).
+    /// Releases `name`, which the calling process must hold (`Registry.unregister/2`,
+    /// `Process.unregister/1` from the owner).
+    ///
+    /// `owner` is the caller's own [`Ctx`]: only a process holds its `Ctx` (it is not
+    /// `Clone` and cannot be built outside the runtime), so ownership cannot be claimed by
+    /// handing in someone else's [`Pid`]. `NotOwner { owner }` if another process holds the
+    /// name, `NotRegistered` if nobody does.
+    ///
+    /// A pid is no proof of ownership; this does not compile:
+    ///
+    /// ```compile_fail,E0308
+    /// # use naming_strategies::{Naming, Registry};
+    /// # use naming_strategies::runtime::{Name, ProcessRef};
+    /// async fn forge(registry: Registry, victim: ProcessRef) {
+    ///     let _ = registry.unregister(&Name::Id(1), victim.pid()).await;
+    /// }
+    /// ```
     fn unregister(
         &self,
         name: &Name,
-        owner: Pid,
+        owner: &Ctx,
     ) -> impl Future<Output = Result<(), NamingError>> + Send;
 
     /// The process registered under `name`, if any.
@@ -223,8 +239,8 @@ pub trait SyncNaming: Clone + Send + Sync + 'static {
     /// [`Naming::register`], done now.
     fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError>;
 
-    /// [`Naming::unregister`], done now.
-    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError>;
+    /// [`Naming::unregister`], done now: `owner` is the calling process's own context.
+    fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError>;
 
     /// [`Naming::whereis`], done now.
     fn whereis_sync(&self, name: &Name) -> Option<ProcessRef>;
@@ -272,7 +288,7 @@ impl<T: SyncNaming> Naming for T {
     fn unregister(
         &self,
         name: &Name,
-        owner: Pid,
+        owner: &Ctx,
     ) -> impl Future<Output = Result<(), NamingError>> + Send {
         std::future::ready(self.unregister_sync(name, owner))
     }

@@ -17,7 +17,7 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
+use process_runtime::{Ctx, ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
 use crate::naming::{Capabilities, NamingError, SyncNaming};
@@ -120,8 +120,8 @@ impl<T: NameTable> SyncNaming for Registry<T> {
         )
     }
 
-    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
-        match self.partitions.of(name).remove_if_owner(name, owner) {
+    fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
+        match self.partitions.of(name).remove_if_owner(name, owner.pid()) {
             Ok(process) => {
                 process.release_name(&self.observer, name, 0);
                 Ok(())

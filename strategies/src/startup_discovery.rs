@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use process_runtime::{Name, Pid, ProcessRef, Supervisor, SupervisorError};
+use process_runtime::{Ctx, Name, ProcessRef, Supervisor, SupervisorError};
 
 use crate::naming::{Capabilities, Naming, NamingError};
 use crate::storage::FastHasher;
@@ -138,7 +138,7 @@ impl Naming for StartupDiscovery {
     fn unregister(
         &self,
         _name: &Name,
-        _owner: Pid,
+        _owner: &Ctx,
     ) -> impl std::future::Future<Output = Result<(), NamingError>> + Send {
         std::future::ready(Err(NamingError::Unsupported("unregister")))
     }

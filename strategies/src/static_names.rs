@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
-use process_runtime::{ExitObserver, Name, Pid, ProcessRef};
+use process_runtime::{Ctx, ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
 use crate::naming::{Capabilities, NamingError, SyncNaming};
@@ -190,12 +190,13 @@ impl StaticNames {
         )
     }
 
-    /// `Process.unregister(name)` by its owner.
-    pub fn unregister_now(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    /// `Process.unregister(name)` by its owner, the calling process (`owner` is its own
+    /// context).
+    pub fn unregister_now(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
         let Some(i) = self.table.slot_of(name) else {
             return Err(NamingError::Undeclared(name.clone()));
         };
-        match self.table.slots[i].remove_if_owner(owner) {
+        match self.table.slots[i].remove_if_owner(owner.pid()) {
             Ok(process) => {
                 process.release_name(&self.observer, name, i as u32);
                 Ok(())
@@ -228,7 +229,7 @@ impl SyncNaming for StaticNames {
         self.register_now(name, process)
     }
 
-    fn unregister_sync(&self, name: &Name, owner: Pid) -> Result<(), NamingError> {
+    fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {
         self.unregister_now(name, owner)
     }
 
