@@ -84,6 +84,9 @@ pub struct Metric {
     /// A quantity that must not grow along this parameter (atoms over soak phases): growth
     /// is a leak, and the guide does not let a leaking backend win where names come and go.
     pub leak_along: Option<&'static str>,
+    /// A change rather than an amount (heap growth since a first reading), so it may be
+    /// negative.
+    pub signed: bool,
 }
 
 impl Metric {
@@ -97,6 +100,7 @@ impl Metric {
             ideal: None,
             must_be_zero: false,
             leak_along: None,
+            signed: false,
         }
     }
 
@@ -110,6 +114,7 @@ impl Metric {
             ideal: Some(0.0),
             must_be_zero: true,
             leak_along: None,
+            signed: false,
         }
     }
 
@@ -117,6 +122,14 @@ impl Metric {
     pub const fn with_ideal(self, ideal: f64) -> Self {
         Metric {
             ideal: Some(ideal),
+            ..self
+        }
+    }
+
+    /// This metric as a change, which may be negative (a heap that shrank).
+    pub const fn signed(self) -> Self {
+        Metric {
+            signed: true,
             ..self
         }
     }
@@ -148,10 +161,11 @@ impl Metric {
         }
     }
 
-    /// Whether `v` is a value this metric can take: finite, and not negative (every unit
-    /// here is a time, a size, a rate, a ratio of such, or a count).
+    /// Whether `v` is a value this metric can take: finite, and not negative unless the
+    /// metric is a [`signed`](Metric::signed) change (every amount here is a time, a size,
+    /// a rate, a ratio of such, or a count).
     pub fn possible(&self, v: f64) -> bool {
-        v.is_finite() && v >= 0.0
+        v.is_finite() && (self.signed || v >= 0.0)
     }
 }
 
@@ -167,6 +181,9 @@ mod tests {
         let moved = Metric::new("m", "m", Unit::Ratio, Better::Lower).with_ideal(1.0);
         assert!(moved.past_ideal(0.9, 0.02));
         assert!(!moved.past_ideal(1.3, 0.02));
+        let growth = Metric::new("g", "g", Unit::Bytes, Better::Lower);
+        assert!(!growth.possible(-5.0) && growth.signed().possible(-5.0));
+        assert!(!growth.signed().possible(f64::NAN));
         let dup = Metric::must_be_zero("d", "d");
         assert!(dup.must_be_zero && !dup.past_ideal(0.0, 0.0));
         assert!(dup.better_than(0.0, 1.0));

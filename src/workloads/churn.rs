@@ -691,8 +691,23 @@ async fn run_one<N: Naming>(
         rows.push(row(&FAILED_PER_KILL, failed / kills));
     }
     if let (Some(b), Some(a)) = (bytes_before, bytes_after) {
-        rows.push(row(&BYTES_BEFORE, b as f64));
-        rows.push(row(&BYTES_AFTER, a as f64));
+        for (metric, bytes) in [(&BYTES_BEFORE, b), (&BYTES_AFTER, a)] {
+            if bytes < 0 {
+                // Frees of allocations made outside the counted window (buffers grown in the
+                // timed run) landed in it: a heap below zero is a measurement error, never
+                // a figure.
+                rows.push(CHURN.skip(
+                    label,
+                    &p.clone().with("phase", metric.name),
+                    &format!(
+                        "measurement error: {} below zero ({bytes} bytes)",
+                        metric.title
+                    ),
+                ));
+            } else {
+                rows.push(row(metric, bytes as f64));
+            }
+        }
     }
     let exited = sup.process().exited();
     sup.process().kill();

@@ -50,13 +50,14 @@ pub const LIVE_BYTES: Metric = Metric::new(
     Better::Lower,
 );
 /// Growth of the same since phase 0 (`live_bytes` at phase i minus at phase 0): flat is
-/// good, growth a leak.
+/// good, growth a leak; negative where the heap shrank.
 pub const LIVE_BYTES_GROWTH: Metric = Metric::new(
     "live_bytes_growth",
     "heap growth since phase 0",
     Unit::Bytes,
     Better::Lower,
-);
+)
+.signed();
 
 /// The soak workload: sessions under fresh ids coming and going for many operations, the
 /// invariants and the heap checked after every phase.
@@ -300,9 +301,22 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
         });
         if let (Some(start), Some(now)) = (start, now) {
             let held = now - start;
-            rows.push(row(&LIVE_BYTES, held as f64));
-            let first = *phase0.get_or_insert(held);
-            rows.push(row(&LIVE_BYTES_GROWTH, (held - first) as f64));
+            if held < 0 {
+                // Frees of allocations made before the soak began landed in its count: a
+                // heap below zero is a measurement error, never a figure.
+                rows.push(SOAK.skip(
+                    label,
+                    &p.clone().with("reading", LIVE_BYTES.name),
+                    &format!(
+                        "measurement error: {} below zero ({held} bytes)",
+                        LIVE_BYTES.title
+                    ),
+                ));
+            } else {
+                rows.push(row(&LIVE_BYTES, held as f64));
+                let first = *phase0.get_or_insert(held);
+                rows.push(row(&LIVE_BYTES_GROWTH, (held - first) as f64));
+            }
         }
         rows.extend(gauge_rows(&SOAK, label, &p, naming.gauges()));
     }
