@@ -237,4 +237,33 @@ fn overlapping_ranges_are_ties_and_margins_carry_their_range() {
         "{}",
         few.margin
     );
+
+    // Ranges apart but medians within the re-run noise (4%): a tie all the same, in the
+    // guide and in the summary's stars; 12% apart is a win.
+    for (newt, tie) in [(96.0, true), (88.0, false)] {
+        let rows = vec![
+            repeated("toad-registry", 100.0, 99.0, 101.0),
+            repeated("newt-names", newt, newt - 1.0, newt + 1.0),
+        ];
+        let input = base.join(format!("in-{newt}"));
+        fs::create_dir_all(&input).unwrap();
+        fs::write(input.join("pond.csv"), row::to_csv(&rows)).unwrap();
+        let out = base.join(format!("out-{newt}"));
+        let rep = report::build_with(catalogue(), &[input], &out).unwrap();
+        let few = &rep.guide.verdicts[0];
+        let want: &[&str] = if tie {
+            &["toad-registry", "newt-names"]
+        } else {
+            &["toad-registry"]
+        };
+        assert_eq!(few.tied, want, "{}", few.margin);
+        assert_eq!(few.margin.starts_with("tie:"), tie, "{}", few.margin);
+        let table = rep.table(Subject::NamingBackends).unwrap();
+        let stars = table
+            .rows
+            .iter()
+            .filter(|(_, c)| matches!(c[0], report::Cell::Value { best: true, .. }))
+            .count();
+        assert_eq!(stars, want.len());
+    }
 }

@@ -22,6 +22,12 @@ fn talk_row(data: &Data, who: &str) -> Option<&'static TalkRow> {
 /// A strategy within this factor of the winner counts as "close".
 pub const CLOSE: f64 = 1.25;
 
+/// Differences smaller than this factor are not told apart from re-run noise: the band
+/// within which `naming-bench stability` counts two runs' medians as agreeing (±10%). With
+/// repeated measurements, a backend this close to the winner ties with it, as does one whose
+/// range overlaps the winner's; a tie-break metric decides only by at least this much.
+pub const RERUN_NOISE: f64 = 1.10;
+
 /// What the guide concluded for one situation.
 #[derive(Clone, Debug)]
 pub struct Verdict {
@@ -296,11 +302,29 @@ fn judge(
     if let Some(first) = ranked.first() {
         verdict.winner = Some(first.0.clone());
         let (lo, hi) = first.3;
+        let repeated = |r: &(String, f64, f64, (f64, f64))| r.3 .0 < r.3 .1;
         verdict.tied = ranked
             .iter()
-            .filter(|r| r.3 .0 <= hi && lo <= r.3 .1)
+            .filter(|r| {
+                let overlaps = r.3 .0 <= hi && lo <= r.3 .1;
+                let within_noise =
+                    (repeated(first) || repeated(r)) && ratio(first.1, r.1, higher) < RERUN_NOISE;
+                overlaps || within_noise
+            })
             .map(|r| r.0.clone())
             .collect();
+        // A tie on the metric that a tie-break metric does not settle by more than the noise.
+        if let (Some(second), Some(_)) = (ranked.get(1), j.tiebreak) {
+            let tq = ratio(first.2, second.2, false);
+            if ratio(first.1, second.1, higher) == 1.0
+                && first.2.is_finite()
+                && second.2.is_finite()
+                && tq < RERUN_NOISE
+                && !verdict.tied.contains(&second.0)
+            {
+                verdict.tied.push(second.0.clone());
+            }
+        }
         verdict.margin = match ranked.get(1) {
             None => "the only backend measured".into(),
             Some(second) => {
@@ -317,8 +341,20 @@ fn judge(
                     _ if verdict.tied.len() > 1 && (a.0 < a.1 || b.0 < b.1) => {
                         format!(
                             "tie: no measurable difference between {} here (their ranges over \
-                             repeats overlap)",
-                            super::code_list(&verdict.tied, ", ")
+                             repeats overlap, or they differ by less than {:.0}%, the re-run noise)",
+                            super::code_list(&verdict.tied, ", "),
+                            (RERUN_NOISE - 1.0) * 100.0
+                        )
+                    }
+                    Some(t) if verdict.tied.len() > 1 && q == 1.0 => {
+                        format!(
+                            "tie: {} at {}, and within {:.0}% on {} ({} vs {}), the re-run noise",
+                            super::code_list(&verdict.tied, " = "),
+                            si(first.1),
+                            (RERUN_NOISE - 1.0) * 100.0,
+                            t.title,
+                            si(first.2),
+                            si(second.2)
                         )
                     }
                     Some(t) if q == 1.0 && first.2.is_finite() && second.2.is_finite() => {
