@@ -328,6 +328,15 @@ impl Cluster {
         self.etcd.as_mut()
     }
 
+    /// Node `id`'s index in the launch order (its namespace, its creation slot).
+    fn index_of(&self, id: u32) -> Result<usize, ClusterError> {
+        self.launch
+            .addrs
+            .iter()
+            .position(|(n, _, _)| *n == id)
+            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))
+    }
+
     /// Cuts node `id` off from every etcd member (`cut = false` restores it) while its links
     /// to the other nodes, and theirs to etcd, stay up. Needs network namespaces: a
     /// [`ClusterError::Net`] in fault-injection mode.
@@ -335,12 +344,7 @@ impl Cluster {
         let net = self.net.as_ref().ok_or_else(|| {
             ClusterError::Net("cutting a node from etcd needs network namespaces".into())
         })?;
-        let i = self
-            .launch
-            .addrs
-            .iter()
-            .position(|(n, _, _)| *n == id)
-            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        let i = self.index_of(id)?;
         for endpoint in &self.launch.endpoints {
             let port: u16 = endpoint
                 .rsplit(':')
@@ -365,12 +369,7 @@ impl Cluster {
             .net
             .as_ref()
             .ok_or_else(|| ClusterError::Net("link impairment needs network namespaces".into()))?;
-        let i = self
-            .launch
-            .addrs
-            .iter()
-            .position(|(n, _, _)| *n == id)
-            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        let i = self.index_of(id)?;
         net.impair(i, netem)
             .map_err(|e| ClusterError::Net(e.to_string()))
     }
@@ -522,12 +521,7 @@ impl Cluster {
     /// once it is ready and reachable; membership is the caller's to wait for
     /// ([`wait_members`](Self::wait_members)).
     pub async fn restart(&mut self, id: u32) -> Result<u32, ClusterError> {
-        let i = self
-            .launch
-            .addrs
-            .iter()
-            .position(|(n, _, _)| *n == id)
-            .ok_or_else(|| ClusterError::Control(id, "no such node".into()))?;
+        let i = self.index_of(id)?;
         if self.nodes.iter().any(|n| n.id == id) {
             self.crash(id).await?;
         }

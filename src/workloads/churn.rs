@@ -16,8 +16,8 @@ use naming_strategies::runtime::{
 use naming_strategies::Naming;
 
 use super::common::{
-    histogram, id_names, make_or_skip, named_worker, run_on, tokio_runtime, wait_until, Claims,
-    SplitMix64, CALL_TIMEOUT,
+    heap_row, histogram, id_names, make_or_skip, named_worker, run_on, tokio_runtime, wait_until,
+    Claims, SplitMix64, CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
@@ -691,22 +691,10 @@ async fn run_one<N: Naming>(
         rows.push(row(&FAILED_PER_KILL, failed / kills));
     }
     if let (Some(b), Some(a)) = (bytes_before, bytes_after) {
+        // Buffers grown in the timed run and freed in the counted pass can take a reading
+        // below zero: a skip row, never a figure.
         for (metric, bytes) in [(&BYTES_BEFORE, b), (&BYTES_AFTER, a)] {
-            if bytes < 0 {
-                // Frees of allocations made outside the counted window (buffers grown in the
-                // timed run) landed in it: a heap below zero is a measurement error, never
-                // a figure.
-                rows.push(CHURN.skip(
-                    label,
-                    &p.clone().with("phase", metric.name),
-                    &format!(
-                        "measurement error: {} below zero ({bytes} bytes)",
-                        metric.title
-                    ),
-                ));
-            } else {
-                rows.push(row(metric, bytes as f64));
-            }
+            rows.push(heap_row(&CHURN, label, p, "phase", metric, bytes));
         }
     }
     let exited = sup.process().exited();

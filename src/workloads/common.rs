@@ -384,6 +384,31 @@ pub const AWAITING: Metric = Metric::new(
     Better::Neither,
 );
 
+/// A counted heap reading as a row of `metric`; below zero (frees of allocations made
+/// outside the counted window landed in it) a skip row saying so, at `params` plus
+/// `(key, metric.name)`: a measurement error is never a figure.
+pub fn heap_row(
+    workload: &Workload,
+    label: &str,
+    params: &Params,
+    key: &str,
+    metric: &Metric,
+    bytes: isize,
+) -> Row {
+    if bytes < 0 {
+        workload.skip(
+            label,
+            &params.clone().with(key, metric.name),
+            &format!(
+                "measurement error: {} below zero ({bytes} bytes)",
+                metric.title
+            ),
+        )
+    } else {
+        workload.row(label, params, metric, bytes as f64)
+    }
+}
+
 /// The rows of a backend's own gauges ([`Naming::gauges`]), each through the metric
 /// `workload` declares under the gauge's name. A gauge the workload does not declare is a
 /// bug (a backend grew a gauge): it fails debug builds and the workload tests, and is left

@@ -13,8 +13,8 @@ use naming_strategies::{via, Naming};
 use parking_lot::Mutex;
 
 use super::common::{
-    self, gauge_rows, kill_all, make_or_skip, run_on, tokio_runtime, wait_until, SplitMix64,
-    Worker, CALL_TIMEOUT,
+    self, gauge_rows, heap_row, kill_all, make_or_skip, run_on, tokio_runtime, wait_until,
+    SplitMix64, Worker, CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
@@ -301,19 +301,9 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
         });
         if let (Some(start), Some(now)) = (start, now) {
             let held = now - start;
-            if held < 0 {
-                // Frees of allocations made before the soak began landed in its count: a
-                // heap below zero is a measurement error, never a figure.
-                rows.push(SOAK.skip(
-                    label,
-                    &p.clone().with("reading", LIVE_BYTES.name),
-                    &format!(
-                        "measurement error: {} below zero ({held} bytes)",
-                        LIVE_BYTES.title
-                    ),
-                ));
-            } else {
-                rows.push(row(&LIVE_BYTES, held as f64));
+            // Frees of allocations made before the soak began can take it below zero.
+            rows.push(heap_row(&SOAK, label, &p, "reading", &LIVE_BYTES, held));
+            if held >= 0 {
                 let first = *phase0.get_or_insert(held);
                 rows.push(row(&LIVE_BYTES_GROWTH, (held - first) as f64));
             }
