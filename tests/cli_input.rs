@@ -134,6 +134,20 @@ fn run_bin(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
     wait_for(c.spawn().unwrap(), limit)
 }
 
+/// `compare` in quick mode over gproc's lookup alone, into `out`: the cheapest real run.
+fn gproc_lookup(out: &str) -> [&str; 8] {
+    [
+        "compare",
+        "--quick",
+        "--backends",
+        "gproc",
+        "--workloads",
+        "lookup",
+        "--out",
+        out,
+    ]
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -405,16 +419,7 @@ fn a_stray_csv_fails_the_run_before_anything_runs() {
     let before = snapshot(&out);
     let t = Instant::now();
     let o = run_bin(
-        &[
-            "compare",
-            "--quick",
-            "--backends",
-            "gproc",
-            "--workloads",
-            "lookup",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &gproc_lookup(out.to_str().unwrap()),
         &[],
         Duration::from_secs(60),
     );
@@ -433,16 +438,7 @@ fn io_errors_name_their_path() {
     fs::write(&file, "").unwrap();
     let bad = file.join("results");
     let o = run_bin(
-        &[
-            "compare",
-            "--quick",
-            "--backends",
-            "gproc",
-            "--workloads",
-            "lookup",
-            "--out",
-            bad.to_str().unwrap(),
-        ],
+        &gproc_lookup(bad.to_str().unwrap()),
         &[],
         Duration::from_secs(60),
     );
@@ -521,16 +517,7 @@ fn report_detects_a_file_cut_at_a_line_boundary() {
 #[test]
 fn more_clients_than_the_host_allows_is_an_error_not_a_hang() {
     let out = temp_dir("clients");
-    let args = [
-        "compare",
-        "--quick",
-        "--backends",
-        "gproc",
-        "--workloads",
-        "lookup",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let args = gproc_lookup(out.to_str().unwrap());
     let o = run_bin(
         &args,
         &[("NAMING_BENCH_CLIENTS", "100000")],
