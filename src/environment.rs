@@ -278,7 +278,7 @@ impl Environment {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             rustc: command_output("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
             allocator: allocator.to_string(),
-            hasher: "foldhash 0.1 (fast)".into(),
+            hasher: "foldhash 0.1 (fast, fixed seed)".into(),
             crates: locked_versions(
                 root,
                 &[

@@ -31,6 +31,8 @@
 //!   same verdicts).
 //! - [`interrupt`]: Ctrl-C and SIGTERM during a run stop its measuring processes and leave
 //!   the results as they were.
+//! - [`layout`]: measuring processes start with one fixed address-space layout, so a
+//!   figure does not depend on where randomisation put the code and heap.
 //! - [`alloc`]: a counting global allocator, for bytes per name and memory drift.
 //! - [`catalogue`]: every declared workload and every backend identity, gathered from
 //!   this crate, `naming-strategies` and `naming-cluster`.
@@ -42,6 +44,7 @@ pub mod catalogue;
 pub mod contenders;
 pub mod environment;
 pub mod interrupt;
+pub mod layout;
 pub mod report;
 pub mod results;
 pub mod stability;

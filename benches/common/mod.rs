@@ -127,7 +127,11 @@ impl BenchRun {
         let clients = clients();
         let out = out_dir();
         let id = new_run_id();
-        let settings = settings_line(quick, &clients, None, &[workload]);
+        let settings = format!(
+            "{};layout={}",
+            settings_line(quick, &clients, None, &[workload]),
+            naming_bench::layout::fix_for_children().describe()
+        );
         let env = Environment::capture(
             &id,
             quick,

@@ -12,7 +12,9 @@ use crate::envelope::Protocol;
 use crate::process::ExitGuard;
 use crate::{CallError, Ctx, ExitReason, Pid, ProcessRef};
 
-type FastState = foldhash::fast::RandomState;
+/// The process table's hasher: seeded the same in every process, like the name tables', so
+/// the table's layout is reproducible between runs.
+type FastState = foldhash::fast::FixedState;
 
 pub(crate) struct RuntimeInner {
     node: u32,

@@ -519,7 +519,7 @@ fn document(
             "Each column at the parameters most backends were measured at (then the first \
              results directory, then the largest sizes); a value is the median over repeats \
              (each in a fresh process) with its range [min..max] where repeated; ★ marks the \
-             best contender and every one whose range overlaps it or, where repeated, whose median is within 10% of it (a tie: the re-run noise) (floors \
+             best contender and every one whose range overlaps it or whose median is within 10% of it (a tie: the re-run noise) (floors \
              are references and never marked; a value past the metric's physical ideal, or one \
              it can never take, is flagged, never marked); a skip shows its kind, the findings above give the whole \
              reason."

@@ -100,8 +100,8 @@ pub fn build(data: &Data, subject: Subject) -> Option<Table> {
         })
         .collect();
     for (j, (_, c, _)) in cols.iter().enumerate() {
-        // The best median, then every contender whose range overlaps the best's, or, where
-        // repeated, whose median is within the re-run noise of it (a tie, as in the guide).
+        // The best median, then every contender whose range overlaps the best's or whose
+        // median is within the re-run noise of it (a tie, as in the guide).
         let candidates = rows
             .iter()
             .filter(|(b, _)| !data.is_floor(b))
@@ -129,10 +129,9 @@ pub fn build(data: &Data, subject: Subject) -> Option<Table> {
             {
                 let (lo, hi) = range.unwrap_or((*v, *v));
                 let ties = best.is_some_and(|(bv, (blo, bhi))| {
-                    let repeated = lo < hi || blo < bhi;
                     let (small, large) = (bv.min(*v), bv.max(*v));
                     let close = small > 0.0 && large / small < super::guide::RERUN_NOISE;
-                    (lo <= bhi && blo <= hi) || (repeated && close)
+                    (lo <= bhi && blo <= hi) || close
                 });
                 *mark = !data.is_floor(b) && !*impossible && ties;
             }

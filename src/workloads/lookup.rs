@@ -137,7 +137,7 @@ pub const LOOKUP: Workload = Workload {
     ..Workload::new(
         "lookup",
         "Lookup",
-        "Workers registered under integer ids; clients, each an OS thread with its own current-thread tokio runtime, are released together by a barrier and call `whereis` on keys drawn uniformly or Zipf-distributed; the backend's storage table's raw `get` is measured beside it, repeat by repeat, on the same processes and keys. Each client times itself; throughput is all lookups over the first start to the last end, and a measurement is kept only if all clients ran together for at least 80% of that span (up to 5 retries, else the point is skipped, never reported).",
+        "Workers registered under integer ids; clients, each an OS thread with its own current-thread tokio runtime, are released together by a barrier and call `whereis` on keys drawn uniformly or Zipf-distributed; the backend's storage table's raw `get` is measured beside it, repeat by repeat, on the same processes and keys. Every client looks up until one deadline shared by all (25 ms after the first started in quick mode, 100 ms in full) and times itself; throughput is all lookups over the first start to the last end. Repeats (6) go round-robin over a process's points, so a slow spell of the host costs a point one repeat rather than all. A measurement is kept only if all clients ran together for at least 80% of that span (up to 5 retries, else the point is skipped, never reported).",
         Subject::NamingBackends,
     )
 };
@@ -151,12 +151,12 @@ pub struct LookupSpec {
     pub dists: Vec<KeyDist>,
     /// Numbers of concurrent clients (each an OS thread with its own tokio runtime).
     pub clients: Vec<usize>,
-    /// Lookups per client per repeat, at most (`ns_per_op` is per lookup as one client
-    /// sees it).
+    /// Length of the key sequence the clients cycle through (`ns_per_op` is per lookup as
+    /// one client sees it).
     pub ops_per_client: usize,
-    /// A client stops early after this long, so that a backend whose lookup is a call to
-    /// another thread (a registry process) is measured in bounded time; every client
-    /// runs for about as long, which keeps them overlapping.
+    /// How long one measurement runs: every client looks up until the same deadline, this
+    /// long after the first one started, so clients overlap and a backend whose lookup is a
+    /// call to another thread (a registry process) takes as long as any other.
     pub max_client_time: std::time::Duration,
     /// Repeats per point (the spread is their min and max).
     pub repeats: usize,
@@ -169,9 +169,9 @@ impl LookupSpec {
             sizes: vec![100, 10_000, 100_000, 1_000_000],
             dists: vec![KeyDist::Uniform, KeyDist::Zipf],
             clients,
-            ops_per_client: 300_000,
-            max_client_time: std::time::Duration::from_millis(500),
-            repeats: 3,
+            ops_per_client: 150_000,
+            max_client_time: std::time::Duration::from_millis(100),
+            repeats: 6,
         }
     }
 
@@ -181,9 +181,9 @@ impl LookupSpec {
             sizes: vec![100, 10_000],
             dists: vec![KeyDist::Uniform, KeyDist::Zipf],
             clients,
-            ops_per_client: 200_000,
-            max_client_time: std::time::Duration::from_millis(100),
-            repeats: 3,
+            ops_per_client: 100_000,
+            max_client_time: std::time::Duration::from_millis(25),
+            repeats: 6,
         }
     }
 
@@ -196,7 +196,7 @@ impl LookupSpec {
             // Long enough that waking two threads from the barrier takes a small part of
             // the run, so two clients can overlap even in a debug build.
             ops_per_client: 20_000,
-            max_client_time: std::time::Duration::from_millis(100),
+            max_client_time: std::time::Duration::from_millis(50),
             repeats: 1,
         }
     }
@@ -243,8 +243,10 @@ struct Measured {
     discarded: usize,
 }
 
-/// `clients` OS-thread clients ([`run_clients`]) each doing `keys.len()` lookups, walking
-/// the key sequence from its own offset.
+/// `clients` OS-thread clients ([`run_clients`]) looking up keys from the key sequence
+/// (each from its own offset, cycling) until one shared deadline, `max_time` after the
+/// first client started: they all stop together, so only the spread of their starts keeps
+/// them from overlapping completely.
 fn attempt<L: Lookup>(
     target: &L,
     names: &[Name],
@@ -252,12 +254,14 @@ fn attempt<L: Lookup>(
     clients: usize,
     max_time: std::time::Duration,
 ) -> Result<Vec<ClientRun<(bool, usize)>>, ClientsError> {
+    let deadline = std::sync::OnceLock::new();
+    let deadline = &deadline;
     run_clients(clients, |c| async move {
         let (mut found, mut done) = (0usize, 0usize);
         let offset = c * keys.len() / clients.max(1);
-        let stop = naming_strategies::runtime::deadline_after(max_time);
-        for i in 0..keys.len() {
-            if i % 256 == 0 && i > 0 && std::time::Instant::now() >= stop {
+        let stop = *deadline.get_or_init(|| naming_strategies::runtime::deadline_after(max_time));
+        for i in 0.. {
+            if i % 256 == 0 && std::time::Instant::now() >= stop {
                 break;
             }
             let k = keys[(i + offset) % keys.len()] as usize;
@@ -355,8 +359,11 @@ impl Samples {
 
 /// Measures `target` (and, interleaved repeat by repeat, `floor` on the same processes and
 /// keys) at every distribution and client count, so that the two are compared under the
-/// same conditions. Runs on the caller's thread, outside any tokio runtime: the clients are
-/// threads of their own.
+/// same conditions. The repeats go round-robin over all the points (one repeat of every
+/// point, then the next), so each point's repeats are spread over the whole measurement
+/// rather than taken back to back: on a shared machine, a slow spell of the host (they last
+/// a few hundred milliseconds) then costs a point one repeat, not all of them. Runs on the
+/// caller's thread, outside any tokio runtime: the clients are threads of their own.
 fn measure_all<L: Lookup, F: Lookup>(
     label: &str,
     target: &L,
@@ -365,51 +372,74 @@ fn measure_all<L: Lookup, F: Lookup>(
     size: usize,
     spec: &LookupSpec,
 ) -> Vec<Row> {
-    let mut rows = Vec::new();
+    struct Point {
+        params: Params,
+        keys: Vec<u32>,
+        clients: usize,
+        target: Samples,
+        floor: Samples,
+    }
+    let mut points = Vec::new();
     for dist in &spec.dists {
         let keys = dist.sample(size, spec.ops_per_client, 0xC0FFEE + size as u64);
         for &clients in &spec.clients {
-            let p = Params::new()
-                .with("names", size)
-                .with("keys", dist.label())
-                .with("clients", clients);
-            let (mut samples, mut floor_samples) = (Samples::default(), Samples::default());
-            // One untimed warm-up pass each, then the repeats, alternating.
-            let cap = spec.max_client_time;
-            let _ = attempt(target, names, &keys, clients, cap);
+            points.push(Point {
+                params: Params::new()
+                    .with("names", size)
+                    .with("keys", dist.label())
+                    .with("clients", clients),
+                keys: keys.clone(),
+                clients,
+                target: Samples::default(),
+                floor: Samples::default(),
+            });
+        }
+    }
+    let cap = spec.max_client_time;
+    // One untimed warm-up pass each, then the repeats, round-robin, target and floor
+    // alternating within each.
+    for pt in &points {
+        let _ = attempt(target, names, &pt.keys, pt.clients, cap);
+        if let Some((_, f)) = floor {
+            let _ = attempt(f, names, &pt.keys, pt.clients, cap);
+        }
+    }
+    for _ in 0..spec.repeats {
+        for pt in &mut points {
+            pt.target
+                .add(measure(target, names, &pt.keys, pt.clients, cap));
             if let Some((_, f)) = floor {
-                let _ = attempt(f, names, &keys, clients, cap);
+                pt.floor.add(measure(f, names, &pt.keys, pt.clients, cap));
             }
-            for _ in 0..spec.repeats {
-                samples.add(measure(target, names, &keys, clients, cap));
-                if let Some((_, f)) = floor {
-                    floor_samples.add(measure(f, names, &keys, clients, cap));
-                }
+        }
+    }
+    let mut rows = Vec::new();
+    for mut pt in points {
+        let clients = pt.clients;
+        let mut push = |who: &str, s: &mut Samples, p: &Params| {
+            if let Some(reason) = s.skip_reason() {
+                rows.push(LOOKUP.skip(who, p, &reason));
+                return None;
             }
-            let mut push = |who: &str, s: &mut Samples, p: &Params| {
-                if let Some(reason) = s.skip_reason() {
-                    rows.push(LOOKUP.skip(who, p, &reason));
-                    return None;
-                }
-                let (median, min, max) = spread(&mut s.ops);
-                rows.push(LOOKUP.row(who, p, &OPS_PER_SEC, median));
-                rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MIN, min));
-                rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MAX, max));
-                rows.push(LOOKUP.row(who, p, &NS_PER_OP, 1e9 * clients as f64 / median));
-                rows.push(LOOKUP.row(who, p, &OVERLAP, spread(&mut s.overlaps).0));
-                rows.push(LOOKUP.row(who, p, &DISCARDED_RUNS, s.discarded as f64));
-                Some(median)
-            };
-            let target_ops = push(label, &mut samples, &p);
-            if let Some((floor_label, _)) = floor {
-                // The floor of this backend, measured beside it: `of=` names the backend.
-                let fp = p.clone().with("of", label);
-                let floor_ops = push(floor_label, &mut floor_samples, &fp);
-                if let (Some(target_ops), Some(floor_ops)) = (target_ops, floor_ops) {
-                    rows.push(LOOKUP.row(label, &p, &COST_VS_FLOOR, floor_ops / target_ops));
-                    if floor_ops > 0.0 {
-                        rows.push(LOOKUP.row(label, &p, &OPS_VS_FLOOR, target_ops / floor_ops));
-                    }
+            let (median, min, max) = spread(&mut s.ops);
+            rows.push(LOOKUP.row(who, p, &OPS_PER_SEC, median));
+            rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MIN, min));
+            rows.push(LOOKUP.row(who, p, &OPS_PER_SEC_MAX, max));
+            rows.push(LOOKUP.row(who, p, &NS_PER_OP, 1e9 * clients as f64 / median));
+            rows.push(LOOKUP.row(who, p, &OVERLAP, spread(&mut s.overlaps).0));
+            rows.push(LOOKUP.row(who, p, &DISCARDED_RUNS, s.discarded as f64));
+            Some(median)
+        };
+        let p = pt.params.clone();
+        let target_ops = push(label, &mut pt.target, &p);
+        if let Some((floor_label, _)) = floor {
+            // The floor of this backend, measured beside it: `of=` names the backend.
+            let fp = p.clone().with("of", label);
+            let floor_ops = push(floor_label, &mut pt.floor, &fp);
+            if let (Some(target_ops), Some(floor_ops)) = (target_ops, floor_ops) {
+                rows.push(LOOKUP.row(label, &p, &COST_VS_FLOOR, floor_ops / target_ops));
+                if floor_ops > 0.0 {
+                    rows.push(LOOKUP.row(label, &p, &OPS_VS_FLOOR, target_ops / floor_ops));
                 }
             }
         }

@@ -532,7 +532,7 @@ pub fn run_with(
     let id = new_run_id();
     let quick = opts.sizes != isolate::Sizes::Full;
     let settings = format!(
-        "{};sizes={};repeats={};isolation={}",
+        "{};sizes={};repeats={};isolation={};layout={}",
         settings_line(
             quick,
             &specs.lookup.clients,
@@ -541,7 +541,11 @@ pub fn run_with(
         ),
         opts.sizes.name(),
         opts.repeats,
-        opts.isolation.describe()
+        opts.isolation.describe(),
+        match opts.isolation {
+            isolate::Isolation::FreshProcess(_) => crate::layout::fix_for_children().describe(),
+            isolate::Isolation::InProcess => "this process's".to_string(),
+        }
     );
     let mut env = Environment::capture(
         &id,

@@ -44,7 +44,10 @@ pub use scc::{SccDuplicates, SccTable};
 use process_runtime::{Name, Pid, ProcessRef};
 
 /// The hasher every table in the suite uses, so storage variants differ only in the map.
-pub type FastHasher = foldhash::fast::RandomState;
+/// Its seed is fixed, so a table places the same keys in the same buckets in every process
+/// and a measurement does not depend on a seed draw (foldhash's random seed is no defence
+/// against hash flooding either; a deployment that needs one swaps in a keyed hasher).
+pub type FastHasher = foldhash::fast::FixedState;
 
 /// A concurrent name -> process table with unique keys.
 ///
