@@ -432,3 +432,32 @@ pub fn gauge_rows(
         })
         .collect()
 }
+
+/// The rows of several in-process rounds of one measurement as one row per point, with the
+/// median of the rounds' values: a one-shot timing (registering a thousand names takes well
+/// under a millisecond) is repeated so that one slow moment of a shared host does not become
+/// the figure. A point skipped in any round stays a skip (its first reason): a failure is a
+/// finding, not an outlier. The range column stays for repeats in fresh processes.
+pub fn median_of_rounds(rounds: Vec<Vec<Row>>) -> Vec<Row> {
+    let key = |r: &Row| (r.backend.clone(), r.params.to_string(), r.metric.clone());
+    let all: Vec<Row> = rounds.into_iter().flatten().collect();
+    let skipped: std::collections::HashSet<_> =
+        all.iter().filter(|r| r.is_skip()).map(key).collect();
+    let (skips, measured): (Vec<Row>, Vec<Row>) = all.into_iter().partition(|r| r.is_skip());
+    let mut out: Vec<Row> = naming_schema::row::aggregate(
+        measured
+            .into_iter()
+            .filter(|r| !skipped.contains(&key(r)))
+            .collect(),
+    )
+    .into_iter()
+    .map(|r| Row {
+        interval: None,
+        repeats: 1,
+        ..r
+    })
+    .collect();
+    let mut seen = std::collections::HashSet::new();
+    out.extend(skips.into_iter().filter(|r| seen.insert(key(r))));
+    out
+}

@@ -315,6 +315,7 @@ impl Specs {
                 routers: naming_strategies::shard::RouterSpec::defaults().to_vec(),
                 lookup_keys: 256,
                 lookup_sample: std::time::Duration::from_millis(1),
+                build_sample: std::time::Duration::from_micros(200),
                 samples: 1,
             },
             recovery: naming_strategies::recovery::RecoveryConfig {

@@ -12,8 +12,8 @@ use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime, Sta
 use naming_strategies::{via, Naming};
 
 use super::common::{
-    self, gauge_rows, id_names, kill_all, make_or_skip, register_all, run_on, start_workers,
-    tokio_runtime, wait_until, Worker,
+    self, gauge_rows, id_names, kill_all, make_or_skip, median_of_rounds, register_all, run_on,
+    start_workers, tokio_runtime, wait_until, Worker,
 };
 use super::Progress;
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
@@ -158,7 +158,7 @@ pub const SCALE: Workload = Workload {
     ..Workload::new(
         "scale",
         "Scale",
-        "N names registered serially and from several tasks (timed with the counting allocator off), and in a separate untimed pass the heap bytes they take; every holder killed and the time until the backend holds none; N named starts as fast as possible (the shape of Elixir's own Registry benchmark); and register + unregister pairs on one held process.",
+        "N names registered serially and from several tasks (timed with the counting allocator off), and in a separate untimed pass the heap bytes they take; every holder killed and the time until the backend holds none; N named starts as fast as possible (the shape of Elixir's own Registry benchmark); and register + unregister pairs on one held process. The timed phases run several rounds (5 in quick mode, 3 in full), each on fresh workers and a fresh backend, and the median round is the figure.",
         Subject::NamingBackends,
     )
 };
@@ -177,6 +177,9 @@ pub struct ScaleSpec {
     pub max_concurrent_size: usize,
     /// Register + unregister pairs for the pair cost.
     pub pairs: usize,
+    /// In-process rounds of each timed (size, tasks) point; the median is the figure
+    /// ([`median_of_rounds`]).
+    pub rounds: usize,
 }
 
 impl ScaleSpec {
@@ -188,6 +191,7 @@ impl ScaleSpec {
             max_named_starts: 100_000,
             max_concurrent_size: 100_000,
             pairs: 200_000,
+            rounds: 3,
         }
     }
 
@@ -199,6 +203,7 @@ impl ScaleSpec {
             max_named_starts: 10_000,
             max_concurrent_size: 10_000,
             pairs: 50_000,
+            rounds: 5,
         }
     }
 
@@ -210,6 +215,7 @@ impl ScaleSpec {
             max_named_starts: 64,
             max_concurrent_size: 64,
             pairs: 64,
+            rounds: 1,
         }
     }
 }
@@ -228,24 +234,11 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
             }
             progress.step(&format!("scale {label} names={size} tasks={tasks}"));
             let p = Params::new().with("names", size).with("tasks", tasks);
-            let rt_tokio = tokio_runtime(threads);
-            let rt = Runtime::new();
-            let workers = Arc::new(run_on(&rt_tokio, {
-                let rt = rt.clone();
-                async move { start_workers(&rt, size).await }
-            }));
-            let naming = match make_or_skip(&SCALE, contender, &rt_tokio, &rt, size, &p) {
-                Ok(n) => n,
-                Err(skip) => {
-                    rows.push(*skip);
-                    run_on(&rt_tokio, async move { kill_all(&workers).await });
-                    continue;
-                }
-            };
             let named_starts = size <= spec.max_named_starts;
-            rows.extend(run_on(&rt_tokio, async move {
-                register_and_release(label, &p, naming, rt, workers, tasks, named_starts).await
-            }));
+            let rounds = (0..spec.rounds.max(1))
+                .map(|_| scale_round(contender, size, tasks, threads, named_starts, &p))
+                .collect();
+            rows.extend(median_of_rounds(rounds));
         }
     }
     // The cost of one register + unregister pair, on a held process.
@@ -269,6 +262,36 @@ pub fn scale<C: Contender>(contender: &C, spec: &ScaleSpec, progress: &dyn Progr
         }
     }
     rows
+}
+
+/// One round at `size` names from `tasks` tasks: fresh workers, a fresh backend, then
+/// [`register_and_release`]; a skip row if the backend cannot be made.
+fn scale_round<C: Contender>(
+    contender: &C,
+    size: usize,
+    tasks: usize,
+    threads: usize,
+    named_starts: bool,
+    p: &Params,
+) -> Vec<Row> {
+    let label = contender.label();
+    let rt_tokio = tokio_runtime(threads);
+    let rt = Runtime::new();
+    let workers = Arc::new(run_on(&rt_tokio, {
+        let rt = rt.clone();
+        async move { start_workers(&rt, size).await }
+    }));
+    let naming = match make_or_skip(&SCALE, contender, &rt_tokio, &rt, size, p) {
+        Ok(n) => n,
+        Err(skip) => {
+            run_on(&rt_tokio, async move { kill_all(&workers).await });
+            return vec![*skip];
+        }
+    };
+    let p = p.clone();
+    run_on(&rt_tokio, async move {
+        register_and_release(label, &p, naming, rt, workers, tasks, named_starts).await
+    })
 }
 
 /// Times `pairs` register + unregister pairs, cycling through `names`, done by one process

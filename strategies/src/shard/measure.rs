@@ -259,7 +259,9 @@ pub const RESHARD: Workload = Workload {
         "Resharding: routers",
         "Keys 0..N are routed over K shards, then over K+1 and K-1 (the last shard removed), \
          counting the keys that change shard and how evenly they spread; each router's lookup \
-         and build are timed (medians of samples) and its memory counted.",
+         and build are timed (medians of samples; lookup samples taken round-robin over all \
+         routers at one K, so they share the host's conditions; a build sample times as many \
+         builds as fill about a millisecond) and its memory counted.",
         Subject::Routers,
     )
 };
@@ -290,6 +292,8 @@ pub struct ReshardConfig {
     pub lookup_keys: usize,
     /// Wall time of one lookup timing sample; the median of `samples` is reported.
     pub lookup_sample: Duration,
+    /// Wall time of one build timing sample (as many builds as fit, at least one).
+    pub build_sample: Duration,
     /// Timing samples per lookup and build measurement.
     pub samples: usize,
 }
@@ -322,6 +326,7 @@ impl ReshardConfig {
             routers,
             lookup_keys: 4096,
             lookup_sample: Duration::from_millis(20),
+            build_sample: Duration::from_millis(5),
             samples: 7,
         }
     }
@@ -330,8 +335,9 @@ impl ReshardConfig {
     pub fn quick() -> Self {
         ReshardConfig {
             keys: 100_000,
-            lookup_sample: Duration::from_millis(5),
-            samples: 3,
+            lookup_sample: Duration::from_millis(3),
+            build_sample: Duration::from_millis(1),
+            samples: 5,
             ..Self::full()
         }
     }
@@ -534,21 +540,51 @@ fn count_range(
 
 /// Median ns per lookup of `router` over `hashes`, each sample running about `sample` long.
 pub fn lookup_ns(router: &Router, hashes: &[u64], sample: Duration, samples: usize) -> f64 {
-    match router {
-        Router::Modulo(r) => time_lookups(r, hashes, sample, samples),
-        Router::Rendezvous(r) => time_lookups(r, hashes, sample, samples),
-        Router::Ring(r) => time_lookups(r, hashes, sample, samples),
-        Router::Jump(r) => time_lookups(r, hashes, sample, samples),
-        Router::Maglev(r) => time_lookups(r, hashes, sample, samples),
-    }
+    lookup_ns_all(std::slice::from_ref(router), hashes, sample, samples)[0]
 }
 
-/// Statically dispatched timing loop, so the measurement is the router's, not a `match`.
-fn time_lookups<R: ShardRouter>(r: &R, hashes: &[u64], sample: Duration, samples: usize) -> f64 {
+/// Median ns per lookup of each of `routers` over `hashes`, each sample running about
+/// `sample` long. The samples go round-robin over the routers (one of each, then the next),
+/// so every router is timed across the same stretch of time: a slow spell of a shared host
+/// costs each router one sample rather than all of one router's, and a ratio between two
+/// routers compares like with like.
+pub fn lookup_ns_all(
+    routers: &[Router],
+    hashes: &[u64],
+    sample: Duration,
+    samples: usize,
+) -> Vec<f64> {
     if hashes.is_empty() {
-        return 0.0;
+        return vec![0.0; routers.len()];
     }
-    let pass = |rounds: usize| {
+    let mut timers: Vec<Box<dyn FnMut(usize) -> Duration + '_>> = routers
+        .iter()
+        .map(|router| match router {
+            Router::Modulo(r) => lookup_pass(r, hashes),
+            Router::Rendezvous(r) => lookup_pass(r, hashes),
+            Router::Ring(r) => lookup_pass(r, hashes),
+            Router::Jump(r) => lookup_pass(r, hashes),
+            Router::Maglev(r) => lookup_pass(r, hashes),
+        })
+        .collect();
+    let rounds: Vec<usize> = timers.iter_mut().map(|t| calibrate(t, sample)).collect();
+    let mut ns = vec![Vec::with_capacity(samples.max(1)); routers.len()];
+    for _ in 0..samples.max(1) {
+        for (i, t) in timers.iter_mut().enumerate() {
+            let took = t(rounds[i]);
+            ns[i].push(took.as_secs_f64() * 1e9 / (rounds[i] * hashes.len()) as f64);
+        }
+    }
+    ns.iter_mut().map(|v| median(v)).collect()
+}
+
+/// A timed pass of `rounds` walks over `hashes` through `r`, statically dispatched so the
+/// measurement is the router's, not a `match`.
+fn lookup_pass<'a, R: ShardRouter>(
+    r: &'a R,
+    hashes: &'a [u64],
+) -> Box<dyn FnMut(usize) -> Duration + 'a> {
+    Box::new(move |rounds| {
         let start = Instant::now();
         let mut acc = 0usize;
         for _ in 0..rounds {
@@ -558,33 +594,49 @@ fn time_lookups<R: ShardRouter>(r: &R, hashes: &[u64], sample: Duration, samples
         }
         black_box(acc);
         start.elapsed()
-    };
-    // Calibrate: double the rounds until one pass takes a tenth of a sample.
-    let mut rounds = 1usize;
-    let mut took = pass(rounds);
-    while took < sample / 10 && rounds < 1 << 30 {
-        rounds *= 2;
-        took = pass(rounds);
-    }
-    let per_pass = took.as_secs_f64().max(1e-9) / rounds as f64;
-    let rounds = ((sample.as_secs_f64() / per_pass) as usize).max(1);
-    let mut ns: Vec<f64> = (0..samples.max(1))
-        .map(|_| pass(rounds).as_secs_f64() * 1e9 / (rounds * hashes.len()) as f64)
-        .collect();
-    median(&mut ns)
+    })
 }
 
-/// Median ns to build `spec` over `shards` shards, over `samples` builds.
-pub fn build_ns(spec: RouterSpec, shards: usize, samples: usize) -> Result<f64, ShardError> {
-    let mut ns = Vec::with_capacity(samples.max(1));
-    for _ in 0..samples.max(1) {
-        let start = Instant::now();
-        let r = spec.build(shards)?;
-        let took = start.elapsed();
-        black_box(&r);
-        ns.push(took.as_secs_f64() * 1e9);
+/// How many repetitions make one call of `pass` last about `sample`: doubled until a call
+/// takes a tenth of it, then scaled.
+fn calibrate(pass: &mut dyn FnMut(usize) -> Duration, sample: Duration) -> usize {
+    let mut reps = 1usize;
+    let mut took = pass(reps);
+    while took < sample / 10 && reps < 1 << 30 {
+        reps *= 2;
+        took = pass(reps);
     }
-    Ok(median(&mut ns))
+    let per = took.as_secs_f64().max(1e-9) / reps as f64;
+    ((sample.as_secs_f64() / per) as usize).max(1)
+}
+
+/// Median ns to build `spec` over `shards` shards, over `samples` samples; a sample times
+/// as many builds back to back as take about `sample` (at least one), so a build faster
+/// than the clock's resolution is still measured.
+pub fn build_ns(
+    spec: RouterSpec,
+    shards: usize,
+    sample: Duration,
+    samples: usize,
+) -> Result<f64, ShardError> {
+    let mut failed = None;
+    let mut builds = |n: usize| {
+        let start = Instant::now();
+        for _ in 0..n {
+            if let Err(e) = black_box(spec.build(black_box(shards))) {
+                failed = Some(e);
+            }
+        }
+        start.elapsed()
+    };
+    let reps = calibrate(&mut builds, sample);
+    let mut ns: Vec<f64> = (0..samples.max(1))
+        .map(|_| builds(reps).as_secs_f64() * 1e9 / reps as f64)
+        .collect();
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(median(&mut ns)),
+    }
 }
 
 fn median(xs: &mut [f64]) -> f64 {
@@ -611,13 +663,17 @@ pub fn reshard_rows(config: &ReshardConfig) -> Result<Vec<Row>, ShardError> {
     // (row index of lookup_ns, k, ns): `lookup_vs_modulo` goes right after it.
     let mut lookups: Vec<(usize, usize, f64)> = Vec::new();
     for &k in &config.shard_counts {
-        for &spec in &config.routers {
+        let built: Vec<Router> = config
+            .routers
+            .iter()
+            .map(|spec| spec.build(k))
+            .collect::<Result<_, _>>()?;
+        let all_ns = lookup_ns_all(&built, &hashes, config.lookup_sample, config.samples);
+        for ((&spec, router), ns) in config.routers.iter().zip(&built).zip(all_ns) {
             let params = spec.params_into(Params::new().with("k", k).with("keys", config.keys));
             let label = spec.label();
             let row = |metric: &Metric, value: f64| RESHARD.row(label, &params, metric, value);
             let m = movement(spec, k, config.keys)?;
-            let router = spec.build(k)?;
-            let ns = lookup_ns(&router, &hashes, config.lookup_sample, config.samples);
             if spec == RouterSpec::Modulo {
                 modulo_ns.push((k, ns));
             }
@@ -634,7 +690,10 @@ pub fn reshard_rows(config: &ReshardConfig) -> Result<Vec<Row>, ShardError> {
             lookups.push((rows.len(), k, ns));
             rows.push(row(&LOOKUP_NS, ns));
             rows.push(row(&MEMORY_BYTES, router.memory_bytes() as f64));
-            rows.push(row(&BUILD_NS, build_ns(spec, k, config.samples)?));
+            rows.push(row(
+                &BUILD_NS,
+                build_ns(spec, k, config.build_sample, config.samples)?,
+            ));
         }
     }
     // Inserted back to front, so earlier indices stay valid.
@@ -661,6 +720,7 @@ mod tests {
             routers: RouterSpec::defaults().to_vec(),
             lookup_keys: 64,
             lookup_sample: Duration::from_micros(200),
+            build_sample: Duration::from_micros(200),
             samples: 1,
         };
         let rows = reshard_rows(&config).unwrap();
