@@ -38,6 +38,8 @@
 //!   this crate, `naming-strategies` and `naming-cluster`.
 //! - [`report`]: plots, `REPORT.md`, `index.html` and the decision guide, built from the
 //!   catalogue and the rows alone.
+//! - [`report::diff`]: two result directories (two machines, revisions, allocators)
+//!   compared point by point, better or worse beyond the re-run noise (`naming-bench diff`).
 
 pub mod alloc;
 pub mod catalogue;

@@ -12,6 +12,9 @@
 //!   rows as CSV on stdout (what `compare` runs in each fresh process).
 //! - `naming-bench report [--in DIR ...] [--out DIR]` rebuilds the report from existing
 //!   results without running anything (default input: `NAMING_BENCH_OUT`, else `results`).
+//! - `naming-bench diff A B [--out DIR]` compares two result directories point by point
+//!   (values, ranges, the ratio B/A, better/worse beyond the noise) and writes `DIFF.md` and
+//!   `index.html` into `DIR` (default `diff`).
 //! - `naming-bench node --id N --rpc ADDR --gossip ADDR --node ID=RPC,GOSSIP ... [--etcd URLS]`
 //!   runs one node of a multi-node cluster (started by the harness, not by hand).
 
@@ -112,6 +115,23 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare two result directories point by point (two machines, revisions or
+    /// allocators).
+    ///
+    /// For every point in both: the two values with their ranges, the ratio B/A with its
+    /// interval, and better or worse (by each metric's declared direction) where the ranges
+    /// are apart and the change exceeds the 10% re-run noise; points in only one directory
+    /// listed apart; both environments side by side. Writes DIFF.md, index.html and a chart
+    /// into --out.
+    Diff {
+        /// The first (reference) result directory.
+        a: PathBuf,
+        /// The second result directory, compared against A.
+        b: PathBuf,
+        /// Where the comparison goes (must not be A or B).
+        #[arg(long, default_value = "diff")]
+        out: PathBuf,
+    },
     /// Run one node of a multi-node cluster (the harness starts these).
     #[command(hide = true)]
     Node {
@@ -186,6 +206,8 @@ enum CliError {
     Recover(#[from] results::WriteError),
     #[error("building the report: {0}")]
     Report(#[from] ReportError),
+    #[error("diff: {0}")]
+    Diff(#[from] report::diff::DiffError),
     #[error("node: {0}")]
     Node(String),
     /// A malformed environment variable (the message names it).
@@ -389,6 +411,38 @@ fn write_report(inputs: &[PathBuf], out: &std::path::Path) -> Result<(), CliErro
     Ok(())
 }
 
+/// The `diff` subcommand: writes the comparison and prints its summary.
+fn diff(a: &std::path::Path, b: &std::path::Path, out: &std::path::Path) -> Result<(), CliError> {
+    recover(&[a.to_path_buf(), b.to_path_buf()])?;
+    let (d, written) = report::diff::build(a, b, out)?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "A = {}, B = {}", a.display(), b.display());
+    let _ = writeln!(stdout, "{}", d.summary());
+    for p in d.largest(10) {
+        let _ = writeln!(
+            stdout,
+            "  {:<8} {} {} {} [{}]: {}",
+            match p.change {
+                report::diff::Change::Better => "better",
+                report::diff::Change::Worse => "WORSE",
+                _ => "changed",
+            },
+            p.workload,
+            p.backend,
+            p.metric,
+            p.params,
+            p.change_text()
+        );
+    }
+    let _ = writeln!(
+        stdout,
+        "diff: {} and {}",
+        written.markdown.display(),
+        written.html.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -424,6 +478,7 @@ fn main() -> ExitCode {
                 .unwrap_or(default_in);
             write_report(&inputs, &out)
         }
+        Command::Diff { a, b, out } => diff(&a, &b, &out),
         Command::Node {
             id,
             rpc,

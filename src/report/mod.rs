@@ -17,6 +17,7 @@
 
 mod charts;
 mod data;
+pub mod diff;
 pub mod guide;
 mod plot;
 mod render;
