@@ -384,9 +384,9 @@ impl Data {
     }
 
     /// The colour of a series, the same in every chart (lines and bars alike): one palette
-    /// keyed by backend label ([`Data::slot`]); a backend's variants (`ring (vnodes=10)`)
-    /// are shades of its colour, darkest first; a floor takes its contender's colour
-    /// (else a grey).
+    /// keyed by backend label (its slot in the catalogue); a backend's variants
+    /// (`ring (vnodes=10)`) are shades of its colour, darkest first; a floor takes its
+    /// contender's colour (else a grey).
     pub fn color(&self, who: &str) -> Rgb {
         if self.is_floor(who) {
             if let Some(owner) = self.owner_of_floor(who) {
