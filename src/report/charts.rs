@@ -553,6 +553,7 @@ impl<'d> Out<'d> {
                 .only(|k| k == sw.x || sw.split_by.contains(&k)),
             source: grows[0].source,
             skips: (key, sw.x),
+            whiskers: sw.lines.iter().map(|l| l.whisker).collect(),
         };
         let row = |b: &str, i: usize| {
             let m = sw.lines[i].metric.name;
@@ -591,6 +592,7 @@ impl<'d> Out<'d> {
             shown: at.params.clone(),
             source: at.source,
             skips: (&at.params, ""),
+            whiskers: Vec::new(),
         };
         self.draw_bars(w, spec, place, |b, i| {
             row_at(data, w.name, groups[i].0, b, &at)
@@ -619,7 +621,23 @@ impl<'d> Out<'d> {
                     values,
                     ranges: rows
                         .iter()
-                        .map(|r| r.and_then(|r| r.row.interval))
+                        .enumerate()
+                        .map(|(i, r)| {
+                            let r = (*r)?;
+                            let declared = place.whiskers.get(i).copied().flatten();
+                            let find = |m| {
+                                data.measured(w.name, m)
+                                    .find(|o| {
+                                        o.source == r.source
+                                            && o.who == r.who
+                                            && o.row.params == r.row.params
+                                    })
+                                    .and_then(|o| o.row.value())
+                            };
+                            declared
+                                .and_then(|(lo, hi)| Some((find(lo)?, find(hi)?)))
+                                .or(r.row.interval)
+                        })
                         .collect(),
                 });
             }
@@ -686,6 +704,9 @@ struct Place<'a> {
     shown: Params,
     source: usize,
     skips: (&'a Params, &'a str),
+    /// Per group, the metrics giving its whisker ends where declared (else the row's
+    /// range over repeats).
+    whiskers: Vec<Option<(&'static Metric, &'static Metric)>>,
 }
 
 /// Draws every chart the declarations ask for and the rows allow into `dir`.
