@@ -43,9 +43,14 @@ const FLOORS: &[&str] = &[
 
 /// Every chart family the fixture has rows for, and the backends each must show.
 const CHARTS: &[(&str, &[&str])] = &[
+    ("lookup-vs-floor", &["registry-dashmap", "registry-scc"]),
     ("lookup-ops", NAMING),
     (
         "lookup-threads",
+        &["registry-dashmap", "registry-scc", "gproc"],
+    ),
+    (
+        "routing-vs-direct",
         &["registry-dashmap", "registry-scc", "gproc"],
     ),
     ("routing-latency", NAMING),
@@ -69,14 +74,11 @@ const CHARTS: &[(&str, &[&str])] = &[
     ("soak-memory", NAMING),
     ("soak-registered", NAMING),
     ("soak-atoms", &["interned-atoms"]),
-    ("reshard-grow", ROUTERS),
-    ("reshard-grow-ratio", ROUTERS),
-    ("reshard-shrink", ROUTERS),
-    ("reshard-shrink-ratio", ROUTERS),
+    ("reshard-moved", ROUTERS),
     ("reshard-balance", ROUTERS),
-    ("reshard-spread", ROUTERS),
     ("reshard-lookup", ROUTERS),
     ("reshard-memory", ROUTERS),
+    ("reshard-build", ROUTERS),
     ("recovery-lost", RECOVERY),
     ("recovery-latency", RECOVERY),
     ("multinode-call", DISTRIBUTED),
@@ -525,7 +527,10 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn router_variants_are_series_and_table_rows_of_their_own() {
-    use naming_strategies::shard::{measure::LOAD_MAX_OVER_MEAN, RESHARD};
+    use naming_strategies::shard::{
+        measure::{LOAD_MAX_OVER_MEAN, LOAD_STDDEV_RATIO},
+        RESHARD,
+    };
     let input = temp("variants-in");
     let mut rows = Vec::new();
     for (b, vnodes, v) in [
@@ -539,6 +544,7 @@ fn router_variants_are_series_and_table_rows_of_their_own() {
                 p = p.with("vnodes", n);
             }
             rows.push(RESHARD.row(b, &p, &LOAD_MAX_OVER_MEAN, v));
+            rows.push(RESHARD.row(b, &p, &LOAD_STDDEV_RATIO, v));
         }
     }
     fs::write(input.join("reshard.csv"), naming_schema::row::to_csv(&rows)).unwrap();
@@ -568,4 +574,151 @@ fn router_variants_are_series_and_table_rows_of_their_own() {
             impossible: false
         }
     );
+}
+
+/// The hex colour plotters writes for `c`.
+fn hex((r, g, b): (u8, u8, u8)) -> String {
+    format!("#{r:02X}{g:02X}{b:02X}")
+}
+
+/// Every panel of every chart draws at most 6 contenders and 8 series in all (floors
+/// beside their contender), the SVG legend agreeing.
+fn assert_readable(rep: &report::Report, out: &Path) {
+    for f in &rep.figures {
+        assert!(!f.panels.is_empty(), "{}: no panel", f.id);
+        for p in &f.panels {
+            let contenders = p
+                .series
+                .iter()
+                .filter(|(w, _)| !w.starts_with("floor-"))
+                .count();
+            assert!(contenders <= 6, "{}: {contenders} contenders", f.id);
+            assert!(p.series.len() <= 8, "{}: {} series", f.id, p.series.len());
+            assert!(p.lines <= 8, "{}: {} lines", f.id, p.lines);
+        }
+        assert!(f.most_series() <= 8);
+        // Each drawn series is in the SVG, in its colour.
+        let svg = fs::read_to_string(out.join(&f.file)).unwrap();
+        for (who, c) in f.panels.iter().flat_map(|p| &p.series) {
+            assert!(svg.contains(who.as_str()), "{}: legend lacks {who}", f.id);
+            assert!(svg.contains(&hex(*c)), "{}: {who} not in {}", f.id, hex(*c));
+        }
+    }
+}
+
+#[test]
+fn no_panel_draws_more_than_eight_series() {
+    let out = temp("readable");
+    let rep = report::build(&report::discover_inputs(&fixture()), &out).unwrap();
+    assert_readable(&rep, &out);
+    // The fixture's lookup has 7 contenders and 2 floors: more than one panel.
+    let lookup = rep
+        .figures
+        .iter()
+        .find(|f| of_family(&f.id, "lookup-ops"))
+        .unwrap();
+    assert!(lookup.panels.len() >= 2, "{:?}", lookup.panels);
+    // A floor sits in the panel of its contender.
+    let with_floor = lookup
+        .panels
+        .iter()
+        .find(|p| p.series.iter().any(|(w, _)| w == "floor-dashmap-get"))
+        .expect("the dashmap floor is drawn");
+    assert!(with_floor
+        .series
+        .iter()
+        .any(|(w, _)| w == "registry-dashmap"));
+}
+
+#[test]
+fn a_backend_has_one_colour_in_line_and_bar_charts() {
+    let out = temp("colours");
+    let rep = report::build(&report::discover_inputs(&fixture()), &out).unwrap();
+    for who in ["registry-dashmap", "gproc", "monitor-registry"] {
+        let colours: Vec<_> = rep.figures.iter().filter_map(|f| f.color_of(who)).collect();
+        assert!(colours.len() >= 5, "{who} in only {} charts", colours.len());
+        assert!(
+            colours.iter().all(|c| *c == colours[0]),
+            "{who}: {colours:?}"
+        );
+        assert_eq!(colours[0], rep.data.color(who));
+    }
+    // A line chart and a bar chart agree.
+    let line = rep.figures.iter().find(|f| of_family(&f.id, "lookup-ops"));
+    let bars = rep.figures.iter().find(|f| f.id == "routing-latency");
+    let (line, bars) = (line.unwrap(), bars.unwrap());
+    assert_eq!(line.color_of("gproc"), bars.color_of("gproc"));
+    assert!(line.color_of("gproc").is_some());
+    // Contenders sharing a panel never share a colour.
+    for f in &rep.figures {
+        for p in &f.panels {
+            let own: Vec<_> = p
+                .series
+                .iter()
+                .filter(|(w, _)| !w.starts_with("floor-"))
+                .map(|(_, c)| *c)
+                .collect();
+            for (i, c) in own.iter().enumerate() {
+                assert!(!own[..i].contains(c), "{}: a colour twice: {p:?}", f.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn reshard_draws_one_chart_per_question_with_every_router() {
+    let out = temp("reshard-questions");
+    let rep = report::build(&report::discover_inputs(&fixture()), &out).unwrap();
+    let ids: Vec<&str> = rep
+        .figures
+        .iter()
+        .filter(|f| f.workload == "reshard")
+        .map(|f| f.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "reshard-moved",
+            "reshard-balance",
+            "reshard-lookup",
+            "reshard-memory",
+            "reshard-build"
+        ]
+    );
+    let rows = results::read_dir(&fixture()).unwrap();
+    let mut whos: Vec<String> = Vec::new();
+    for r in rows.iter().filter(|r| r.workload == "reshard") {
+        let v = r.params.only(|k| k == "vnodes" || k == "table_size");
+        let who = if v.is_empty() {
+            r.backend.clone()
+        } else {
+            format!("{} ({})", r.backend, v.to_string().replace(';', ", "))
+        };
+        if !whos.contains(&who) {
+            whos.push(who);
+        }
+    }
+    assert!(whos.len() >= ROUTERS.len(), "every router: {whos:?}");
+    for f in rep.figures.iter().filter(|f| f.workload == "reshard") {
+        for who in &whos {
+            assert!(f.color_of(who).is_some(), "{} lacks {who}", f.id);
+        }
+    }
+}
+
+#[test]
+fn a_quick_run_gives_at_most_forty_readable_charts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report-quick");
+    let out = temp("quick");
+    let rep = report::build(&[dir], &out).unwrap();
+    assert!(rep.figures.len() <= 40, "{} charts", rep.figures.len());
+    assert!(rep.figures.len() >= 25, "{} charts", rep.figures.len());
+    assert_readable(&rep, &out);
+    let ids: Vec<&str> = rep.figures.iter().map(|f| f.id.as_str()).collect();
+    for ratio in ["lookup-vs-floor", "routing-vs-direct"] {
+        assert!(
+            ids.iter().any(|i| of_family(i, ratio)),
+            "no {ratio} chart in {ids:?}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use naming_schema::{Bars, Chart, Metric, Params, Pick, Sweep, Workload};
 
 use super::data::{Data, Rec};
-use super::plot::{self, BarChart, Bars as PlotBars, LineChart, Point, RefLine, Series};
+use super::plot::{self, BarChart, Bars as PlotBars, LineChart, Point, RefLine, Rgb, Series};
 use super::select::{headline, row_at, size_score, Focus};
 use super::ReportError;
 
@@ -30,6 +30,169 @@ pub struct Figure {
     pub sources: Vec<usize>,
     /// Series drawn or listed as skipped, in report order.
     pub backends: Vec<String>,
+    /// The panels (small multiples) drawn, top to bottom.
+    pub panels: Vec<Panel>,
+}
+
+/// One panel of a figure: the series drawn in it, each with its colour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    /// Every series drawn (contenders, their floors, shared floors), in legend order.
+    pub series: Vec<(String, Rgb)>,
+    /// Lines or bar sets drawn (a series with a dashed second metric counts twice).
+    pub lines: usize,
+}
+
+impl Figure {
+    /// The most series any panel of the figure draws.
+    pub fn most_series(&self) -> usize {
+        self.panels
+            .iter()
+            .map(|p| p.series.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The colour `who` is drawn in, if the figure draws it.
+    pub fn color_of(&self, who: &str) -> Option<Rgb> {
+        self.panels
+            .iter()
+            .flat_map(|p| &p.series)
+            .find(|(w, _)| w == who)
+            .map(|(_, c)| *c)
+    }
+}
+
+/// Contenders in one panel, at most.
+pub const MAX_SERIES: usize = 6;
+/// Series or lines drawn in one panel (floors and second metrics included), at most.
+pub const MAX_LINES: usize = 8;
+
+/// Splits the series `whos` of one figure into panels of at most [`MAX_SERIES`]
+/// contenders and [`MAX_LINES`] lines (`per` lines each): a contender's floor stays beside
+/// it, a floor whose contender is not drawn is shared by every panel, a family stays in one
+/// panel where it fits (else its backends do, with their variants), and the panels are as
+/// even as their count allows.
+fn pack(data: &Data, whos: &[String], per: usize) -> Vec<Vec<String>> {
+    let per = per.max(1);
+    let has = |w: &str| whos.iter().any(|x| x == w);
+    let shared: Vec<&String> = whos
+        .iter()
+        .filter(|w| data.is_floor(w) && data.owner_of_floor(w).is_none_or(|o| !has(o)))
+        .collect();
+    let contenders: Vec<&String> = whos.iter().filter(|w| !data.is_floor(w)).collect();
+    let floor_of = |w: &str| data.floor_of(w).filter(|f| has(f));
+    // A unit: members (contenders and their floors), contender count, line count.
+    type Unit = (Vec<String>, usize, usize);
+    let unit = |members: &[&String]| -> Unit {
+        let mut out: Vec<String> = Vec::new();
+        for w in members {
+            out.push(w.to_string());
+            if let Some(f) = floor_of(w) {
+                if !out.iter().any(|o| o == f) {
+                    out.push(f.to_string());
+                }
+            }
+        }
+        let lines = out.len() * per;
+        (out, members.len(), lines)
+    };
+    let cap_lines = MAX_LINES.saturating_sub(shared.len() * per).max(per);
+    let fits = |u: &Unit, cap: usize| u.1 <= cap && u.2 <= cap_lines;
+    // Group by family, then by backend, then one by one, until each unit fits.
+    fn by<'w>(ws: &[&'w String], key: &dyn Fn(&str) -> String) -> Vec<Vec<&'w String>> {
+        let mut groups: Vec<(String, Vec<&'w String>)> = Vec::new();
+        for w in ws {
+            let k = key(w);
+            match groups.iter_mut().find(|(g, _)| *g == k) {
+                Some(g) => g.1.push(w),
+                None => groups.push((k, vec![*w])),
+            }
+        }
+        groups.into_iter().map(|(_, g)| g).collect()
+    }
+    let mut units: Vec<Unit> = Vec::new();
+    let family = |w: &str| format!("{:?}", data.family(w));
+    for fam in by(&contenders, &family) {
+        let u = unit(&fam);
+        if fits(&u, MAX_SERIES) {
+            units.push(u);
+            continue;
+        }
+        for backend in by(&fam, &|w: &str| data.backend_of(w).to_string()) {
+            let u = unit(&backend);
+            if fits(&u, MAX_SERIES) {
+                units.push(u);
+            } else {
+                units.extend(backend.iter().map(|w| unit(&[*w])));
+            }
+        }
+    }
+    // First fit in report order (families stay in order), with a contender cap.
+    let first_fit = |cap: usize| -> Vec<Unit> {
+        let mut bins: Vec<Unit> = Vec::new();
+        for u in units.iter().cloned() {
+            match bins
+                .iter_mut()
+                .find(|b| b.1 + u.1 <= cap && b.2 + u.2 <= cap_lines)
+            {
+                Some(b) => {
+                    b.0.extend(u.0);
+                    b.1 += u.1;
+                    b.2 += u.2;
+                }
+                None => bins.push(u),
+            }
+        }
+        bins
+    };
+    let mut bins = first_fit(MAX_SERIES);
+    let n = bins.len().max(1);
+    // As even as n panels allow: the smallest contender cap that still packs into n.
+    for cap in contenders.len().div_ceil(n)..MAX_SERIES {
+        let even = first_fit(cap);
+        if even.len() == n {
+            bins = even;
+            break;
+        }
+    }
+    let rank = |w: &str| {
+        let owner = if data.is_floor(w) {
+            data.owner_of_floor(w).unwrap_or(w)
+        } else {
+            w
+        };
+        let pos = data.order.iter().position(|o| o == owner);
+        (pos.unwrap_or(usize::MAX), data.is_floor(w))
+    };
+    let mut panels: Vec<Vec<String>> = bins
+        .into_iter()
+        .map(|(mut members, ..)| {
+            members.sort_by_key(|w| rank(w));
+            members.extend(shared.iter().map(|w| w.to_string()));
+            members
+        })
+        .collect();
+    panels.sort_by_key(|p| p.first().map(|w| rank(w)));
+    if panels.is_empty() {
+        panels.push(shared.iter().map(|w| w.to_string()).collect());
+    }
+    panels
+}
+
+/// A panel's subtitle: the families it draws, where the figure has several panels.
+fn panel_title(data: &Data, title: &str, members: &[String], panels: usize) -> String {
+    if panels < 2 {
+        return title.to_string();
+    }
+    let mut families: Vec<&str> = Vec::new();
+    for w in members.iter().filter(|w| !data.is_floor(w)) {
+        let f = data.family(w).map_or("undeclared", |f| f.name());
+        if !families.contains(&f) {
+            families.push(f);
+        }
+    }
+    format!("{title} — {}", families.join(", "))
 }
 
 /// Skipped series matching a chart's parameters (`x` aside), as legend notes, plus their
@@ -187,6 +350,7 @@ impl<'d> Out<'d> {
             return self.point_bars(w, sw, id, key, grows);
         }
         let mut series = Vec::new();
+        let mut owners: Vec<String> = Vec::new();
         let mut whos: Vec<String> = Vec::new();
         for b in data.ordered(|_| true) {
             for &src in &sources {
@@ -227,6 +391,7 @@ impl<'d> Out<'d> {
                     } else {
                         b.to_string()
                     };
+                    owners.push(b.to_string());
                     series.push(Series {
                         label: (li == 0).then_some(label),
                         color: data.color(b),
@@ -243,6 +408,13 @@ impl<'d> Out<'d> {
         if series.is_empty() {
             return Ok(());
         }
+        let drawn = whos.clone();
+        let per = drawn
+            .iter()
+            .map(|w| owners.iter().filter(|o| *o == w).count())
+            .max()
+            .unwrap_or(1);
+        let mut extra = Vec::new();
         if let Some(ideal) = sw.ideal {
             let mut xv: Vec<f64> = grows
                 .iter()
@@ -250,7 +422,7 @@ impl<'d> Out<'d> {
                 .collect();
             xv.sort_by(f64::total_cmp);
             xv.dedup();
-            series.push(Series {
+            extra.push(Series {
                 label: Some(ideal.label.to_string()),
                 color: (0, 0, 0),
                 dashed: true,
@@ -266,49 +438,74 @@ impl<'d> Out<'d> {
             });
         }
         let (skips, skipped) = skip_notes(data, w.name, key, sw.x);
-        for s in skipped {
-            if !whos.contains(&s) {
-                whos.push(s);
+        for s in &skipped {
+            if !whos.contains(s) {
+                whos.push(s.clone());
             }
         }
-        let mut notes: Vec<String> = sw.notes.iter().map(|n| n.to_string()).collect();
-        if sw.floors && whos.iter().any(|b| data.is_floor(b)) {
-            notes.push("dashed: floor (no naming layer)".into());
-        }
-        if multi {
-            let marks = ["●", "▲", "✚", "○"];
-            for &s in &sources {
-                notes.push(format!("{} {}", marks[s % 4], data.sources[s].tag));
-            }
-        }
-        notes.extend(skips);
         let shown = key.to_string().replace(';', ", ");
-        let chart = LineChart {
-            y_log: sw.y.log(),
-            title: if key.is_empty() {
-                sw.title.to_string()
-            } else {
-                format!("{} ({shown})", sw.title)
-            },
-            x_desc: sw.x_desc.into(),
-            y_desc: sw.y_desc.into(),
-            series,
-            refs: sw
-                .refs
-                .iter()
-                .map(|(l, y)| RefLine {
-                    label: l.to_string(),
-                    y: *y,
-                    color: (0, 0, 0),
-                })
-                .collect(),
-            notes,
+        let title = if key.is_empty() {
+            sw.title.to_string()
+        } else {
+            format!("{} ({shown})", sw.title)
         };
+        let groups = pack(data, &drawn, per);
+        let mut charts = Vec::new();
+        let mut panels = Vec::new();
+        for (pi, members) in groups.iter().enumerate() {
+            let last = pi + 1 == groups.len();
+            let mut notes: Vec<String> = sw.notes.iter().map(|n| n.to_string()).collect();
+            if sw.floors && members.iter().any(|b| data.is_floor(b)) {
+                notes.push("dashed: floor (no naming layer)".into());
+            }
+            if multi {
+                let marks = ["●", "▲", "✚", "○"];
+                for &s in &sources {
+                    notes.push(format!("{} {}", marks[s % 4], data.sources[s].tag));
+                }
+            }
+            // A skip goes with its series' panel; one never drawn, with the last panel.
+            notes.extend(
+                skips
+                    .iter()
+                    .zip(&skipped)
+                    .filter(|(_, who)| members.contains(who) || (last && !drawn.contains(who)))
+                    .map(|(n, _)| n.clone()),
+            );
+            let mut panel_series: Vec<Series> = series
+                .iter()
+                .zip(&owners)
+                .filter(|(_, o)| members.contains(o))
+                .map(|(s, _)| s.clone())
+                .collect();
+            panels.push(Panel {
+                series: members.iter().map(|m| (m.clone(), data.color(m))).collect(),
+                lines: panel_series.len(),
+            });
+            panel_series.extend(extra.iter().cloned());
+            charts.push(LineChart {
+                y_log: sw.y.log(),
+                title: panel_title(data, &title, members, groups.len()),
+                x_desc: sw.x_desc.into(),
+                y_desc: sw.y_desc.into(),
+                series: panel_series,
+                refs: sw
+                    .refs
+                    .iter()
+                    .map(|(l, y)| RefLine {
+                        label: l.to_string(),
+                        y: *y,
+                        color: (0, 0, 0),
+                    })
+                    .collect(),
+                notes,
+            });
+        }
         let fig = Figure {
             file: format!("fig-{id}.svg"),
             id,
             workload: w.name.into(),
-            title: chart.title.clone(),
+            title,
             caption: format!(
                 "{} Parameters: {}.",
                 sw.caption,
@@ -320,8 +517,9 @@ impl<'d> Out<'d> {
             ),
             sources: sources.into_iter().collect(),
             backends: whos,
+            panels,
         };
-        self.push(fig, |path| plot::draw_line_chart(path, &chart))
+        self.push(fig, |path| plot::draw_line_charts(path, &charts))
     }
 
     /// A sweep group with one x value, as grouped bars (one group per line's metric).
@@ -355,6 +553,7 @@ impl<'d> Out<'d> {
                 .only(|k| k == sw.x || sw.split_by.contains(&k)),
             source: grows[0].source,
             skips: (key, sw.x),
+            whiskers: sw.lines.iter().map(|l| l.whisker).collect(),
         };
         let row = |b: &str, i: usize| {
             let m = sw.lines[i].metric.name;
@@ -393,6 +592,7 @@ impl<'d> Out<'d> {
             shown: at.params.clone(),
             source: at.source,
             skips: (&at.params, ""),
+            whiskers: Vec::new(),
         };
         self.draw_bars(w, spec, place, |b, i| {
             row_at(data, w.name, groups[i].0, b, &at)
@@ -421,40 +621,78 @@ impl<'d> Out<'d> {
                     values,
                     ranges: rows
                         .iter()
-                        .map(|r| r.and_then(|r| r.row.interval))
+                        .enumerate()
+                        .map(|(i, r)| {
+                            let r = (*r)?;
+                            let declared = place.whiskers.get(i).copied().flatten();
+                            let find = |m| {
+                                data.measured(w.name, m)
+                                    .find(|o| {
+                                        o.source == r.source
+                                            && o.who == r.who
+                                            && o.row.params == r.row.params
+                                    })
+                                    .and_then(|o| o.row.value())
+                            };
+                            declared
+                                .and_then(|(lo, hi)| Some((find(lo)?, find(hi)?)))
+                                .or(r.row.interval)
+                        })
                         .collect(),
                 });
             }
         }
-        let (mut notes, skipped) = skip_notes(data, w.name, place.skips.0, place.skips.1);
-        if bars.iter().any(|b| b.outline) {
-            notes.insert(0, "outlined: floor (no naming layer)".into());
-        }
-        let mut whos: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-        whos.extend(
-            skipped
-                .into_iter()
-                .filter(|s| !bars.iter().any(|b| &b.label == s)),
-        );
+        let (skips, skipped) = skip_notes(data, w.name, place.skips.0, place.skips.1);
+        let drawn: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+        let mut whos = drawn.clone();
+        whos.extend(skipped.iter().filter(|s| !drawn.contains(s)).cloned());
         let shown = place.shown.to_string();
-        let chart = BarChart {
-            y_log: spec.y.log(),
-            title: format!("{} ({})", spec.title, shown.replace(';', ", ")),
-            y_desc: spec.y_desc.into(),
-            groups: place.titles,
-            bars,
-            notes,
-        };
+        let title = format!("{} ({})", spec.title, shown.replace(';', ", "));
+        let groups = pack(data, &drawn, 1);
+        let mut charts = Vec::new();
+        let mut panels = Vec::new();
+        for (pi, members) in groups.iter().enumerate() {
+            let last = pi + 1 == groups.len();
+            let panel_bars: Vec<PlotBars> = bars
+                .iter()
+                .filter(|b| members.contains(&b.label))
+                .cloned()
+                .collect();
+            let mut notes = Vec::new();
+            if panel_bars.iter().any(|b| b.outline) {
+                notes.push("outlined: floor (no naming layer)".into());
+            }
+            notes.extend(
+                skips
+                    .iter()
+                    .zip(&skipped)
+                    .filter(|(_, who)| members.contains(who) || (last && !drawn.contains(who)))
+                    .map(|(n, _)| n.clone()),
+            );
+            panels.push(Panel {
+                series: members.iter().map(|m| (m.clone(), data.color(m))).collect(),
+                lines: panel_bars.len(),
+            });
+            charts.push(BarChart {
+                y_log: spec.y.log(),
+                title: panel_title(data, &title, members, groups.len()),
+                y_desc: spec.y_desc.into(),
+                groups: place.titles.clone(),
+                bars: panel_bars,
+                notes,
+            });
+        }
         let fig = Figure {
             file: format!("fig-{}.svg", place.id),
             id: place.id,
             workload: w.name.into(),
-            title: chart.title.clone(),
+            title,
             caption: format!("{} Parameters: {shown}.", spec.caption),
             sources: vec![place.source],
             backends: whos,
+            panels,
         };
-        self.push(fig, |path| plot::draw_bar_chart(path, &chart))
+        self.push(fig, |path| plot::draw_bar_charts(path, &charts))
     }
 }
 
@@ -466,6 +704,9 @@ struct Place<'a> {
     shown: Params,
     source: usize,
     skips: (&'a Params, &'a str),
+    /// Per group, the metrics giving its whisker ends where declared (else the row's
+    /// range over repeats).
+    whiskers: Vec<Option<(&'static Metric, &'static Metric)>>,
 }
 
 /// Draws every chart the declarations ask for and the rows allow into `dir`.

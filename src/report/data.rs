@@ -186,11 +186,12 @@ fn check_counts(
     Ok(())
 }
 
-/// A fixed palette (Tableau 20 order, strong colours first), as `0xRRGGBB`.
+/// A fixed palette of 20 strong colours (Tableau 10, then darker and earthier ones), as
+/// `0xRRGGBB`: no pale entries, so a lightened variant shade stays visible.
 const PALETTE: [u32; 20] = [
     0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22,
-    0x7f7f7f, 0x000080, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2,
-    0x9edae5, 0xdbdb8d,
+    0x000080, 0x006d2c, 0xb15928, 0x6a3d9a, 0xe6ab02, 0x1b9e77, 0x66a61e, 0xa6761d, 0x8b0000,
+    0x4d4d4d, 0x00868b,
 ];
 
 /// Greys for floors with no contender of their own.
@@ -198,6 +199,20 @@ const GREYS: [u32; 4] = [0x000000, 0x5a5a5a, 0x969696, 0x3c3c3c];
 
 fn rgb(c: u32) -> Rgb {
     ((c >> 16) as u8, (c >> 8) as u8, c as u8)
+}
+
+/// `c` darkened (`t < 0`, towards black) or lightened (`t > 0`, towards white) by `|t|`.
+fn shade(c: Rgb, t: f64) -> Rgb {
+    let f = |v: u8| {
+        let v = f64::from(v);
+        let out = if t < 0.0 {
+            v * (1.0 + t)
+        } else {
+            v + (255.0 - v) * t
+        };
+        out.round().clamp(0.0, 255.0) as u8
+    };
+    (f(c.0), f(c.1), f(c.2))
 }
 
 impl Data {
@@ -329,7 +344,7 @@ impl Data {
     }
 
     /// The contender whose floor `floor` is, if any.
-    fn owner_of_floor(&self, floor: &str) -> Option<&str> {
+    pub fn owner_of_floor(&self, floor: &str) -> Option<&str> {
         let label = self
             .catalogue
             .backends
@@ -339,8 +354,39 @@ impl Data {
         self.order.iter().map(String::as_str).find(|w| *w == label)
     }
 
-    /// The colour of a series, the same in every chart of a report: contenders by their
-    /// position in [`Data::order`], a floor in its contender's colour (else a grey).
+    /// The floor drawn beside `who`: its backend's declared floor, if a series of that
+    /// name exists.
+    pub fn floor_of(&self, who: &str) -> Option<&str> {
+        let floor = self.catalogue.identity(self.backend_of(who))?.floor?;
+        self.order.iter().map(String::as_str).find(|w| *w == floor)
+    }
+
+    /// The palette slot of a backend label: its position among the catalogue's declared
+    /// non-floor backends of its class (naming strategies together; routers, recovery
+    /// schemes each apart, as they never share a chart), so a backend has one colour in
+    /// every chart and every report; an undeclared label takes a slot from a hash of it.
+    fn slot(&self, backend: &str) -> usize {
+        let class = |f: Family| (!f.is_naming()).then_some(f);
+        let declared = self.catalogue.identity(backend).and_then(|me| {
+            self.catalogue
+                .backends
+                .iter()
+                .filter(|i| !i.is_floor() && class(i.family) == class(me.family))
+                .position(|i| i.label == backend)
+        });
+        declared.unwrap_or_else(|| {
+            // FNV-1a: stable across runs and platforms.
+            let h = backend.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            h as usize
+        })
+    }
+
+    /// The colour of a series, the same in every chart (lines and bars alike): one palette
+    /// keyed by backend label (its slot in the catalogue); a backend's variants
+    /// (`ring (vnodes=10)`) are shades of its colour, darkest first; a floor takes its
+    /// contender's colour (else a grey).
     pub fn color(&self, who: &str) -> Rgb {
         if self.is_floor(who) {
             if let Some(owner) = self.owner_of_floor(who) {
@@ -354,13 +400,21 @@ impl Data {
                 .unwrap_or(0);
             return rgb(GREYS[i % GREYS.len()]);
         }
-        let i = self
+        let backend = self.backend_of(who);
+        let base = rgb(PALETTE[self.slot(backend) % PALETTE.len()]);
+        let variants: Vec<&String> = self
             .order
             .iter()
-            .filter(|b| !self.is_floor(b))
-            .position(|b| b == who)
-            .unwrap_or(0);
-        rgb(PALETTE[i % PALETTE.len()])
+            .filter(|w| *w != backend && self.backend_of(w) == backend)
+            .collect();
+        match variants.iter().position(|w| *w == who) {
+            Some(i) if variants.len() > 1 => {
+                // From 40% darker to 45% lighter across the variants.
+                let t = -0.4 + 0.85 * i as f64 / (variants.len() - 1) as f64;
+                shade(base, t)
+            }
+            _ => base,
+        }
     }
 
     /// Measured rows (finite value) of `workload` and `metric`.

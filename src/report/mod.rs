@@ -30,7 +30,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use crate::results::discover_inputs;
-pub use charts::Figure;
+pub use charts::{Figure, Panel};
 pub use data::{Data, Rec, Source};
 pub use guide::{Guide, Verdict};
 pub use naming_schema::Catalogue;

@@ -402,35 +402,18 @@ where
     .map_err(|err| err.to_string())
 }
 
-/// Draws `chart` as an SVG file at `path`.
-pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
-    let xs = chart
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.x));
-    let x_axis = Axis::fit(xs, false);
-    let ys = chart
-        .series
-        .iter()
-        .flat_map(|s| {
-            s.points.iter().flat_map(|p| {
-                let (lo, hi) = p.whisker.unwrap_or((p.y, p.y));
-                [p.y, lo, hi]
-            })
-        })
-        .chain(chart.refs.iter().map(|r| r.y));
-    let y_axis = Axis::fit_as(ys, true, chart.y_log);
-
+/// The legend of a line chart: one entry per labelled series, the reference lines, then
+/// the notes (wrapped).
+fn line_legend(chart: &LineChart) -> Vec<(Sample, String)> {
     let mut legend = Vec::new();
     for s in &chart.series {
         if let Some(l) = &s.label {
             if !legend.iter().any(|(_, t): &(Sample, String)| t == l) {
-                let marker = Some(s.marker);
                 legend.push((
                     Sample::Line {
                         color: s.color,
                         dashed: s.dashed,
-                        marker,
+                        marker: Some(s.marker),
                     },
                     l.clone(),
                 ));
@@ -448,12 +431,80 @@ pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
         ));
     }
     legend.extend(chart.notes.iter().map(|n| (Sample::Text, n.clone())));
-    let legend = wrap_notes(legend);
+    wrap_notes(legend)
+}
 
-    let h = height_for(legend.len());
-    let root = SVGBackend::new(path, (W + LEGEND_W, h)).into_drawing_area();
+/// The height of a panel with `entries` legend lines, in a figure of `panels` panels.
+fn panel_height(entries: usize, panels: usize) -> u32 {
+    if panels > 1 {
+        (60 + entries as u32 * ROW_H as u32).max(430)
+    } else {
+        height_for(entries)
+    }
+}
+
+/// Splits `root` into one row per height.
+fn rows<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    heights: &[u32],
+) -> Vec<DrawingArea<SVGBackend<'a>, Shift>> {
+    let mut out = Vec::new();
+    let mut rest = root.clone();
+    for (i, h) in heights.iter().enumerate() {
+        if i + 1 == heights.len() {
+            out.push(rest.clone());
+        } else {
+            let (top, bottom) = rest.split_vertically(*h);
+            out.push(top);
+            rest = bottom;
+        }
+    }
+    out
+}
+
+/// Draws `panels` (small multiples of one figure) one under another as an SVG file at
+/// `path`, every panel on the same axes so heights compare across panels.
+pub fn draw_line_charts(path: &Path, panels: &[LineChart]) -> Result<(), String> {
+    let xs = panels
+        .iter()
+        .flat_map(|c| c.series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
+    let x_axis = Axis::fit(xs, false);
+    let ys = panels.iter().flat_map(|c| {
+        c.series
+            .iter()
+            .flat_map(|s| {
+                s.points.iter().flat_map(|p| {
+                    let (lo, hi) = p.whisker.unwrap_or((p.y, p.y));
+                    [p.y, lo, hi]
+                })
+            })
+            .chain(c.refs.iter().map(|r| r.y))
+    });
+    let y_log = panels.first().and_then(|c| c.y_log);
+    let y_axis = Axis::fit_as(ys, true, y_log);
+    let legends: Vec<_> = panels.iter().map(line_legend).collect();
+    let heights: Vec<u32> = legends
+        .iter()
+        .map(|l| panel_height(l.len(), panels.len()))
+        .collect();
+    let root = SVGBackend::new(path, (W + LEGEND_W, heights.iter().sum::<u32>().max(1)))
+        .into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
-    let (plot_area, legend_area) = root.split_horizontally(W);
+    for ((chart, legend), area) in panels.iter().zip(&legends).zip(rows(&root, &heights)) {
+        line_panel(&area, chart, legend, x_axis, y_axis)?;
+    }
+    root.present().map_err(e)
+}
+
+/// One panel of a line chart: the plot on the left, its legend on the right.
+fn line_panel(
+    area: &DrawingArea<SVGBackend, Shift>,
+    chart: &LineChart,
+    legend: &[(Sample, String)],
+    x_axis: Axis,
+    y_axis: Axis,
+) -> Result<(), String> {
+    let (plot_area, legend_area) = area.split_horizontally(W);
     let mut ctx = ChartBuilder::on(&plot_area)
         .caption(&chart.title, ("sans-serif", 20))
         .margin(16)
@@ -487,6 +538,8 @@ pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
             .map_err(e)?;
         }
     }
+    // Whisker caps: 0.6% of the x range either side.
+    let cap = (x_axis.hi - x_axis.lo) * 0.006;
     for s in &chart.series {
         let pts: Vec<(f64, f64)> = s
             .points
@@ -504,10 +557,12 @@ pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
         for p in &s.points {
             if let (Some(x), Some((lo, hi))) = (x_axis.pos(p.x), p.whisker) {
                 if let (Some(lo), Some(hi)) = (y_axis.pos(lo), y_axis.pos(hi)) {
-                    ctx.draw_series(std::iter::once(PathElement::new(
-                        vec![(x, lo), (x, hi)],
-                        ShapeStyle::from(color(s.color)).stroke_width(1),
-                    )))
+                    let thin = ShapeStyle::from(color(s.color)).stroke_width(1);
+                    ctx.draw_series([
+                        PathElement::new(vec![(x, lo), (x, hi)], thin),
+                        PathElement::new(vec![(x - cap, lo), (x + cap, lo)], thin),
+                        PathElement::new(vec![(x - cap, hi), (x + cap, hi)], thin),
+                    ])
                     .map_err(e)?;
                 }
             }
@@ -516,19 +571,11 @@ pub fn draw_line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
             draw_marker(ctx.plotting_area(), p, s.marker, s.color)?;
         }
     }
-    draw_legend(&legend_area, &legend)?;
-    root.present().map_err(e)
+    draw_legend(&legend_area, legend)
 }
 
-/// Draws `chart` as an SVG file at `path`.
-pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
-    let ys = chart.bars.iter().flat_map(|b| {
-        let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
-        b.values.iter().flatten().copied().chain(ranges)
-    });
-    let y_axis = Axis::fit_as(ys, true, chart.y_log);
-    let n = chart.groups.len().max(1);
-
+/// The legend of a bar chart: one entry per backend, then the notes (wrapped).
+fn bar_legend(chart: &BarChart) -> Vec<(Sample, String)> {
     let mut legend: Vec<(Sample, String)> = chart
         .bars
         .iter()
@@ -543,12 +590,43 @@ pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
         })
         .collect();
     legend.extend(chart.notes.iter().map(|t| (Sample::Text, t.clone())));
-    let legend = wrap_notes(legend);
+    wrap_notes(legend)
+}
 
-    let h = height_for(legend.len());
-    let root = SVGBackend::new(path, (W + LEGEND_W, h)).into_drawing_area();
+/// Draws `panels` (small multiples of one figure) one under another as an SVG file at
+/// `path`, every panel on the same y axis.
+pub fn draw_bar_charts(path: &Path, panels: &[BarChart]) -> Result<(), String> {
+    let ys = panels.iter().flat_map(|c| {
+        c.bars.iter().flat_map(|b| {
+            let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
+            b.values.iter().flatten().copied().chain(ranges)
+        })
+    });
+    let y_log = panels.first().and_then(|c| c.y_log);
+    let y_axis = Axis::fit_as(ys, true, y_log);
+    let legends: Vec<_> = panels.iter().map(bar_legend).collect();
+    let heights: Vec<u32> = legends
+        .iter()
+        .map(|l| panel_height(l.len(), panels.len()))
+        .collect();
+    let root = SVGBackend::new(path, (W + LEGEND_W, heights.iter().sum::<u32>().max(1)))
+        .into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
-    let (plot_area, legend_area) = root.split_horizontally(W);
+    for ((chart, legend), area) in panels.iter().zip(&legends).zip(rows(&root, &heights)) {
+        bar_panel(&area, chart, legend, y_axis)?;
+    }
+    root.present().map_err(e)
+}
+
+/// One panel of a bar chart: the plot on the left, its legend on the right.
+fn bar_panel(
+    area: &DrawingArea<SVGBackend, Shift>,
+    chart: &BarChart,
+    legend: &[(Sample, String)],
+    y_axis: Axis,
+) -> Result<(), String> {
+    let n = chart.groups.len().max(1);
+    let (plot_area, legend_area) = area.split_horizontally(W);
     let mut ctx = ChartBuilder::on(&plot_area)
         .caption(&chart.title, ("sans-serif", 20))
         .margin(16)
@@ -602,16 +680,18 @@ pub fn draw_bar_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
             if let Some((lo, hi)) = range.and_then(|(l, h)| Some((y_axis.pos(l)?, y_axis.pos(h)?)))
             {
                 let x = x0 + width / 2.0;
-                ctx.draw_series(std::iter::once(PathElement::new(
-                    vec![(x, lo), (x, hi)],
-                    ShapeStyle::from(BLACK).stroke_width(2),
-                )))
+                let cap = width * 0.2;
+                let whisker = ShapeStyle::from(BLACK).stroke_width(2);
+                ctx.draw_series([
+                    PathElement::new(vec![(x, lo), (x, hi)], whisker),
+                    PathElement::new(vec![(x - cap, lo), (x + cap, lo)], whisker),
+                    PathElement::new(vec![(x - cap, hi), (x + cap, hi)], whisker),
+                ])
                 .map_err(e)?;
             }
         }
     }
-    draw_legend(&legend_area, &legend)?;
-    root.present().map_err(e)
+    draw_legend(&legend_area, legend)
 }
 
 #[cfg(test)]

@@ -326,7 +326,7 @@ impl ChurnSpec {
             workers: 200,
             clients,
             call_rate: 20_000.0,
-            kill_rates: vec![50.0, 500.0],
+            kill_rates: vec![5.0, 50.0, 500.0],
             duration: Duration::from_secs(1),
         }
     }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use naming_schema::{
-    Better, Chart, Column, Extreme, Judge, Line, Metric, Params, Pick, Row, Situation, Subject,
-    Sweep, Unit, Workload,
+    Better, Chart, Column, Extreme, Filter, Judge, Line, Metric, Params, Pick, Row, Situation,
+    Subject, Sweep, Unit, Workload,
 };
 use naming_strategies::runtime::{Name, Runtime};
 use naming_strategies::{DashMapTable, NameTable, Naming};
@@ -93,6 +93,21 @@ pub const LOOKUP: Workload = Workload {
     ],
     charts: &[
         Chart::Sweep(Sweep {
+            caption: "What the naming layer costs: a backend's time per lookup over the raw `get` of its own storage table, measured beside it on the same keys (uniform), against the number of registered names; whiskers: range over repeats. 1.0 is no cost over the bare map.",
+            x_desc: "registered names N (count)",
+            y_desc: "time per lookup / raw get (ratio)",
+            split_by: &["clients"],
+            filter: Filter::Is("keys", "uniform"),
+            refs: &[("raw get 1.0", 1.0)],
+            pick: Pick::EndsOf("clients"),
+            ..Sweep::new(
+                "lookup-vs-floor",
+                "Lookup cost over the raw table get",
+                "names",
+                &[Line::solid(&COST_VS_FLOOR)],
+            )
+        }),
+        Chart::Sweep(Sweep {
             caption: "`whereis` throughput, median of runs with min..max whiskers, in lookups per second (ops/s) against the number of registered names; dashed: the raw `get` of the backend's own table (the floor).",
             x_desc: "registered names N (count)",
             y_desc: "lookups per second (ops/s)",
@@ -107,10 +122,11 @@ pub const LOOKUP: Workload = Workload {
             )
         }),
         Chart::Sweep(Sweep {
-            caption: "Lookup throughput (ops/s) against the number of concurrent clients, at the largest name count; dashed: floors.",
+            caption: "Lookup throughput (ops/s) against the number of concurrent clients, at the largest name count, uniform keys; dashed: floors.",
             x_desc: "concurrent clients (OS threads)",
             y_desc: "lookups per second (ops/s)",
             split_by: &["names", "keys"],
+            filter: Filter::Is("keys", "uniform"),
             floors: true,
             min_x: 2,
             pick: Pick::Largest,
@@ -178,7 +194,7 @@ impl LookupSpec {
     /// The quick run.
     pub fn quick(clients: Vec<usize>) -> Self {
         LookupSpec {
-            sizes: vec![100, 10_000],
+            sizes: vec![100, 1_000, 10_000],
             dists: vec![KeyDist::Uniform, KeyDist::Zipf],
             clients,
             ops_per_client: 100_000,

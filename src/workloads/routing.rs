@@ -121,6 +121,20 @@ pub const ROUTING: Workload = Workload {
         &OPEN_VS_CLOSED_P50,
     ],
     charts: &[
+        Chart::Sweep(Sweep {
+            caption: "What a name costs per call: calls per second through a name over calls to a held pid (the direct-call floor) at the same workers and clients, closed loop; whiskers: range over repeats. 1.0 is as fast as a direct call.",
+            x_desc: "concurrent clients (tasks)",
+            y_desc: "calls/s through a name / direct calls/s (ratio)",
+            split_by: &["workers"],
+            filter: Filter::Not("mode", "open"),
+            refs: &[("direct call 1.0", 1.0)],
+            ..Sweep::new(
+                "routing-vs-direct",
+                "A call through a name over a direct call",
+                "clients",
+                &[Line::solid(&OPS_VS_DIRECT)],
+            )
+        }),
         Chart::Bars(Bars {
             id: "routing-latency",
             title: "Routed call latency, closed loop",

@@ -198,7 +198,7 @@ impl ScaleSpec {
     /// The quick run.
     pub fn quick(tasks: Vec<usize>) -> Self {
         ScaleSpec {
-            sizes: vec![1_000, 10_000],
+            sizes: vec![100, 1_000, 10_000],
             tasks,
             max_named_starts: 10_000,
             max_concurrent_size: 10_000,

@@ -21,8 +21,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use naming_schema::{
-    Better, Chart, Column, Family, IdealCurve, Identity, Line, Metric, Params, Row, Subject, Sweep,
-    Unit, Workload,
+    Better, Chart, Column, Family, Identity, Line, Metric, Params, Row, Subject, Sweep, Unit,
+    Workload,
 };
 
 use super::{key_hash, Router, RouterSpec, ShardError, ShardRouter};
@@ -104,16 +104,6 @@ pub const MEMORY_BYTES: Metric =
 /// Median time to build the router.
 pub const BUILD_NS: Metric = Metric::new("build_ns", "build time", Unit::Ns, Better::Lower);
 
-/// The least any balanced router moves on K -> K+1: 1/(K+1).
-fn grow_minimum(k: f64) -> f64 {
-    1.0 / (k + 1.0)
-}
-
-/// The least any balanced router moves on K -> K-1: 1/K.
-fn shrink_minimum(k: f64) -> f64 {
-    1.0 / k
-}
-
 /// The reshard workload: what changing the shard count costs under each router. Every
 /// router variant (ring vnodes, Maglev table size) is one series of each chart.
 pub const RESHARD: Workload = Workload {
@@ -134,84 +124,34 @@ pub const RESHARD: Workload = Workload {
     variant_params: &["vnodes", "table_size"],
     charts: &[
         Chart::Sweep(Sweep {
-            caption: "Fraction of keys whose shard changes when a shard is added; black dashed: \
-                      the minimum any balanced router must move, 1/(K+1).",
-            x_desc: "shards K before growth (count)",
-            y_desc: "keys moved on K -> K+1 (fraction of keys)",
-            ideal: Some(IdealCurve {
-                label: "minimum 1/(K+1)",
-                f: grow_minimum,
-            }),
-            ..Sweep::new(
-                "reshard-grow",
-                "Keys moved when adding a shard",
-                "k",
-                &[Line::solid(&MOVED_FRACTION_GROW)],
-            )
-        }),
-        Chart::Sweep(Sweep {
-            caption: "The fraction of keys moved when a shard is added, over the minimum \
-                      1/(K+1) any balanced router must move: 1.0 is minimal disruption.",
-            x_desc: "shards K before growth (count)",
-            y_desc: "moved on K -> K+1 / minimum 1/(K+1) (ratio)",
+            caption: "Keys moved on a reshard over the least any balanced router must move: \
+                      solid, adding a shard (K -> K+1, over 1/(K+1)); dashed, removing the last \
+                      one (K -> K-1, over 1/K). 1.0 is minimal disruption. Every router and \
+                      variant is a series; panels share the y axis.",
+            x_desc: "shards K before the change (count)",
+            y_desc: "keys moved / minimum (ratio)",
             refs: &[("minimal disruption 1.0", 1.0)],
+            notes: &["solid: adding a shard; dashed: removing one"],
             ..Sweep::new(
-                "reshard-grow-ratio",
-                "Keys moved when adding a shard, over the minimum",
+                "reshard-moved",
+                "Keys moved on a reshard, over the minimum",
                 "k",
-                &[Line::solid(&MOVED_RATIO_GROW)],
+                &[
+                    Line::solid(&MOVED_RATIO_GROW),
+                    Line::dashed(&MOVED_RATIO_SHRINK),
+                ],
             )
         }),
         Chart::Sweep(Sweep {
-            caption: "Fraction of keys whose shard changes when the last shard is removed; \
-                      black dashed: the minimum, 1/K.",
-            x_desc: "shards K before shrinking (count)",
-            y_desc: "keys moved on K -> K-1 (fraction of keys)",
-            ideal: Some(IdealCurve {
-                label: "minimum 1/K",
-                f: shrink_minimum,
-            }),
-            ..Sweep::new(
-                "reshard-shrink",
-                "Keys moved when removing a shard",
-                "k",
-                &[Line::solid(&MOVED_FRACTION_SHRINK)],
-            )
-        }),
-        Chart::Sweep(Sweep {
-            caption: "The fraction of keys moved when a shard is removed, over the minimum \
-                      1/K: 1.0 is minimal disruption.",
-            x_desc: "shards K before shrinking (count)",
-            y_desc: "moved on K -> K-1 / minimum 1/K (ratio)",
-            refs: &[("minimal disruption 1.0", 1.0)],
-            ..Sweep::new(
-                "reshard-shrink-ratio",
-                "Keys moved when removing a shard, over the minimum",
-                "k",
-                &[Line::solid(&MOVED_RATIO_SHRINK)],
-            )
-        }),
-        Chart::Sweep(Sweep {
-            caption: "The fullest shard's key count over the mean (1.0 is perfect balance).",
-            x_desc: "shards K (count)",
-            y_desc: "max / mean keys per shard (ratio)",
-            refs: &[("perfect balance 1.0", 1.0)],
-            ..Sweep::new(
-                "reshard-balance",
-                "Load balance across shards",
-                "k",
-                &[Line::solid(&LOAD_MAX_OVER_MEAN)],
-            )
-        }),
-        Chart::Sweep(Sweep {
-            caption: "The standard deviation of keys per shard over that of a uniformly random \
-                      assignment: 1.0 is as good as random, above is worse.",
+            caption: "Balance: the standard deviation of keys per shard over that of a \
+                      uniformly random assignment (the binomial limit): 1.0 is as good as \
+                      random, above is worse.",
             x_desc: "shards K (count)",
             y_desc: "stddev of keys per shard / binomial stddev (ratio)",
-            refs: &[("as random 1.0", 1.0)],
+            refs: &[("binomial limit 1.0", 1.0)],
             ..Sweep::new(
-                "reshard-spread",
-                "Spread of shard loads against random",
+                "reshard-balance",
+                "Shard balance over the binomial limit",
                 "k",
                 &[Line::solid(&LOAD_STDDEV_RATIO)],
             )
@@ -238,6 +178,18 @@ pub const RESHARD: Workload = Workload {
                 "Router memory",
                 "k",
                 &[Line::solid(&MEMORY_BYTES)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Median time to build the router for K shards (its tables, rings), in \
+                      nanoseconds.",
+            x_desc: "shards K (count)",
+            y_desc: "build time (ns)",
+            ..Sweep::new(
+                "reshard-build",
+                "Router build time",
+                "k",
+                &[Line::solid(&BUILD_NS)],
             )
         }),
     ],
