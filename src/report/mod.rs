@@ -499,16 +499,29 @@ fn criterion_report() -> PathBuf {
     home.join("report").join("index.html")
 }
 
+/// `path` made absolute through its deepest existing ancestor (the rest need not exist).
+fn absolute(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(found) = at.canonicalize() {
+            return Some(rest.iter().rev().fold(found, |p, c| p.join(c)));
+        }
+        rest.push(at.file_name()?.to_os_string());
+        at = at.parent()?;
+    }
+}
+
 /// `to` relative to the directory `from` (both made absolute), or `to` as it is when they
 /// share no root.
 fn relative(from: &Path, to: &Path) -> PathBuf {
-    let (Ok(from), Ok(to)) = (from.canonicalize(), to.canonicalize()) else {
+    let (Some(from), Some(abs)) = (absolute(from), absolute(to)) else {
         return to.to_path_buf();
     };
-    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), abs.components().collect());
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    if common == 0 {
-        return to;
+    if common <= 1 {
+        return abs;
     }
     let mut out = PathBuf::new();
     for _ in common..a.len() {
@@ -535,9 +548,9 @@ fn criterion_block(out: &Path) -> Block {
         }
     } else {
         Block::Para(format!(
-            "Criterion's reports of the micro-benchmarks: none yet at `{}` (`cargo bench` \
-             writes them there).",
-            report.display()
+            "Criterion's reports of the micro-benchmarks: none yet at `{}` (relative to this \
+             page; `cargo bench` writes them there).",
+            relative(out, &report).display()
         ))
     }
 }
@@ -670,4 +683,23 @@ pub fn summary(report: &Report) -> String {
         report.markdown.display()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_to_the_common_ancestor() {
+        let base = std::env::temp_dir().canonicalize().unwrap();
+        let from = base.join("naming-bench-relative/results");
+        fs::create_dir_all(&from).unwrap();
+        // The target need not exist yet.
+        let to = base.join("naming-bench-relative/target/criterion/report/index.html");
+        assert_eq!(
+            relative(&from, &to),
+            Path::new("../target/criterion/report/index.html")
+        );
+        assert_eq!(relative(&from, &from), PathBuf::new());
+    }
 }

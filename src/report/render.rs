@@ -268,7 +268,8 @@ a{color:inherit;text-decoration:none}}";
 /// Records script errors and images that fail to load into the page itself
 /// (`data-page-errors` on `<html>`), and the bottom edge of the guide panel
 /// (`data-panel-bottom`, CSS pixels from the top) once the page has loaded: what a
-/// headless browser's dumped DOM can be checked against. Nothing is fetched.
+/// headless browser's dumped DOM can be checked against. Before printing, it unfolds every
+/// `<details>` section. Nothing is fetched.
 const SCRIPT: &str = "(function(){var d=document.documentElement,errs=[];\
 function note(m){errs.push(m);d.setAttribute('data-page-errors',errs.join(' | '));}\
 window.addEventListener('error',function(e){var t=e.target;\
@@ -278,7 +279,9 @@ for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0){n++;
 d.setAttribute('data-images-shown',String(n));\
 var p=document.getElementById('guide-panel');\
 if(p){d.setAttribute('data-panel-bottom',String(Math.round(p.getBoundingClientRect().bottom+window.scrollY)));}\
-d.setAttribute('data-page-width',String(d.scrollWidth));d.setAttribute('data-loaded','1');});})();";
+d.setAttribute('data-page-width',String(d.scrollWidth));d.setAttribute('data-loaded','1');});\
+window.addEventListener('beforeprint',function(){var s=document.querySelectorAll('details');\
+for(var i=0;i<s.length;i++){s[i].open=true;}});})();";
 
 fn table_html(out: &mut String, head: &[String], rows: &[Vec<TCell>]) {
     out.push_str("<div class=\"scroll\"><table>\n<tr>");
