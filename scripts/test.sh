@@ -2,13 +2,31 @@
 # Runs every test of the workspace: the runtime's own tests, the conformance suite over
 # every backend, the workloads at tiny sizes, and the multi-node tests, which start a real
 # cluster of node processes (in network namespaces where the machine allows) and a real
-# 3-member etcd cluster themselves. Installs etcd-server first if it is missing.
+# 3-member etcd cluster themselves, and the report page in headless Chromium. Installs
+# etcd-server and chromium first if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-etcd.sh
 
-# Here etcd is installed, so its tests must run rather than skip.
+# The report's browser test (tests/report_browser.rs) needs Chromium: install Debian's
+# chromium if it is missing.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "test.sh: need chromium but cannot install it (not root, no sudo)" >&2
+    exit 1
+  fi
+  echo "test.sh: installing chromium" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# Here etcd and chromium are installed, so their tests must run rather than skip.
 export NAMING_BENCH_REQUIRE_ETCD=1
+export NAMING_BENCH_REQUIRE_BROWSER=1
 cargo test --workspace --release "$@"
 
 # Every example must run to completion (built first, so the time limit is the run's alone).

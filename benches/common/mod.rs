@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use criterion::Criterion;
+use criterion::{Criterion, PlottingBackend};
 use naming_bench::environment::{new_run_id, settings_line, Environment};
 use naming_bench::results::{self, Row};
 use naming_bench::workloads::criterion::estimate_rows;
@@ -90,7 +90,8 @@ pub fn forward_out_flag() {
     }
 }
 
-/// Criterion with measurement times that fit the suite's time budget.
+/// Criterion with measurement times that fit the suite's time budget, writing its HTML
+/// reports (`target/criterion/report/index.html`) with plotters: gnuplot is not needed.
 pub fn criterion() -> Criterion {
     let (warm, measure, samples) = if quick() {
         (Duration::from_millis(200), Duration::from_millis(400), 10)
@@ -101,7 +102,7 @@ pub fn criterion() -> Criterion {
         .warm_up_time(warm)
         .measurement_time(measure)
         .sample_size(samples)
-        .without_plots()
+        .plotting_backend(PlottingBackend::Plotters)
         .configure_from_args()
 }
 
@@ -229,7 +230,28 @@ pub fn bench_main(workload: &str, micro_group: Option<&str>, micro: impl FnOnce(
     if let Some(before) = before {
         rows.extend(before.rows_since());
     }
+    let out = run.out.clone();
     run.write(rows);
+    render_report(&out);
+}
+
+/// Re-renders `index.html` and `REPORT.md` in `out` from every row there (and in the
+/// result directories beside it that the report reads), so that `cargo bench` ends with the
+/// plotted report; prints the guide's summary (exit 1 when the report cannot be built).
+pub fn render_report(out: &Path) {
+    let inputs = naming_bench::report::discover_inputs(out);
+    match naming_bench::report::build(&inputs, out) {
+        Ok(rep) => {
+            eprintln!("{}", naming_bench::report::summary(&rep));
+            eprintln!(
+                "naming-bench: report {} and {} ({} charts)",
+                rep.html.display(),
+                rep.markdown.display(),
+                rep.figures.len()
+            );
+        }
+        Err(e) => fail(&format!("report in {}: {e}", out.display())),
+    }
 }
 
 /// Runs the run's workload through the data-driven harness over every contender, each
@@ -263,7 +285,9 @@ pub fn run_and_write(workload: &str) {
     serve_measure();
     let run = BenchRun::start(workload);
     let rows = workload_rows(&run);
+    let out = run.out.clone();
     run.write(rows);
+    render_report(&out);
 }
 
 fn number_after(text: &str, key: &str) -> Option<f64> {

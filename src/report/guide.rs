@@ -38,6 +38,12 @@ pub struct Verdict {
     pub basis: String,
     /// Series and their values, best first.
     pub ranking: Vec<(String, f64)>,
+    /// Each ranked series' range [min, max] over repeats (`min == max` when measured once),
+    /// in [`ranking`](Self::ranking)'s order.
+    pub intervals: Vec<(f64, f64)>,
+    /// The judged metric in a few words with its unit (`lookup throughput (ops/s)`); empty
+    /// when nothing was measured.
+    pub metric: String,
     /// Whether higher values are better.
     pub higher_better: bool,
     /// The winner, if any backend was measured.
@@ -209,6 +215,8 @@ fn judge(
         situation,
         basis: String::new(),
         ranking: Vec::new(),
+        intervals: Vec::new(),
+        metric: String::new(),
         higher_better: true,
         winner: None,
         runner_up: None,
@@ -242,6 +250,7 @@ fn judge(
     };
     let higher = j.metric.better == Better::Higher;
     verdict.higher_better = higher;
+    verdict.metric = format!("{} ({})", j.metric.title, j.metric.unit.symbol());
     let source = &data.sources[at.source];
     let quick = source.env.as_ref().is_some_and(|e| e.mode == "quick");
     let tiebreak = j.tiebreak.map(|t| format!("; ties broken by {}", t.title));
@@ -285,6 +294,7 @@ fn judge(
             .then(a.2.total_cmp(&b.2))
     });
     verdict.ranking = ranked.iter().map(|(b, v, ..)| (b.clone(), *v)).collect();
+    verdict.intervals = ranked.iter().map(|r| r.3).collect();
     let ranked_names: BTreeSet<&str> = ranked.iter().map(|r| r.0.as_str()).collect();
     // A backend measured on the judged metric took part, whatever else it skipped there
     // (a memory reading at the same point, say).

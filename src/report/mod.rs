@@ -19,6 +19,7 @@ mod charts;
 mod data;
 pub mod diff;
 pub mod guide;
+mod panel;
 mod plot;
 mod render;
 mod select;
@@ -170,7 +171,11 @@ pub fn build_with(
         .into_iter()
         .filter_map(|s| table::build(&data, s))
         .collect();
-    let blocks = document(&data, &figures, &guide, &findings, &tables);
+    let cards = panel::draw(&data, &guide, out)?;
+    let criterion = criterion_block(out);
+    let blocks = document(
+        &data, &figures, &guide, &findings, &tables, cards, criterion,
+    );
     let markdown = out.join("REPORT.md");
     let html = out.join("index.html");
     fs::write(&markdown, render::markdown(&blocks)).map_err(io(&markdown))?;
@@ -354,8 +359,10 @@ fn table_block(data: &Data, t: &Table) -> Block {
     Block::Table(head, rows)
 }
 
+/// The heading of the decision guide in full (the panel links to it).
+const GUIDE_IN_FULL: &str = "Decision guide in full";
+
 fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
-    b.push(Block::Heading(2, "Decision guide".into()));
     b.push(Block::Para(
         "For each situation: the backend that measured best on the metric that situation \
          stresses, its margin over the runner-up, and the backends that could not take part \
@@ -479,55 +486,97 @@ fn guide_blocks(guide: &Guide, b: &mut Vec<Block>) {
     )));
 }
 
+/// Where criterion keeps its HTML reports: `CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
+/// else the workspace's `target/criterion` (as the benches' own estimates are found).
+fn criterion_report() -> PathBuf {
+    let home = std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .join("criterion")
+        });
+    home.join("report").join("index.html")
+}
+
+/// `path` made absolute through its deepest existing ancestor (the rest need not exist).
+fn absolute(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(found) = at.canonicalize() {
+            return Some(rest.iter().rev().fold(found, |p, c| p.join(c)));
+        }
+        rest.push(at.file_name()?.to_os_string());
+        at = at.parent()?;
+    }
+}
+
+/// `to` relative to the directory `from` (both made absolute), or `to` as it is when they
+/// share no root.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (Some(from), Some(abs)) = (absolute(from), absolute(to)) else {
+        return to.to_path_buf();
+    };
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), abs.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common <= 1 {
+        return abs;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// A link to criterion's HTML reports of the micro-benchmarks, relative to `out`, or a note
+/// of where `cargo bench` writes them when there are none yet.
+fn criterion_block(out: &Path) -> Block {
+    let report = criterion_report();
+    if report.is_file() {
+        Block::Link {
+            text: "Criterion's reports of the micro-benchmarks".into(),
+            href: relative(out, &report).to_string_lossy().into_owned(),
+            after: "(criterion's own charts: each benchmark's timing distribution and its \
+                    change since the last run; their estimates are also the `criterion` \
+                    rows above)."
+                .into(),
+        }
+    } else {
+        Block::Para(format!(
+            "Criterion's reports of the micro-benchmarks: none yet at `{}` (relative to this \
+             page; `cargo bench` writes them there).",
+            relative(out, &report).display()
+        ))
+    }
+}
+
 fn document(
     data: &Data,
     figures: &[Figure],
     guide: &Guide,
     findings: &[String],
     tables: &[Table],
+    cards: Vec<render::Card>,
+    criterion: Block,
 ) -> Vec<Block> {
     let mut b = vec![Block::Heading(1, "naming-bench report".into())];
-    b.push(Block::Para(
-        "How should a running worker be found by name? Every backend ran the same workloads; \
-         everything below is computed from the result rows (CSV beside this file), including \
-         the decision guide."
+    b.push(Block::Panel {
+        heading: "Which strategy? The decision guide at a glance".into(),
+        lead: "How should a running worker be found by name? For each situation: the backend \
+               that measured best (★, shaded: the winner and every backend tied with it), each \
+               contender's value with its range over repeats, best first, and why. Computed \
+               from the result rows."
             .into(),
-    ));
-    b.push(Block::Para(
-        "Results came from (each directory's latest run, then every run whose rows it holds):"
-            .into(),
-    ));
-    b.push(Block::List(
-        data.sources
-            .iter()
-            .flat_map(|s| std::iter::once(s.describe()).chain(s.describe_runs()))
-            .collect(),
-    ));
-    guide_blocks(guide, &mut b);
-
-    b.push(Block::Heading(2, "Findings: limits and failures".into()));
-    if findings.is_empty() {
-        b.push(Block::Para(
-            "No backend skipped anything or failed a check.".into(),
-        ));
-    } else {
-        b.push(Block::List(findings.to_vec()));
-    }
-
-    for t in tables {
-        b.push(Block::Heading(2, format!("Summary: {}", t.subject.title())));
-        b.push(Block::Para(
-            "Each column at the parameters most backends were measured at (then the first \
-             results directory, then the largest sizes); a value is the median over repeats \
-             (each in a fresh process) with its range [min..max] where repeated; ★ marks the \
-             best contender and every one whose range overlaps it or whose median is within 10% of it (a tie: the re-run noise) (floors \
-             are references and never marked; a value past the metric's physical ideal, or one \
-             it can never take, is flagged, never marked); a skip shows its kind, the findings above give the whole \
-             reason."
-                .into(),
-        ));
-        b.push(table_block(data, t));
-    }
+        cards,
+        more: GUIDE_IN_FULL.into(),
+    });
+    b.push(Block::Contents);
 
     for w in &data.catalogue.workloads {
         let figs: Vec<&Figure> = figures.iter().filter(|f| f.workload == w.name).collect();
@@ -551,7 +600,53 @@ fn document(
         }
     }
 
+    let mut full = Vec::new();
+    guide_blocks(guide, &mut full);
+    b.push(Block::Details(GUIDE_IN_FULL.into(), full));
+
+    let mut found = Vec::new();
+    if findings.is_empty() {
+        found.push(Block::Para(
+            "No backend skipped anything or failed a check.".into(),
+        ));
+    } else {
+        found.push(Block::List(findings.to_vec()));
+    }
+    b.push(Block::Details(
+        "Findings: limits and failures".into(),
+        found,
+    ));
+
+    for t in tables {
+        b.push(Block::Details(
+            format!("Summary: {}", t.subject.title()),
+            vec![
+                Block::Para(
+                    "Each column at the parameters most backends were measured at (then the first \
+                     results directory, then the largest sizes); a value is the median over repeats \
+                     (each in a fresh process) with its range [min..max] where repeated; ★ marks the \
+                     best contender and every one whose range overlaps it or whose median is within 10% of it (a tie: the re-run noise) (floors \
+                     are references and never marked; a value past the metric's physical ideal, or one \
+                     it can never take, is flagged, never marked); a skip shows its kind, the findings give the whole \
+                     reason."
+                        .into(),
+                ),
+                table_block(data, t),
+            ],
+        ));
+    }
+
     b.push(Block::Heading(2, "Raw data".into()));
+    b.push(Block::Para(
+        "Results came from (each directory's latest run, then every run whose rows it holds):"
+            .into(),
+    ));
+    b.push(Block::List(
+        data.sources
+            .iter()
+            .flat_map(|s| std::iter::once(s.describe()).chain(s.describe_runs()))
+            .collect(),
+    ));
     b.push(Block::List(
         data.sources
             .iter()
@@ -564,6 +659,7 @@ fn document(
             })
             .collect(),
     ));
+    b.push(criterion);
     b
 }
 
@@ -588,4 +684,23 @@ pub fn summary(report: &Report) -> String {
         report.markdown.display()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_to_the_common_ancestor() {
+        let base = std::env::temp_dir().canonicalize().unwrap();
+        let from = base.join("naming-bench-relative/results");
+        fs::create_dir_all(&from).unwrap();
+        // The target need not exist yet.
+        let to = base.join("naming-bench-relative/target/criterion/report/index.html");
+        assert_eq!(
+            relative(&from, &to),
+            Path::new("../target/criterion/report/index.html")
+        );
+        assert_eq!(relative(&from, &from), PathBuf::new());
+    }
 }
