@@ -9,17 +9,5 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # tc (iproute2 too) impairs links in the netem test, which skips, saying why, without it.
 command -v tc >/dev/null 2>&1 || [ -x /usr/sbin/tc ] || [[ " ${need[*]} " == *" iproute2 "* ]] || need+=(iproute2)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=""
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo="sudo"
-  else
-    echo "ensure-etcd: need ${need[*]} but cannot install (not root, no sudo)" >&2
-    exit 1
-  fi
-  echo "ensure-etcd: installing ${need[*]}" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+"$(dirname "$0")/apt-install.sh" ${need[@]+"${need[@]}"}
 etcd --version | sed -n 1p >&2  # sed reads to the end: no SIGPIPE under pipefail

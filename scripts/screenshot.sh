@@ -15,11 +15,7 @@ if [ ! -f "$page" ]; then
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then
-  echo "screenshot: installing Debian's chromium"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium
+  scripts/apt-install.sh chromium
 fi
 
 profile=$(mktemp -d)

@@ -11,17 +11,7 @@ scripts/ensure-etcd.sh
 # The report's browser test (tests/report_browser.rs) needs Chromium: install Debian's
 # chromium if it is missing.
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=""
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo="sudo"
-  else
-    echo "test.sh: need chromium but cannot install it (not root, no sudo)" >&2
-    exit 1
-  fi
-  echo "test.sh: installing chromium" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  scripts/apt-install.sh chromium
 fi
 
 # Here etcd and chromium are installed, so their tests must run rather than skip.

@@ -239,6 +239,23 @@ fn skip_notes(data: &Data, workload: &str, group: &Params, x: &str) -> (Vec<Stri
     (notes, whos)
 }
 
+/// The skip notes one panel of a split chart carries: those of its own series, and, on the
+/// last panel, those of series drawn in none.
+fn panel_skips(
+    notes: &[String],
+    whos: &[String],
+    members: &[String],
+    drawn: &[String],
+    last: bool,
+) -> Vec<String> {
+    notes
+        .iter()
+        .zip(whos)
+        .filter(|(_, who)| members.contains(who) || (last && !drawn.contains(who)))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
 /// Draws charts into a directory and records them.
 struct Out<'d> {
     data: &'d Data,
@@ -465,13 +482,7 @@ impl<'d> Out<'d> {
                 }
             }
             // A skip goes with its series' panel; one never drawn, with the last panel.
-            notes.extend(
-                skips
-                    .iter()
-                    .zip(&skipped)
-                    .filter(|(_, who)| members.contains(who) || (last && !drawn.contains(who)))
-                    .map(|(n, _)| n.clone()),
-            );
+            notes.extend(panel_skips(&skips, &skipped, members, &drawn, last));
             let mut panel_series: Vec<Series> = series
                 .iter()
                 .zip(&owners)
@@ -662,13 +673,7 @@ impl<'d> Out<'d> {
             if panel_bars.iter().any(|b| b.outline) {
                 notes.push("outlined: floor (no naming layer)".into());
             }
-            notes.extend(
-                skips
-                    .iter()
-                    .zip(&skipped)
-                    .filter(|(_, who)| members.contains(who) || (last && !drawn.contains(who)))
-                    .map(|(n, _)| n.clone()),
-            );
+            notes.extend(panel_skips(&skips, &skipped, members, &drawn, last));
             panels.push(Panel {
                 series: members.iter().map(|m| (m.clone(), data.color(m))).collect(),
                 lines: panel_bars.len(),

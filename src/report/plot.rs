@@ -443,6 +443,26 @@ fn panel_height(entries: usize, panels: usize) -> u32 {
     }
 }
 
+/// One SVG at `path` with a panel per legend, stacked top to bottom, each as tall as its
+/// legend needs; `draw(i, area)` draws panel `i`.
+fn draw_stacked(
+    path: &Path,
+    legends: &[Vec<(Sample, String)>],
+    mut draw: impl FnMut(usize, &DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
+    let heights: Vec<u32> = legends
+        .iter()
+        .map(|l| panel_height(l.len(), legends.len()))
+        .collect();
+    let root = SVGBackend::new(path, (W + LEGEND_W, heights.iter().sum::<u32>().max(1)))
+        .into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    for (i, area) in rows(&root, &heights).iter().enumerate() {
+        draw(i, area)?;
+    }
+    root.present().map_err(e)
+}
+
 /// Splits `root` into one row per height.
 fn rows<'a>(
     root: &DrawingArea<SVGBackend<'a>, Shift>,
@@ -483,17 +503,9 @@ pub fn draw_line_charts(path: &Path, panels: &[LineChart]) -> Result<(), String>
     let y_log = panels.first().and_then(|c| c.y_log);
     let y_axis = Axis::fit_as(ys, true, y_log);
     let legends: Vec<_> = panels.iter().map(line_legend).collect();
-    let heights: Vec<u32> = legends
-        .iter()
-        .map(|l| panel_height(l.len(), panels.len()))
-        .collect();
-    let root = SVGBackend::new(path, (W + LEGEND_W, heights.iter().sum::<u32>().max(1)))
-        .into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
-    for ((chart, legend), area) in panels.iter().zip(&legends).zip(rows(&root, &heights)) {
-        line_panel(&area, chart, legend, x_axis, y_axis)?;
-    }
-    root.present().map_err(e)
+    draw_stacked(path, &legends, |i, area| {
+        line_panel(area, &panels[i], &legends[i], x_axis, y_axis)
+    })
 }
 
 /// One panel of a line chart: the plot on the left, its legend on the right.
@@ -605,17 +617,9 @@ pub fn draw_bar_charts(path: &Path, panels: &[BarChart]) -> Result<(), String> {
     let y_log = panels.first().and_then(|c| c.y_log);
     let y_axis = Axis::fit_as(ys, true, y_log);
     let legends: Vec<_> = panels.iter().map(bar_legend).collect();
-    let heights: Vec<u32> = legends
-        .iter()
-        .map(|l| panel_height(l.len(), panels.len()))
-        .collect();
-    let root = SVGBackend::new(path, (W + LEGEND_W, heights.iter().sum::<u32>().max(1)))
-        .into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
-    for ((chart, legend), area) in panels.iter().zip(&legends).zip(rows(&root, &heights)) {
-        bar_panel(&area, chart, legend, y_axis)?;
-    }
-    root.present().map_err(e)
+    draw_stacked(path, &legends, |i, area| {
+        bar_panel(area, &panels[i], &legends[i], y_axis)
+    })
 }
 
 /// One panel of a bar chart: the plot on the left, its legend on the right.
