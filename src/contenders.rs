@@ -285,7 +285,8 @@ pub fn for_each_table(v: &mut impl TableVisitor) {
     v.visit::<RwLockTable>();
 }
 
-/// The labels of every contender.
+/// The labels of every contender: this suite's, then the foreign systems'
+/// ([`crate::foreign`]).
 pub fn labels() -> Vec<&'static str> {
     struct Labels(Vec<&'static str>);
     impl Visitor for Labels {
@@ -295,10 +296,12 @@ pub fn labels() -> Vec<&'static str> {
     }
     let mut l = Labels(Vec::new());
     for_each(&mut l);
+    l.0.extend(crate::foreign::labels());
     l.0
 }
 
-/// The identities of every contender, in report order.
+/// The identities of every contender, in report order: this suite's, then the foreign
+/// systems'.
 pub fn contender_identities() -> Vec<Identity> {
     struct Ids(Vec<Identity>);
     impl Visitor for Ids {
@@ -308,6 +311,7 @@ pub fn contender_identities() -> Vec<Identity> {
     }
     let mut ids = Ids(Vec::new());
     for_each(&mut ids);
+    ids.0.extend(crate::foreign::identities());
     ids.0
 }
 

@@ -45,6 +45,7 @@ pub mod alloc;
 pub mod catalogue;
 pub mod contenders;
 pub mod environment;
+pub mod foreign;
 pub mod interrupt;
 pub mod layout;
 pub mod report;

@@ -26,6 +26,9 @@ pub enum Family {
     Router,
     /// A way to keep state across a crash (a supervisor-created table, a keeper, none).
     RecoveryScheme,
+    /// Another Rust actor framework's own registry or groups (ractor, kameo): what a
+    /// designer would use instead of this suite's strategies.
+    ActorFramework,
 }
 
 impl Family {
@@ -42,6 +45,7 @@ impl Family {
             Family::Floor => "reference floor",
             Family::Router => "shard router",
             Family::RecoveryScheme => "recovery scheme",
+            Family::ActorFramework => "Rust actor framework",
         }
     }
 
@@ -55,6 +59,29 @@ impl Family {
     }
 }
 
+/// Where a backend runs: on this suite's runtime, or as a foreign system driven through
+/// the suite's foreign-system interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Built on this suite's runtime.
+    Suite,
+    /// The BEAM original itself, run on a BEAM node by the project's Elixir harness.
+    Beam,
+    /// Another Rust actor framework, on its own runtime.
+    RustFramework,
+}
+
+impl Origin {
+    /// The origin in words.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Origin::Suite => "this suite",
+            Origin::Beam => "BEAM original",
+            Origin::RustFramework => "Rust actor framework",
+        }
+    }
+}
+
 /// Who a backend is: declared by its adapter, read by the workloads and the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Identity {
@@ -64,6 +91,8 @@ pub struct Identity {
     pub family: Family,
     /// The label of the floor measured beside it (its storage map's raw get), if any.
     pub floor: Option<&'static str>,
+    /// Where it runs.
+    pub origin: Origin,
 }
 
 impl Identity {
@@ -73,6 +102,7 @@ impl Identity {
             label,
             family,
             floor: None,
+            origin: Origin::Suite,
         }
     }
 
@@ -87,6 +117,11 @@ impl Identity {
             floor: Some(floor),
             ..self
         }
+    }
+
+    /// This backend, running as `origin`.
+    pub const fn on(self, origin: Origin) -> Identity {
+        Identity { origin, ..self }
     }
 
     /// Whether this is a reference floor.

@@ -23,7 +23,7 @@ pub mod metric;
 pub mod row;
 pub mod workload;
 
-pub use identity::{Family, Identity};
+pub use identity::{Family, Identity, Origin};
 pub use metric::{Better, Metric, Unit};
 pub use row::{Outcome, ParamValue, Params, Row};
 pub use workload::{

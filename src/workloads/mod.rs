@@ -388,6 +388,12 @@ pub fn run_contenders(
         rows: Vec::new(),
     };
     contenders::for_each(&mut each);
+    for label in crate::foreign::labels() {
+        if backends.is_none_or(|b| b.iter().any(|l| l == label)) {
+            each.rows
+                .extend(crate::foreign::run(label, workload, specs, progress).unwrap_or_default());
+        }
+    }
     each.rows
 }
 
