@@ -330,5 +330,6 @@ pub fn identities() -> Vec<Identity> {
     for_each_table(&mut tables);
     out.extend(tables.0);
     out.extend(crate::workloads::routing::FLOORS);
+    out.extend(crate::workloads::runtime_costs::IDENTITIES);
     out
 }

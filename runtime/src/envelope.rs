@@ -44,6 +44,9 @@ impl MonitorRef {
 }
 
 /// One item of a mailbox.
+///
+/// Kept to three words (the rare `Down` and `Exit` are boxed): every send writes one into
+/// the mailbox's queue, so its size is paid on every message.
 pub enum Envelope {
     /// A request that wants a reply.
     Call(Box<dyn ErasedCall>),
@@ -52,9 +55,9 @@ pub enum Envelope {
     /// A plain message (`send`).
     Info(Msg),
     /// A monitored process exited.
-    Down(Down),
+    Down(Box<Down>),
     /// A linked process exited and this process traps exits.
-    Exit(ExitSignal),
+    Exit(Box<ExitSignal>),
 }
 
 /// A call whose request and reply types are known only to its two ends.
@@ -129,4 +132,15 @@ pub(crate) struct Protocol {
     pub(crate) cast: Option<TypeId>,
     /// Plain messages, checked only for remote proxies (a local mailbox takes any type).
     pub(crate) info: Option<TypeId>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_envelope_is_three_words() {
+        assert_eq!(
+            std::mem::size_of::<super::Envelope>(),
+            3 * std::mem::size_of::<usize>()
+        );
+    }
 }

@@ -197,8 +197,8 @@ async fn serve<S: GenServer>(
                 }
             }
             Envelope::Info(msg) => server.handle_info(Info::Message(msg), &mut ctx).await,
-            Envelope::Down(down) => server.handle_info(Info::Down(down), &mut ctx).await,
-            Envelope::Exit(signal) => server.handle_info(Info::Exit(signal), &mut ctx).await,
+            Envelope::Down(down) => server.handle_info(Info::Down(*down), &mut ctx).await,
+            Envelope::Exit(signal) => server.handle_info(Info::Exit(*signal), &mut ctx).await,
         }
     }
 }

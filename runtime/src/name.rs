@@ -1,6 +1,7 @@
 //! Names that processes can be registered under.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// A name a process can be found by: an integer id, a string, or a tagged id.
@@ -8,7 +9,11 @@ use std::sync::Arc;
 /// The three shapes cover the seeds' keys: `user_id` (`Id`), `:db_worker` or
 /// `"session_42"` (`Text`), and `{:shard, 3}` or `{:session, 123}` (`Tagged`).
 /// Cloning is cheap (`Text` shares its bytes).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Hashing costs what hashing the id costs: an `Id` hashes as its integer alone (no kind
+/// tag), so a table keyed by names does the same work per lookup as one keyed by `u64`;
+/// names of different kinds that hash alike are told apart by equality, as any collision.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Name {
     /// An integer key, e.g. a user or game id.
     Id(u64),
@@ -50,6 +55,20 @@ impl Name {
             Name::Id(id) => write!(out, "#{id}"),
             Name::Text(s) => write!(out, "'{s}"),
             Name::Tagged(tag, id) => write!(out, "{{{tag},{id}}}"),
+        }
+    }
+}
+
+impl Hash for Name {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Name::Id(id) => state.write_u64(*id),
+            Name::Text(s) => s.hash(state),
+            Name::Tagged(tag, id) => {
+                tag.hash(state);
+                state.write_u64(*id);
+            }
         }
     }
 }

@@ -16,6 +16,34 @@ use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Proto
 use crate::runtime::RuntimeInner;
 use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
 
+/// Polls a reply channel, and if the reply is not there yet, yields once (waking itself,
+/// so the callee woken by the send runs first) and looks again: `Some(answer)` if it came
+/// in that time, `None` if it is late.
+struct FirstTurn<'a, T> {
+    rx: &'a mut oneshot::Receiver<T>,
+    yielded: bool,
+}
+
+impl<T> std::future::Future for FirstTurn<'_, T> {
+    type Output = Option<Result<T, oneshot::error::RecvError>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut *self.rx).poll(cx) {
+            Poll::Ready(answer) => Poll::Ready(Some(answer)),
+            Poll::Pending if self.yielded => Poll::Ready(None),
+            Poll::Pending => {
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+}
+
 /// Told when a process that holds one of its names exits, so the name is released in the
 /// process's own exit path (no polling, no sweeper).
 pub trait ExitObserver: Send + Sync + 'static {
@@ -163,22 +191,42 @@ impl ProcessRef {
                 return Err(CallError::BadRequest);
             }
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         let call = CallRequest {
             request,
             reply_to: ReplyTo(tx),
         };
-        let deadline = tokio::time::Instant::from_std(crate::deadline_after(timeout));
         self.send_envelope(Envelope::Call(Box::new(call)))?;
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(reply)) => reply,
+        // Most replies arrive while the caller yields once (the callee runs next on this
+        // worker): wait that long without a timer, which would cost more than the call.
+        let first = FirstTurn {
+            rx: &mut rx,
+            yielded: false,
+        };
+        let answer = match first.await {
+            Some(answer) => answer,
+            None if timeout == Duration::MAX => rx.await,
+            None => {
+                // Late: from here the timeout runs (counted from this second turn, a
+                // scheduling round after the send).
+                let deadline = tokio::time::Instant::from_std(crate::deadline_after(timeout));
+                match tokio::time::timeout_at(deadline, &mut rx).await {
+                    Ok(answer) => answer,
+                    Err(_elapsed) => return Err(CallError::Timeout),
+                }
+            }
+        };
+        match answer {
+            Ok(reply) => reply,
             // The request was dropped unanswered: by the exit path if the process died, or
             // by the process itself if it lives on. Only its exit makes it NoProc.
-            Ok(Err(_closed)) => match tokio::time::timeout_at(deadline, self.exited()).await {
-                Ok(_reason) => Err(CallError::NoProc),
-                Err(_elapsed) => Err(CallError::Timeout),
-            },
-            Err(_elapsed) => Err(CallError::Timeout),
+            Err(_closed) => {
+                let deadline = tokio::time::Instant::from_std(crate::deadline_after(timeout));
+                match tokio::time::timeout_at(deadline, self.exited()).await {
+                    Ok(_reason) => Err(CallError::NoProc),
+                    Err(_elapsed) => Err(CallError::Timeout),
+                }
+            }
         }
     }
 
@@ -407,10 +455,10 @@ impl ProcessRef {
                 self.exit(reason.clone());
             }
         } else {
-            let _ = self.0.mailbox.send(Envelope::Exit(ExitSignal {
+            let _ = self.0.mailbox.send(Envelope::Exit(Box::new(ExitSignal {
                 from,
                 reason: reason.clone(),
-            }));
+            })));
         }
     }
 
@@ -452,7 +500,7 @@ impl ProcessRef {
         for (mref, watcher) in monitors {
             match watcher {
                 Watcher::Mailbox(tx) => {
-                    let _ = tx.send(Envelope::Down(down(mref)));
+                    let _ = tx.send(Envelope::Down(Box::new(down(mref))));
                 }
                 Watcher::Once(tx) => once.push((mref, tx)),
             }
@@ -464,7 +512,7 @@ impl ProcessRef {
             for (mref, watcher) in std::mem::take(&mut st.monitors) {
                 match watcher {
                     Watcher::Mailbox(tx) => {
-                        let _ = tx.send(Envelope::Down(down(mref)));
+                        let _ = tx.send(Envelope::Down(Box::new(down(mref))));
                     }
                     Watcher::Once(tx) => once.push((mref, tx)),
                 }
@@ -684,6 +732,61 @@ mod tests {
             );
             assert!(!p.is_alive());
         }
+    }
+
+    /// A process that answers each call `n` with `n + 1` after sleeping `n` milliseconds.
+    fn sleeper(rt: &Runtime) -> ProcessRef {
+        rt.spawn(|mut ctx: Ctx| async move {
+            loop {
+                if let Envelope::Call(call) = ctx.recv().await {
+                    if let Ok(CallRequest { request, reply_to }) = call.downcast::<u64, u64>() {
+                        tokio::time::sleep(Duration::from_millis(request)).await;
+                        reply_to.reply(request + 1);
+                    }
+                }
+            }
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reply_later_than_the_first_turn_still_arrives_and_a_late_one_is_dropped() {
+        let rt = Runtime::new();
+        let p = sleeper(&rt);
+        // Past the caller's first turn, within the timeout: the reply arrives.
+        let r: Result<u64, CallError> = p.call(20u64, Duration::from_secs(2)).await;
+        assert_eq!(r, Ok(21));
+        // Past the timeout: Timeout, and the late reply is dropped, not delivered to the
+        // next call, which gets its own.
+        let t0 = std::time::Instant::now();
+        let r: Result<u64, CallError> = p.call(80u64, Duration::from_millis(20)).await;
+        assert_eq!(r, Err(CallError::Timeout));
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+        assert!(
+            t0.elapsed() < Duration::from_millis(80),
+            "waited for the reply"
+        );
+        let r: Result<u64, CallError> = p.call(0u64, Duration::from_secs(2)).await;
+        assert_eq!(r, Ok(1));
+        // Zero timeout on a reply that takes a while: Timeout, not a hang.
+        let r: Result<u64, CallError> = p.call(30u64, Duration::ZERO).await;
+        assert_eq!(r, Err(CallError::Timeout));
+        p.kill();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn calls_answer_on_a_single_threaded_runtime() {
+        let rt = Runtime::new();
+        let p = sleeper(&rt);
+        for n in 0..3u64 {
+            let r: Result<u64, CallError> = p.call(n, Duration::from_secs(2)).await;
+            assert_eq!(r, Ok(n + 1));
+        }
+        let r: Result<u64, CallError> = p.call(50u64, Duration::from_millis(5)).await;
+        assert_eq!(r, Err(CallError::Timeout));
+        p.kill();
+        p.exited().await;
+        let r: Result<u64, CallError> = p.call(1u64, Duration::from_secs(1)).await;
+        assert_eq!(r, Err(CallError::NoProc));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@ pub mod isolate;
 pub mod lookup;
 pub mod multinode;
 pub mod routing;
+pub mod runtime_costs;
 pub mod scale;
 pub mod soak;
 
@@ -38,6 +39,7 @@ pub const DECLARATIONS: &[&Workload] = &[
     &scale::SCALE,
     &fanout::FANOUT,
     &soak::SOAK,
+    &runtime_costs::RUNTIME,
     &criterion::CRITERION,
 ];
 
@@ -49,6 +51,7 @@ pub const WORKLOADS: &[&str] = &[
     "scale",
     "fanout",
     "soak",
+    "runtime",
     "reshard",
     "recovery",
     "multinode",
@@ -255,6 +258,8 @@ pub struct Specs {
     pub fanout: fanout::FanOutSpec,
     /// soak.
     pub soak: soak::SoakSpec,
+    /// runtime (the runtime's own costs beside their floors; not per backend).
+    pub runtime: runtime_costs::RuntimeCostsSpec,
     /// reshard (shard routers; not per backend).
     pub reshard: naming_strategies::shard::ReshardConfig,
     /// recovery (state across a crash; not per backend).
@@ -281,6 +286,7 @@ impl Specs {
                 scale: scale::ScaleSpec::quick(vec![1, most]),
                 fanout: fanout::FanOutSpec::quick(most),
                 soak: soak::SoakSpec::quick(most),
+                runtime: runtime_costs::RuntimeCostsSpec::quick(),
                 reshard: naming_strategies::shard::ReshardConfig::quick(),
                 recovery: naming_strategies::recovery::RecoveryConfig::quick(),
                 multinode: naming_cluster::MultiNodeSpec::quick(),
@@ -293,6 +299,7 @@ impl Specs {
                 scale: scale::ScaleSpec::full(vec![1, most]),
                 fanout: fanout::FanOutSpec::full(most),
                 soak: soak::SoakSpec::full(most),
+                runtime: runtime_costs::RuntimeCostsSpec::full(),
                 reshard: naming_strategies::shard::ReshardConfig::full(),
                 recovery: naming_strategies::recovery::RecoveryConfig::full(),
                 multinode: naming_cluster::MultiNodeSpec::full(),
@@ -309,6 +316,7 @@ impl Specs {
             scale: scale::ScaleSpec::tiny(),
             fanout: fanout::FanOutSpec::tiny(),
             soak: soak::SoakSpec::tiny(),
+            runtime: runtime_costs::RuntimeCostsSpec::tiny(),
             reshard: naming_strategies::shard::ReshardConfig {
                 shard_counts: vec![4, 16],
                 keys: 5_000,
@@ -426,6 +434,7 @@ fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress)
                 .unwrap_or_else(|e| skip_all(&RECOVERY, &identities(), &e.to_string()))
         }
         "multinode" => multinode::multinode(&specs.multinode, progress),
+        "runtime" => runtime_costs::runtime_costs(&specs.runtime, progress),
         _ => Vec::new(),
     }
 }

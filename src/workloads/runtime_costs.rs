@@ -1,0 +1,426 @@
+//! runtime: what the suite's own runtime costs on the paths every strategy stands on,
+//! each beside its floor in the same process, interleaved round by round, so that the
+//! ratio says whether the runtime hides the strategies:
+//!
+//! - a call to a held pid beside a bare tokio mpsc send + oneshot reply;
+//! - `whereis` through the dashmap-backed `Registry` beside the same dashmap's get on
+//!   integer keys (and on the registry's own name keys);
+//! - spawning a named worker and stopping it (until its name is released) beside a tokio
+//!   spawn + abort (until the task has ended), both from inside a worker task, and both
+//!   again from a thread outside the runtime (which mostly measures thread wake-ups).
+//!
+//! The same loops back the criterion bench `runtime_costs`.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use naming_schema::{
+    Bars, Better, Chart, Column, Filter, Identity, Metric, Params, Row, Subject, Unit, Workload,
+    YScale,
+};
+use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime};
+use naming_strategies::{DashMapTable, FastHasher, Registry, SyncNaming};
+use tokio::sync::{mpsc, oneshot};
+
+use super::common::{id_names, run_on, start_workers, tokio_runtime};
+use super::Progress;
+
+/// The suite's runtime, as the backend of this workload's rows.
+pub const PROCESS_RUNTIME: Identity = Identity::floor("process-runtime");
+/// A bare tokio unbounded mpsc send with a oneshot reply.
+pub const MPSC_ONESHOT: Identity = Identity::floor("floor-tokio-mpsc-oneshot");
+/// The same dashmap the registry uses, keyed by `u64`.
+pub const DASHMAP_U64: Identity = Identity::floor("floor-dashmap-u64-get");
+/// A bare `tokio::spawn` + `abort`, awaited until the task has ended.
+pub const TOKIO_SPAWN_ABORT: Identity = Identity::floor("floor-tokio-spawn-abort");
+
+/// Every backend label this workload writes.
+pub const IDENTITIES: [Identity; 4] = [
+    PROCESS_RUNTIME,
+    MPSC_ONESHOT,
+    DASHMAP_U64,
+    TOKIO_SPAWN_ABORT,
+];
+
+/// One call to a held pid (request + reply), or the bare round trip beside it.
+pub const CALL_NS: Metric = Metric::new("call_ns", "call round trip", Unit::Ns, Better::Lower);
+/// The call over the bare round trip, per round: at best 1.
+pub const CALL_VS_FLOOR: Metric = Metric::new(
+    "call_vs_floor",
+    "call / bare mpsc + oneshot",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// One `whereis` through the dashmap `Registry`, or the map's own get beside it.
+pub const LOOKUP_NS: Metric = Metric::new("lookup_ns", "lookup", Unit::Ns, Better::Lower);
+/// `whereis` over the same dashmap's get on `u64` keys, per round: at best 1.
+pub const WHEREIS_VS_U64_GET: Metric = Metric::new(
+    "whereis_vs_u64_get",
+    "whereis / dashmap get on u64 keys",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// Spawn + stop, inside a worker task.
+pub const SPAWN_STOP_NS: Metric = Metric::new(
+    "spawn_stop_ns",
+    "spawn + stop (inside a task)",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Spawn named + stop over tokio spawn + abort, inside a worker task: at best 1.
+pub const SPAWN_VS_FLOOR: Metric = Metric::new(
+    "spawn_vs_floor",
+    "spawn named + stop / tokio spawn + abort",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+/// Spawn + stop, driven from a thread outside the runtime.
+pub const SPAWN_STOP_OUTSIDE_NS: Metric = Metric::new(
+    "spawn_stop_outside_ns",
+    "spawn + stop (from outside)",
+    Unit::Ns,
+    Better::Lower,
+);
+/// The same ratio from outside the runtime.
+pub const SPAWN_OUTSIDE_VS_FLOOR: Metric = Metric::new(
+    "spawn_outside_vs_floor",
+    "spawn named + stop / tokio spawn + abort, from outside",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
+
+/// The runtime-costs workload.
+pub const RUNTIME: Workload = Workload {
+    metrics: &[
+        &CALL_NS,
+        &CALL_VS_FLOOR,
+        &LOOKUP_NS,
+        &WHEREIS_VS_U64_GET,
+        &SPAWN_STOP_NS,
+        &SPAWN_VS_FLOOR,
+        &SPAWN_STOP_OUTSIDE_NS,
+        &SPAWN_OUTSIDE_VS_FLOOR,
+    ],
+    charts: &[
+        Chart::Bars(Bars {
+            id: "runtime-costs",
+            title: "The runtime's own costs beside their floors",
+            caption: "Median time per operation in nanoseconds, with min..max whiskers over the rounds: a call to a held pid beside a bare tokio mpsc + oneshot round trip; whereis through the dashmap Registry beside the same dashmap's get on u64 keys; spawning a named worker and stopping it until its name is released beside tokio spawn + abort until the task ended, inside a worker task and from a thread outside the runtime.",
+            y_desc: "time per operation (ns)",
+            groups: &[
+                (&CALL_NS, "call"),
+                (&LOOKUP_NS, "lookup"),
+                (&SPAWN_STOP_NS, "spawn + stop"),
+                (&SPAWN_STOP_OUTSIDE_NS, "spawn + stop, outside"),
+            ],
+            filter: Filter::All,
+            y: YScale::Log,
+        }),
+        Chart::Bars(Bars {
+            id: "runtime-ratios",
+            title: "The runtime over its floors (1 = no overhead)",
+            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers. Targets: call <= 1.5, whereis <= 1.3, spawn named + stop <= 2.",
+            y_desc: "ratio to the floor (×)",
+            groups: &[
+                (&CALL_VS_FLOOR, "call"),
+                (&WHEREIS_VS_U64_GET, "whereis"),
+                (&SPAWN_VS_FLOOR, "spawn + stop"),
+                (&SPAWN_OUTSIDE_VS_FLOOR, "spawn + stop, outside"),
+            ],
+            filter: Filter::All,
+            y: YScale::Linear,
+        }),
+    ],
+    columns: &[
+        Column::new(&CALL_VS_FLOOR, "call / floor"),
+        Column::new(&WHEREIS_VS_U64_GET, "whereis / u64 get"),
+        Column::new(&SPAWN_VS_FLOOR, "spawn / floor"),
+    ],
+    judges: &[],
+    ..Workload::new(
+        "runtime",
+        "The runtime's own costs",
+        "The operations every strategy stands on, each beside the bare tokio or dashmap operation it is built from, measured in the same process round by round: does the runtime hide the strategies?",
+        Subject::NamingBackends,
+    )
+};
+
+/// What the runtime-costs workload measures.
+#[derive(Clone, Debug)]
+pub struct RuntimeCostsSpec {
+    /// Named workers (and names) the calls and lookups cycle over.
+    pub workers: usize,
+    /// Rounds; each measures every pair once, the runtime's side right after its floor.
+    pub rounds: usize,
+    /// How long each side of a pair runs per round.
+    pub slice: Duration,
+}
+
+impl RuntimeCostsSpec {
+    /// The full run.
+    pub fn full() -> Self {
+        RuntimeCostsSpec {
+            workers: 10_000,
+            rounds: 15,
+            slice: Duration::from_millis(40),
+        }
+    }
+
+    /// The quick run.
+    pub fn quick() -> Self {
+        RuntimeCostsSpec {
+            workers: 10_000,
+            rounds: 7,
+            slice: Duration::from_millis(20),
+        }
+    }
+
+    /// A tiny run for tests.
+    pub fn tiny() -> Self {
+        RuntimeCostsSpec {
+            workers: 64,
+            rounds: 2,
+            slice: Duration::from_millis(2),
+        }
+    }
+}
+
+/// Calls a held pid `iters` times, cycling over `workers`, inside a task.
+pub async fn held_calls(workers: &[ProcessRef], iters: u64) -> Duration {
+    let t = Instant::now();
+    let n = workers.len();
+    for i in 0..iters as usize {
+        let r = workers[i % n]
+            .call::<u64, u64>(i as u64, Duration::from_secs(5))
+            .await;
+        black_box(r.ok());
+    }
+    t.elapsed()
+}
+
+/// A bare tokio round trip: a request with a oneshot reply channel over an unbounded mpsc.
+pub type BareRequest = (u64, oneshot::Sender<u64>);
+
+/// Tasks that answer `n` with `n + 1` over a bare mpsc, one per worker.
+pub fn bare_servers(n: usize) -> Vec<mpsc::UnboundedSender<BareRequest>> {
+    (0..n)
+        .map(|_| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<BareRequest>();
+            tokio::spawn(async move {
+                while let Some((n, reply)) = rx.recv().await {
+                    let _ = reply.send(n + 1);
+                }
+            });
+            tx
+        })
+        .collect()
+}
+
+/// `iters` bare round trips, cycling over `servers`, inside a task.
+pub async fn bare_calls(servers: &[mpsc::UnboundedSender<BareRequest>], iters: u64) -> Duration {
+    let t = Instant::now();
+    let n = servers.len();
+    for i in 0..iters as usize {
+        let (tx, rx) = oneshot::channel();
+        let _ = servers[i % n].send((i as u64, tx));
+        black_box(rx.await.ok());
+    }
+    t.elapsed()
+}
+
+/// `iters` registry lookups cycling over `names`.
+pub fn registry_lookups(registry: &Registry<DashMapTable>, names: &[Name], iters: u64) -> Duration {
+    let t = Instant::now();
+    let n = names.len();
+    for i in 0..iters as usize {
+        black_box(registry.whereis_sync(black_box(&names[i % n])));
+    }
+    t.elapsed()
+}
+
+/// The registry's dashmap with `u64` keys, holding the same processes.
+pub type U64Map = DashMap<u64, ProcessRef, FastHasher>;
+
+/// `iters` gets on the `u64`-keyed dashmap, cloning the process as `whereis` does.
+pub fn u64_gets(map: &U64Map, n: usize, iters: u64) -> Duration {
+    let t = Instant::now();
+    for i in 0..iters as usize {
+        let k = (i % n) as u64;
+        black_box(map.get(black_box(&k)).map(|p| p.value().clone()));
+    }
+    t.elapsed()
+}
+
+/// A named worker's body: waits for a message, then exits.
+async fn idle(mut ctx: Ctx) -> ExitReason {
+    ctx.recv().await;
+    ExitReason::Normal
+}
+
+/// Spawns a worker named `base + i`, kills it and waits until its name is released,
+/// `iters` times.
+pub async fn spawn_named_stops(
+    rt: &Runtime,
+    registry: &Registry<DashMapTable>,
+    base: u64,
+    iters: u64,
+) -> Duration {
+    let t = Instant::now();
+    for i in 0..iters {
+        let p = rt.spawn(idle);
+        let name = Name::Id(base + i);
+        let _ = registry.register_sync(name, &p);
+        p.kill();
+        p.exited().await;
+    }
+    t.elapsed()
+}
+
+/// `tokio::spawn` + `abort`, awaited until the task has ended, `iters` times.
+pub async fn tokio_spawn_aborts(iters: u64) -> Duration {
+    let t = Instant::now();
+    for _ in 0..iters {
+        let h = tokio::spawn(std::future::pending::<()>());
+        h.abort();
+        black_box(h.await.is_err());
+    }
+    t.elapsed()
+}
+
+/// Runs `measure(iters)` repeatedly for about `slice`, returning ns per operation.
+fn per_op(slice: Duration, mut measure: impl FnMut(u64) -> Duration) -> f64 {
+    // Calibrate on a small batch, then run batches until the slice is used.
+    let mut iters = 64u64;
+    let mut spent = Duration::ZERO;
+    let mut done = 0u64;
+    while spent < slice {
+        let d = measure(iters);
+        spent += d;
+        done += iters;
+        if d < slice / 8 {
+            iters = iters.saturating_mul(2);
+        }
+    }
+    spent.as_nanos() as f64 / done.max(1) as f64
+}
+
+/// Median, min and max of `v` (empty: NaN).
+fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// Runs the workload: every pair, round by round, each side in the same process.
+pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Row> {
+    let w = &RUNTIME;
+    let tokio = tokio_runtime(2);
+    let rt = Runtime::new();
+    let registry: Registry<DashMapTable> = Registry::with_capacity(1, spec.workers);
+    let names = Arc::new(id_names(spec.workers));
+    let workers = tokio.block_on(start_workers(&rt, spec.workers));
+    let u64_map: U64Map = DashMap::with_capacity_and_hasher(spec.workers, FastHasher::default());
+    for (i, (name, p)) in names.iter().zip(&workers).enumerate() {
+        let _ = registry.register_sync(name.clone(), p);
+        u64_map.insert(i as u64, p.clone());
+    }
+    let servers = tokio.block_on(async { bare_servers(spec.workers) });
+    let workers = Arc::new(workers);
+    let servers = Arc::new(servers);
+    let base = AtomicU64::new(1 << 40);
+
+    let mut series: [Vec<f64>; 12] = Default::default();
+    for round in 0..spec.rounds {
+        progress.step(&format!(
+            "runtime costs: round {} of {}",
+            round + 1,
+            spec.rounds
+        ));
+        // Each operation runs inside a worker task of the runtime ([`run_on`]); the
+        // runtime's side right after its floor.
+        let bare = per_op(spec.slice, |n| {
+            let s = Arc::clone(&servers);
+            run_on(&tokio, async move { bare_calls(&s, n).await })
+        });
+        let call = per_op(spec.slice, |n| {
+            let ws = Arc::clone(&workers);
+            run_on(&tokio, async move { held_calls(&ws, n).await })
+        });
+        // whereis, after its floor.
+        let get = per_op(spec.slice, |n| u64_gets(&u64_map, spec.workers, n));
+        let whereis = per_op(spec.slice, |n| registry_lookups(&registry, &names, n));
+        // Spawn + stop inside a task, after its floor.
+        let tspawn = per_op(spec.slice, |n| run_on(&tokio, tokio_spawn_aborts(n)));
+        let spawn = per_op(spec.slice, |n| {
+            let (rt, reg) = (rt.clone(), registry.clone());
+            let b = base.fetch_add(n, Ordering::Relaxed);
+            run_on(
+                &tokio,
+                async move { spawn_named_stops(&rt, &reg, b, n).await },
+            )
+        });
+        // The same from outside the runtime.
+        let tspawn_out = per_op(spec.slice, |n| tokio.block_on(tokio_spawn_aborts(n)));
+        let spawn_out = per_op(spec.slice, |n| {
+            let b = base.fetch_add(n, Ordering::Relaxed);
+            tokio.block_on(spawn_named_stops(&rt, &registry, b, n))
+        });
+        for (i, v) in [
+            bare,
+            call,
+            call / bare,
+            get,
+            whereis,
+            whereis / get,
+            tspawn,
+            spawn,
+            spawn / tspawn,
+            tspawn_out,
+            spawn_out,
+            spawn_out / tspawn_out,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            series[i].push(v);
+        }
+    }
+    for p in workers.iter() {
+        p.kill();
+    }
+    drop(servers);
+
+    let params = Params::new().with("workers", spec.workers);
+    let mut rows = Vec::new();
+    let mut put = |id: &Identity, m: &Metric, v: &mut Vec<f64>| {
+        let (med, lo, hi) = stats(v);
+        let mut row = w.row(id.label, &params, m, med);
+        row.interval = Some((lo, hi));
+        row.repeats = v.len() as u32;
+        rows.push(row);
+    };
+    let [bare, call, call_r, get, whereis, whereis_r, tspawn, spawn, spawn_r, tspawn_out, spawn_out, spawn_out_r] =
+        &mut series;
+    put(&MPSC_ONESHOT, &CALL_NS, bare);
+    put(&PROCESS_RUNTIME, &CALL_NS, call);
+    put(&PROCESS_RUNTIME, &CALL_VS_FLOOR, call_r);
+    put(&DASHMAP_U64, &LOOKUP_NS, get);
+    put(&PROCESS_RUNTIME, &LOOKUP_NS, whereis);
+    put(&PROCESS_RUNTIME, &WHEREIS_VS_U64_GET, whereis_r);
+    put(&TOKIO_SPAWN_ABORT, &SPAWN_STOP_NS, tspawn);
+    put(&PROCESS_RUNTIME, &SPAWN_STOP_NS, spawn);
+    put(&PROCESS_RUNTIME, &SPAWN_VS_FLOOR, spawn_r);
+    put(&TOKIO_SPAWN_ABORT, &SPAWN_STOP_OUTSIDE_NS, tspawn_out);
+    put(&PROCESS_RUNTIME, &SPAWN_STOP_OUTSIDE_NS, spawn_out);
+    put(&PROCESS_RUNTIME, &SPAWN_OUTSIDE_VS_FLOOR, spawn_out_r);
+    rows
+}
