@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::AbortHandle;
 
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
@@ -66,9 +66,47 @@ struct Hold {
     tag: u32,
 }
 
-enum Watcher {
-    Mailbox(mpsc::UnboundedSender<Envelope>),
-    Once(oneshot::Sender<Down>),
+/// Where a monitor's `Down` goes: the watching process's mailbox.
+struct Watcher(mpsc::UnboundedSender<Envelope>);
+
+/// The names a process holds: the first inline (most processes hold one name or none, and
+/// a spawn should not allocate for it), the rest in a list.
+#[derive(Default)]
+struct Holds {
+    first: Option<Hold>,
+    more: Vec<Hold>,
+}
+
+impl Holds {
+    fn push(&mut self, hold: Hold) {
+        match self.first {
+            None => self.first = Some(hold),
+            Some(_) => self.more.push(hold),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    /// Removes the first hold matching `f`; whether there was one.
+    fn remove(&mut self, f: impl Fn(&Hold) -> bool) -> bool {
+        if self.first.as_ref().is_some_and(&f) {
+            self.first = self.more.pop();
+            return true;
+        }
+        match self.more.iter().position(f) {
+            Some(i) => {
+                self.more.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = Hold> {
+        self.first.into_iter().chain(self.more)
+    }
 }
 
 #[derive(Default)]
@@ -83,7 +121,7 @@ struct CellState {
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Keyed by pid: a supervisor links to every child, so this must not be a list scan.
     links: HashMap<Pid, ProcessRef, foldhash::fast::RandomState>,
-    holds: Vec<Hold>,
+    holds: Holds,
 }
 
 /// Laid out in declaration order so that what a lookup touches (the `Arc` counts, `alive`,
@@ -96,6 +134,9 @@ pub(crate) struct ProcessCell {
     mailbox: mpsc::UnboundedSender<Envelope>,
     protocol: Protocol,
     state: Mutex<CellState>,
+    /// Wakes [`ProcessRef::exited`] waiters once the exit path is done (no allocation per
+    /// waiter).
+    exit_notify: Notify,
     runtime: Weak<RuntimeInner>,
 }
 
@@ -123,6 +164,7 @@ impl ProcessRef {
                 trap_exit,
                 ..CellState::default()
             }),
+            exit_notify: Notify::new(),
             runtime,
         };
         (ProcessRef(Arc::new(cell)), rx)
@@ -288,29 +330,21 @@ impl ProcessRef {
     /// released and every monitor's `Down` is queued (at once if that is done already): a
     /// caller who has seen the exit cannot get ahead of a registry that cleans up on `Down`.
     pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
-        let rx = {
-            let st = &mut *self.0.state.lock();
-            match &st.exited {
-                // Until the exit path has released the names, wait with the other watchers.
-                Some(reason) if st.released => Err(reason.clone()),
-                _ => {
-                    // Forget waiters that gave up, so repeated waits cannot grow the list.
-                    st.monitors
-                        .retain(|(_, w)| !matches!(w, Watcher::Once(tx) if tx.is_closed()));
-                    let (tx, rx) = oneshot::channel();
-                    let mref = MonitorRef {
-                        id: 0,
-                        target: self.pid(),
-                    };
-                    st.monitors.push((mref, Watcher::Once(tx)));
-                    Ok(rx)
-                }
-            }
-        };
+        let cell = Arc::clone(&self.0);
         async move {
-            match rx {
-                Err(reason) => reason,
-                Ok(rx) => rx.await.map(|d| d.reason).unwrap_or(ExitReason::Shutdown),
+            loop {
+                // Registered before the check, so a notification between the two is kept.
+                let notified = cell.exit_notify.notified();
+                let mut notified = std::pin::pin!(notified);
+                notified.as_mut().enable();
+                {
+                    let st = cell.state.lock();
+                    // Until the exit path has released the names, wait.
+                    if let (Some(reason), true) = (&st.exited, st.released) {
+                        return reason.clone();
+                    }
+                }
+                notified.await;
             }
         }
     }
@@ -350,15 +384,9 @@ impl ProcessRef {
     pub fn release_name(&self, observer: &Arc<dyn ExitObserver>, name: &Name, tag: u32) -> bool {
         let st = &mut *self.0.state.lock();
         let wanted = Arc::as_ptr(observer) as *const ();
-        match st.holds.iter().position(|h| {
+        st.holds.remove(|h| {
             h.tag == tag && Arc::as_ptr(&h.observer) as *const () == wanted && h.name == *name
-        }) {
-            Some(i) => {
-                st.holds.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        })
     }
 
     /// How many names this process holds through [`hold_name`](Self::hold_name).
@@ -379,7 +407,7 @@ impl ProcessRef {
             id,
             target: self.pid(),
         };
-        st.monitors.push((mref, Watcher::Mailbox(watcher)));
+        st.monitors.push((mref, Watcher(watcher)));
         Ok(mref)
     }
 
@@ -487,7 +515,7 @@ impl ProcessRef {
             rt.remove(pid);
         }
         // Names first, so that whoever hears of the exit finds them released.
-        for hold in holds {
+        for hold in holds.into_iter() {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
         }
         let down = |mref: MonitorRef| Down {
@@ -496,34 +524,21 @@ impl ProcessRef {
             reason: reason.clone(),
         };
         // Then every monitor's `Down` is queued (a monitor registry cleans up on it) ...
-        let mut once = Vec::new();
-        for (mref, watcher) in monitors {
-            match watcher {
-                Watcher::Mailbox(tx) => {
-                    let _ = tx.send(Envelope::Down(Box::new(down(mref))));
-                }
-                Watcher::Once(tx) => once.push((mref, tx)),
-            }
+        for (mref, Watcher(tx)) in monitors {
+            let _ = tx.send(Envelope::Down(Box::new(down(mref))));
         }
         {
             // ... including monitors that arrived meanwhile: queued under the lock, so that
             // once `released` is set no monitor's `Down` is still to be sent ...
             let st = &mut *self.0.state.lock();
-            for (mref, watcher) in std::mem::take(&mut st.monitors) {
-                match watcher {
-                    Watcher::Mailbox(tx) => {
-                        let _ = tx.send(Envelope::Down(Box::new(down(mref))));
-                    }
-                    Watcher::Once(tx) => once.push((mref, tx)),
-                }
+            for (mref, Watcher(tx)) in std::mem::take(&mut st.monitors) {
+                let _ = tx.send(Envelope::Down(Box::new(down(mref))));
             }
             st.released = true;
         }
         // ... and only then are `exited()` waiters told: whoever has seen the exit finds
         // every monitor's `Down` already in its mailbox, ahead of anything sent next.
-        for (mref, tx) in once {
-            let _ = tx.send(down(mref));
-        }
+        self.0.exit_notify.notify_waiters();
         for linked in links.into_values() {
             linked.linked_exit(pid, &reason);
         }

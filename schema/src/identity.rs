@@ -29,6 +29,9 @@ pub enum Family {
     /// Another Rust actor framework's own registry or groups (ractor, kameo): what a
     /// designer would use instead of this suite's strategies.
     ActorFramework,
+    /// The suite's own process runtime, measured against the bare tokio and dashmap
+    /// operations it is built from.
+    Runtime,
 }
 
 impl Family {
@@ -46,6 +49,7 @@ impl Family {
             Family::Router => "shard router",
             Family::RecoveryScheme => "recovery scheme",
             Family::ActorFramework => "Rust actor framework",
+            Family::Runtime => "the suite's runtime",
         }
     }
 
@@ -54,7 +58,7 @@ impl Family {
     pub const fn is_naming(self) -> bool {
         !matches!(
             self,
-            Family::Floor | Family::Router | Family::RecoveryScheme
+            Family::Floor | Family::Router | Family::RecoveryScheme | Family::Runtime
         )
     }
 }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use naming_schema::{
-    Bars, Better, Chart, Column, Filter, Identity, Metric, Params, Row, Subject, Unit, Workload,
-    YScale,
+    Bars, Better, Chart, Column, Family, Filter, Identity, Metric, Params, Row, Subject, Unit,
+    Workload, YScale,
 };
 use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime};
 use naming_strategies::{DashMapTable, FastHasher, Registry, SyncNaming};
@@ -29,7 +29,7 @@ use super::common::{id_names, run_on, start_workers, tokio_runtime};
 use super::Progress;
 
 /// The suite's runtime, as the backend of this workload's rows.
-pub const PROCESS_RUNTIME: Identity = Identity::floor("process-runtime");
+pub const PROCESS_RUNTIME: Identity = Identity::new("process-runtime", Family::Runtime);
 /// A bare tokio unbounded mpsc send with a oneshot reply.
 pub const MPSC_ONESHOT: Identity = Identity::floor("floor-tokio-mpsc-oneshot");
 /// The same dashmap the registry uses, keyed by `u64`.
