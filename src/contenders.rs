@@ -180,10 +180,11 @@ impl<T: FloorTable> Contender for RegistryOn<T> {
 }
 
 /// The workloads the duplicate-key registry joins over a storage other than its default:
-/// dispatch to a group (fanout), the read of a key (lookup) and what registering costs in
-/// time and memory as the table grows (scale), where the map under the bags is what
-/// differs.
-pub const DUPLICATE_STORAGE_WORKLOADS: &[&str] = &["lookup", "scale", "fanout"];
+/// dispatch to a group (fanout: the read of a key's bag, then a send per entry) and what
+/// registering costs in time and memory as the table grows (scale), where the map under
+/// the bags is what differs. Lookup (`whereis` of a key's first holder, a unique-key use)
+/// is left to `duplicate-dashmap` and the unique-key registries over the same maps.
+pub const DUPLICATE_STORAGE_WORKLOADS: &[&str] = &["scale", "fanout"];
 
 /// Elixir's Registry with duplicate keys (dispatch / pub-sub) over storage `T`, one
 /// partition.
