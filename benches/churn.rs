@@ -23,6 +23,9 @@ struct Micro<'a, 'b> {
 
 impl Visitor for Micro<'_, '_> {
     fn visit<C: Contender>(&mut self, c: &C) {
+        if !c.workloads().contains(&"churn") {
+            return;
+        }
         let rt = Runtime::new();
         let Ok(naming) = self.tokio.block_on(c.make(&rt, 1)) else {
             return;

@@ -29,6 +29,9 @@ struct Micro<'a, 'b> {
 
 impl Visitor for Micro<'_, '_> {
     fn visit<C: Contender>(&mut self, c: &C) {
+        if !c.workloads().contains(&"fanout") {
+            return;
+        }
         let rt = Runtime::new();
         let Ok(naming) = self.tokio.block_on(c.make(&rt, MEMBERS)) else {
             return;

@@ -34,6 +34,9 @@ fn next_key(i: &Cell<usize>) -> usize {
 
 impl Visitor for Micro<'_, '_> {
     fn visit<C: Contender>(&mut self, c: &C) {
+        if !c.workloads().contains(&"routing") {
+            return;
+        }
         let rt = Runtime::new();
         let Ok(naming) = self.tokio.block_on(c.make(&rt, WORKERS)) else {
             return;

@@ -21,6 +21,9 @@ struct Micro<'a, 'b> {
 
 impl Visitor for Micro<'_, '_> {
     fn visit<C: Contender>(&mut self, c: &C) {
+        if !c.workloads().contains(&"scale") {
+            return;
+        }
         let rt = Runtime::new();
         let Ok(naming) = self.tokio.block_on(c.make(&rt, 64)) else {
             return;

@@ -24,6 +24,9 @@ struct Micro<'a, 'b> {
 
 impl Visitor for Micro<'_, '_> {
     fn visit<C: Contender>(&mut self, c: &C) {
+        if !c.workloads().contains(&"soak") {
+            return;
+        }
         let rt = Runtime::new();
         let Ok(naming) = self.tokio.block_on(c.make(&rt, 1)) else {
             return;

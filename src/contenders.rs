@@ -11,9 +11,12 @@ use naming_schema::{Family, Identity};
 use naming_strategies::runtime::Runtime;
 use naming_strategies::runtime::{Name, ProcessRef};
 use naming_strategies::{
-    DashMapTable, DuplicateRegistry, FlurryTable, Gproc, InternedNames, MonitorRegistry, NameTable,
-    Naming, ReadPath, Registry, RwLockTable, SccTable, StartupDiscovery, StaticNames,
+    DashMapTable, DuplicateRegistry, DuplicateStorage, FlurryTable, Gproc, InternedNames,
+    MonitorRegistry, NameTable, Naming, PapayaTable, ReadPath, Registry, RwLockTable, SccTable,
+    StartupDiscovery, StaticNames,
 };
+
+use crate::workloads::PER_BACKEND;
 
 /// A backend as the workloads see it.
 pub trait Contender: Sync + 'static {
@@ -27,6 +30,15 @@ pub trait Contender: Sync + 'static {
     /// The label in results and plots.
     fn label(&self) -> &'static str {
         self.identity().label
+    }
+
+    /// The per-backend workloads this contender takes part in: all of [`PER_BACKEND`]
+    /// unless it is a variant of another contender (another storage under the duplicate-key
+    /// registry, a partition count), which joins only the workloads where what it varies is
+    /// what they measure, so a run's time goes where it informs. A workload it does not join
+    /// has no unit and no rows for it.
+    fn workloads(&self) -> &'static [&'static str] {
+        PER_BACKEND
     }
 
     /// A fresh backend for about `names` names, or the reason it cannot hold them.
@@ -86,19 +98,62 @@ impl FloorTable for RwLockTable {
     const FLOOR: Identity = Identity::floor("floor-rwlock-get");
 }
 
+impl FloorTable for PapayaTable {
+    const FLOOR: Identity = Identity::floor("floor-papaya-get");
+}
+
+/// How many partitions a registry contender is made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partitions {
+    /// This many (Elixir's default is 1).
+    Count(usize),
+    /// One per core of the machine the run is on, as Elixir's docs recommend for
+    /// concurrency (`partitions: System.schedulers_online()`); counted when the registry
+    /// is made, the count recorded as the run environment's `cores`.
+    PerCore,
+}
+
+impl Partitions {
+    /// The number of partitions on this machine.
+    pub fn count(self) -> usize {
+        match self {
+            Partitions::Count(n) => n.max(1),
+            Partitions::PerCore => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// The workloads a variant of the Registry with more partitions joins: the concurrent
+/// reads (lookup, routing) and writes (churn) that partitioning is meant to spread.
+pub const PARTITIONED_WORKLOADS: &[&str] = &["lookup", "routing", "churn"];
+
 /// The Elixir-style Registry over storage `T`, with `partitions` partitions.
 pub struct RegistryOn<T> {
-    partitions: usize,
+    partitions: Partitions,
     label: &'static str,
+    workloads: &'static [&'static str],
     _table: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: FloorTable> RegistryOn<T> {
-    /// A contender labelled `label`.
+    /// A contender labelled `label` with `partitions` partitions, in every per-backend
+    /// workload.
     pub const fn new(label: &'static str, partitions: usize) -> Self {
         RegistryOn {
-            partitions,
+            partitions: Partitions::Count(partitions),
             label,
+            workloads: PER_BACKEND,
+            _table: std::marker::PhantomData,
+        }
+    }
+
+    /// A contender labelled `label` with one partition per core, in the workloads of
+    /// [`PARTITIONED_WORKLOADS`].
+    pub const fn per_core(label: &'static str) -> Self {
+        RegistryOn {
+            partitions: Partitions::PerCore,
+            label,
+            workloads: PARTITIONED_WORKLOADS,
             _table: std::marker::PhantomData,
         }
     }
@@ -111,23 +166,64 @@ impl<T: FloorTable> Contender for RegistryOn<T> {
         Identity::new(self.label, Family::Registry).with_floor(T::FLOOR.label)
     }
 
+    fn workloads(&self) -> &'static [&'static str] {
+        self.workloads
+    }
+
     fn make(
         &self,
         _rt: &Runtime,
         names: usize,
     ) -> impl Future<Output = Result<Registry<T>, String>> + Send {
-        std::future::ready(Ok(Registry::with_capacity(self.partitions, names)))
+        std::future::ready(Ok(Registry::with_capacity(self.partitions.count(), names)))
     }
 }
 
-/// Elixir's Registry with duplicate keys (dispatch / pub-sub) over dashmap.
-pub struct DuplicateKeys;
+/// The workloads the duplicate-key registry joins over a storage other than its default:
+/// dispatch to a group (fanout: the read of a key's bag, then a send per entry) and what
+/// registering costs in time and memory as the table grows (scale), where the map under
+/// the bags is what differs. Lookup (`whereis` of a key's first holder, a unique-key use)
+/// is left to `duplicate-dashmap` and the unique-key registries over the same maps.
+pub const DUPLICATE_STORAGE_WORKLOADS: &[&str] = &["scale", "fanout"];
 
-impl Contender for DuplicateKeys {
-    type N = DuplicateRegistry<DashMapTable>;
+/// Elixir's Registry with duplicate keys (dispatch / pub-sub) over storage `T`, one
+/// partition.
+pub struct DuplicateOn<T> {
+    label: &'static str,
+    workloads: &'static [&'static str],
+    _table: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DuplicateStorage> DuplicateOn<T> {
+    /// The default storage's contender, labelled `label`, in every per-backend workload.
+    pub const fn new(label: &'static str) -> Self {
+        DuplicateOn {
+            label,
+            workloads: PER_BACKEND,
+            _table: std::marker::PhantomData,
+        }
+    }
+
+    /// Another storage's contender, labelled `label`, in the workloads of
+    /// [`DUPLICATE_STORAGE_WORKLOADS`].
+    pub const fn variant(label: &'static str) -> Self {
+        DuplicateOn {
+            label,
+            workloads: DUPLICATE_STORAGE_WORKLOADS,
+            _table: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: DuplicateStorage> Contender for DuplicateOn<T> {
+    type N = DuplicateRegistry<T>;
 
     fn identity(&self) -> Identity {
-        Identity::new("duplicate-dashmap", Family::Registry)
+        Identity::new(self.label, Family::Registry)
+    }
+
+    fn workloads(&self) -> &'static [&'static str] {
+        self.workloads
     }
 
     fn make(
@@ -268,7 +364,15 @@ pub fn for_each(v: &mut impl Visitor) {
     v.visit(&RegistryOn::<FlurryTable>::new("registry-flurry", 1));
     v.visit(&RegistryOn::<SccTable>::new("registry-scc", 1));
     v.visit(&RegistryOn::<RwLockTable>::new("registry-rwlock", 1));
-    v.visit(&DuplicateKeys);
+    v.visit(&RegistryOn::<PapayaTable>::new("registry-papaya", 1));
+    v.visit(&RegistryOn::<DashMapTable>::per_core(
+        "registry-dashmap-partitioned",
+    ));
+    v.visit(&DuplicateOn::<DashMapTable>::new("duplicate-dashmap"));
+    v.visit(&DuplicateOn::<FlurryTable>::variant("duplicate-flurry"));
+    v.visit(&DuplicateOn::<SccTable>::variant("duplicate-scc"));
+    v.visit(&DuplicateOn::<RwLockTable>::variant("duplicate-rwlock"));
+    v.visit(&DuplicateOn::<PapayaTable>::variant("duplicate-papaya"));
     v.visit(&Static);
     v.visit(&Atoms);
     v.visit(&Discovery);
@@ -283,6 +387,7 @@ pub fn for_each_table(v: &mut impl TableVisitor) {
     v.visit::<FlurryTable>();
     v.visit::<SccTable>();
     v.visit::<RwLockTable>();
+    v.visit::<PapayaTable>();
 }
 
 /// The labels of every contender: this suite's, then the foreign systems'
@@ -298,6 +403,24 @@ pub fn labels() -> Vec<&'static str> {
     for_each(&mut l);
     l.0.extend(crate::foreign::labels());
     l.0
+}
+
+/// The labels of the contenders that take part in the per-backend workload `workload`
+/// (see [`Contender::workloads`]): this suite's, then the foreign systems' (each answers
+/// every per-backend workload, with skip rows where it cannot).
+pub fn labels_in(workload: &str) -> Vec<&'static str> {
+    struct Labels<'a>(&'a str, Vec<&'static str>);
+    impl Visitor for Labels<'_> {
+        fn visit<C: Contender>(&mut self, c: &C) {
+            if c.workloads().contains(&self.0) {
+                self.1.push(c.label());
+            }
+        }
+    }
+    let mut l = Labels(workload, Vec::new());
+    for_each(&mut l);
+    l.1.extend(crate::foreign::labels());
+    l.1
 }
 
 /// The identities of every contender, in report order: this suite's, then the foreign

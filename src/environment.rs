@@ -286,6 +286,7 @@ impl Environment {
                     "dashmap",
                     "flurry",
                     "scc",
+                    "papaya",
                     "criterion",
                     "plotters",
                     "hdrhistogram",

@@ -535,11 +535,15 @@ conformance! {
     registry_flurry => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::FlurryTable>::new(1) };
     registry_scc => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::SccTable>::new(1) };
     registry_rwlock => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::RwLockTable>::new(1) };
+    registry_papaya => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::PapayaTable>::new(1) };
+    registry_dashmap_per_core => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::DashMapTable>::new(std::thread::available_parallelism().map_or(1, |n| n.get())) };
+    registry_papaya_partitioned => |_rt: Runtime| async { naming_strategies::Registry::<naming_strategies::PapayaTable>::new(3) };
     duplicate_dashmap => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::DashMapTable>::new(1) };
     duplicate_dashmap_partitioned => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::DashMapTable>::new(4) };
     duplicate_flurry => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::FlurryTable>::new(1) };
     duplicate_scc => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::SccTable>::new(1) };
     duplicate_rwlock => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::RwLockTable>::new(1) };
+    duplicate_papaya => |_rt: Runtime| async { naming_strategies::DuplicateRegistry::<naming_strategies::PapayaTable>::new(1) };
     startup_which_children => |rt: Runtime| async move {
         let children = vec![naming_strategies::runtime::ChildSpec::server("db_worker", Restart::Permanent, || Echo)];
         let sup = naming_strategies::runtime::Supervisor::start(&rt, children, naming_strategies::runtime::Strategy::OneForOne, Default::default()).await.unwrap();

@@ -1,5 +1,5 @@
 //! `DuplicateRegistry` on its own terms: many holders per key, dispatch, release on exit,
-//! unregister of one's own entries only. Every case runs over all four storages.
+//! unregister of one's own entries only. Every case runs over all five storages.
 
 use std::time::Duration;
 
@@ -317,4 +317,5 @@ for_every_storage! {
     flurry => naming_strategies::FlurryTable;
     scc => naming_strategies::SccTable;
     rwlock => naming_strategies::RwLockTable;
+    papaya => naming_strategies::PapayaTable;
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime};
-use naming_strategies::{DashMapTable, FlurryTable, NameTable, RwLockTable, SccTable};
+use naming_strategies::{DashMapTable, FlurryTable, NameTable, PapayaTable, RwLockTable, SccTable};
 
 fn idle(rt: &Runtime) -> ProcessRef {
     rt.spawn(|mut ctx: Ctx| async move {
@@ -102,4 +102,5 @@ for_every_table! {
     flurry => super::FlurryTable;
     scc => super::SccTable;
     rwlock => super::RwLockTable;
+    papaya => super::PapayaTable;
 }

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use naming_schema::row::{aggregate, from_csv};
 use naming_schema::{Params, Row};
 
-use super::{routing, run_contenders, run_workload, Progress, RunError, Specs};
+use super::{routing, run_contenders, run_workload, Progress, RunError, Specs, PER_BACKEND};
 use crate::contenders;
 
 /// Where a unit runs.
@@ -77,21 +77,17 @@ impl Sizes {
     }
 }
 
-/// The workloads run once per backend (the others compare their own kinds of backend in
-/// one process: routers, recovery schemes, a cluster).
-const PER_BACKEND: &[&str] = &["lookup", "routing", "churn", "scale", "fanout", "soak"];
-
 /// The unit that measures the routing floors.
 const FLOORS: &str = "floors";
 /// The unit that runs a whole workload.
 const WHOLE: &str = "all";
 
-/// The units of `workload` over the selected backends.
+/// The units of `workload` over the selected backends that take part in it.
 pub fn units(workload: &str, backends: Option<&[String]>) -> Vec<String> {
     if !PER_BACKEND.contains(&workload) {
         return vec![WHOLE.to_string()];
     }
-    let mut out: Vec<String> = contenders::labels()
+    let mut out: Vec<String> = contenders::labels_in(workload)
         .into_iter()
         .filter(|l| backends.is_none_or(|b| b.iter().any(|x| x == l)))
         .map(String::from)
@@ -293,6 +289,11 @@ pub struct Plan<'a> {
 /// the direct call is taken from the aggregated medians.
 pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> Result<Vec<Row>, RunError> {
     let mut units = units_by_size(workload, plan.backends, plan.specs);
+    if units.is_empty() {
+        progress.step(&format!(
+            "{workload}: none of the selected backends takes part in it"
+        ));
+    }
     let mut rows = Vec::new();
     for r in 0..plan.repeats.max(1) {
         shuffle(
@@ -329,6 +330,14 @@ mod tests {
         assert_eq!(units("reshard", None), [WHOLE]);
         let one = units("lookup", Some(&["gproc".to_string()]));
         assert_eq!(one, ["gproc"]);
+        // A variant joins only the workloads it declares.
+        let churn = units("churn", None);
+        assert!(churn.iter().any(|u| u == "duplicate-dashmap"));
+        assert!(!churn.iter().any(|u| u == "duplicate-flurry"));
+        assert!(units("fanout", None)
+            .iter()
+            .any(|u| u == "duplicate-flurry"));
+        assert!(units("scale", Some(&["registry-dashmap-partitioned".to_string()])).is_empty());
         let mut specs = Specs::tiny();
         specs.scale.sizes = vec![10, 20, 30];
         let sized = units_by_size("scale", Some(&["gproc".to_string()]), &specs);

@@ -57,6 +57,12 @@ pub const WORKLOADS: &[&str] = &[
     "multinode",
 ];
 
+/// The workloads run once per backend, each backend a unit of its own (the others compare
+/// their own kinds of backend in one process: routers, recovery schemes, a cluster). A
+/// contender joins all of them unless it declares fewer
+/// ([`Contender::workloads`](crate::contenders::Contender::workloads)).
+pub const PER_BACKEND: &[&str] = &["lookup", "routing", "churn", "scale", "fanout", "soak"];
+
 /// What to run and where the results go.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -351,8 +357,8 @@ pub fn run_workload(
     rows
 }
 
-/// Runs a per-backend workload over the selected contenders only, each with the floor it
-/// measures beside itself (lookup's raw `get`); the routing floors, which belong to no
+/// Runs a per-backend workload over the selected contenders that take part in it
+/// ([`Contender::workloads`]), each with the floor it measures beside itself (lookup's raw `get`); the routing floors, which belong to no
 /// contender, are left to the caller.
 pub fn run_contenders(
     workload: &str,
@@ -372,6 +378,7 @@ pub fn run_contenders(
             if self
                 .backends
                 .is_some_and(|b| !b.iter().any(|l| l == c.label()))
+                || !c.workloads().contains(&self.workload)
             {
                 return;
             }

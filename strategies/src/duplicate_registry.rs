@@ -11,9 +11,10 @@
 //! an exit removes its entries in `O(1)` however many subscribers the key has (the
 //! `duplicate_bag` scan of Elixir PR 15304 does not happen). Storage is chosen by a type
 //! parameter, the same marker types as [`Registry`](crate::Registry)'s
-//! ([`DashMapTable`], [`FlurryTable`], [`SccTable`], [`RwLockTable`]), through one small
-//! trait, [`DuplicateTable`]. Every entry is attached to its process with
-//! [`ProcessRef::hold_name`], so the process's exit path removes it.
+//! ([`DashMapTable`], [`FlurryTable`], [`SccTable`], [`RwLockTable`],
+//! [`PapayaTable`](crate::PapayaTable)), through one small trait, [`DuplicateTable`]. Every
+//! entry is attached to its process with [`ProcessRef::hold_name`], so the process's exit
+//! path removes it.
 //!
 //! **Decisions**: a process may register the same key several times (as in Elixir); each
 //! registration is one entry, [`lookup`](DuplicateRegistry::lookup) lists each, and

@@ -9,7 +9,7 @@
 //! | `naming.rs` | the [`Naming`] trait every backend implements, [`SyncNaming`] (a backend whose operations finish in the caller; a blanket impl makes it a [`Naming`]), [`Capabilities`], [`NamingError`], [`via`] |
 //! | `registry.rs` | [`Registry`]: Elixir's `Registry` with unique keys + `{:via, Registry, key}` |
 //! | `duplicate_registry.rs` | [`DuplicateRegistry`]: `Registry` with `keys: :duplicate`, `dispatch/3` (pub/sub) |
-//! | `storage/` | the concurrent maps both registries sit on, one file per map (`dashmap.rs`, `flurry.rs`, `scc.rs`, `rwlock.rs`), each with its unique-key [`NameTable`] and duplicate-key [`DuplicateTable`] adapter |
+//! | `storage/` | the concurrent maps both registries sit on, one file per map (`dashmap.rs`, `flurry.rs`, `scc.rs`, `rwlock.rs`, `papaya.rs`), each with its unique-key [`NameTable`] and duplicate-key [`DuplicateTable`] adapter |
 //! | `startup_discovery.rs` | [`StartupDiscovery`]: no registry, pids handed at start or found with `which_children` |
 //! | `static_names.rs` | [`StaticNames`], [`WorkerPool`]: a fixed, declared set of registered names |
 //! | `interned_names.rs` | [`InternedNames`]: dynamic atoms, never freed |
@@ -29,7 +29,7 @@
 //! | backend | BEAM original |
 //! |---|---|
 //! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
-//! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
+//! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`], [`PapayaTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
 //! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
 //! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (from Saša Jurić's talk "Discovering processes") |
 //! | [`StaticNames`] (+ [`WorkerPool`]) | `Process.register(self(), :db_worker)` for a fixed, declared set of names; `:"db_worker_#{n}"` |
@@ -75,8 +75,8 @@ pub use startup_discovery::StartupDiscovery;
 pub use static_names::{StaticNames, StaticSlot, WorkerPool};
 pub use storage::{
     DashMapDuplicates, DashMapTable, DuplicateStorage, DuplicateTable, EntryValue, FastHasher,
-    FlurryDuplicates, FlurryTable, NameTable, RwLockDuplicates, RwLockTable, SccDuplicates,
-    SccTable,
+    FlurryDuplicates, FlurryTable, NameTable, PapayaDuplicates, PapayaTable, RwLockDuplicates,
+    RwLockTable, SccDuplicates, SccTable,
 };
 
 /// Re-exported runtime, so a backend's users need one dependency.

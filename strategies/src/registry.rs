@@ -139,3 +139,61 @@ impl<T: NameTable> SyncNaming for Registry<T> {
         self.partitions.tables.iter().map(|t| t.len()).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use process_runtime::{ExitReason, Runtime};
+
+    use super::*;
+    use crate::storage::PapayaTable;
+
+    /// Partitions are Elixir's: each key lives in the one table its hash picks, every
+    /// table its own map, and the keys spread over all of them.
+    async fn keys_live_in_their_partition<T: NameTable>(partitions: usize) {
+        let rt = Runtime::new();
+        let holder = rt.spawn(|mut ctx: Ctx| async move {
+            let _ = ctx.recv().await;
+            ExitReason::Normal
+        });
+        let reg = Registry::<T>::with_capacity(partitions, 1_000);
+        assert_eq!(reg.partition_count(), partitions);
+        let names: Vec<Name> = (0..1_000u64).map(Name::Id).collect();
+        for name in &names {
+            reg.register_sync(name.clone(), &holder).unwrap();
+        }
+        let tables = &reg.partitions.tables;
+        for name in &names {
+            let home = reg.partitions.of(name);
+            for table in tables.iter() {
+                assert_eq!(
+                    table.get(name).is_some(),
+                    std::ptr::eq(table, home),
+                    "{name:?} must be in its own partition only"
+                );
+            }
+        }
+        let sizes: Vec<usize> = tables.iter().map(|t| t.len()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), names.len());
+        let fair = names.len() / partitions;
+        assert!(
+            sizes.iter().all(|&n| n > fair / 2 && n < fair * 2),
+            "keys spread unevenly over the partitions: {sizes:?}"
+        );
+        assert_eq!(reg.registered_count_sync(), names.len());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dashmap_keys_live_in_their_partition() {
+        keys_live_in_their_partition::<DashMapTable>(4).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn papaya_keys_live_in_their_partition() {
+        keys_live_in_their_partition::<PapayaTable>(3).await;
+    }
+
+    #[test]
+    fn zero_partitions_is_one() {
+        assert_eq!(Registry::<DashMapTable>::new(0).partition_count(), 1);
+    }
+}

@@ -14,11 +14,13 @@
 //! | [`FlurryTable`] | lock-free (epoch-pinned) | per-bin lock, boxed values | read-heavy, many cores, reads must never wait on a writer |
 //! | [`SccTable`] | per-bucket, no global lock | per-bucket lock | write-heavy churn (register/exit storms) |
 //! | [`RwLockTable`] | shard `RwLock` read | shard `RwLock` write | the baseline: what a hand-rolled sharded map costs |
+//! | [`PapayaTable`] | lock-free (guard-pinned) | lock-free (CAS), incremental resize | reads and writes must never block; predictable tail latency |
 //!
 //! **Costs**: every variant does one hash (with [`FastHasher`]) and one table probe per
-//! lookup plus the clone of a `ProcessRef` (one reference-count increment). flurry
-//! allocates a node per insert and frees removed values only after every pinned reader has
-//! moved on; scc's `len` visits every bucket, so `registered_count` is `O(capacity)` there.
+//! lookup plus the clone of a `ProcessRef` (one reference-count increment). flurry and
+//! papaya allocate an entry per insert and free removed values only after every pinned
+//! reader has moved on (papaya keeps a duplicate key's bag, with its mutex, in that
+//! entry); scc's `len` visits every bucket, so `registered_count` is `O(capacity)` there.
 //!
 //! | file | unique keys | duplicate keys |
 //! |---|---|---|
@@ -26,6 +28,7 @@
 //! | `flurry.rs` | [`FlurryTable`] | [`FlurryDuplicates`] |
 //! | `scc.rs` | [`SccTable`] | [`SccDuplicates`] |
 //! | `rwlock.rs` | [`RwLockTable`] | [`RwLockDuplicates`] |
+//! | `papaya.rs` | [`PapayaTable`] | [`PapayaDuplicates`] |
 //!
 //! One marker type chooses the storage of both registries: `Registry<FlurryTable>` and
 //! `DuplicateRegistry<FlurryTable>` (through [`DuplicateStorage`]).
@@ -33,11 +36,13 @@
 mod bag;
 mod dashmap;
 mod flurry;
+mod papaya;
 mod rwlock;
 mod scc;
 
 pub use dashmap::{DashMapDuplicates, DashMapTable};
 pub use flurry::{FlurryDuplicates, FlurryTable};
+pub use papaya::{PapayaDuplicates, PapayaTable};
 pub use rwlock::{RwLockDuplicates, RwLockTable};
 pub use scc::{SccDuplicates, SccTable};
 
