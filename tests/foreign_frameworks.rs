@@ -12,9 +12,7 @@ use naming_bench::foreign::frameworks::CONTENDERS;
 use naming_bench::foreign::kameo::KameoRegistry;
 use naming_bench::foreign::ractor::{RactorPg, RactorRegistry};
 use naming_bench::results::Row;
-use naming_bench::workloads::{
-    isolate, routing, run_contenders, Progress, Specs, DECLARATIONS,
-};
+use naming_bench::workloads::{isolate, routing, run_contenders, Progress, Specs, DECLARATIONS};
 use naming_schema::{Family, Metric, Origin};
 
 struct Quiet;
@@ -195,7 +193,12 @@ fn ractor_pg_groups_take_many_members_and_broadcast_to_each() {
         let group = unique("pg-group");
         let mut members = Vec::new();
         for _ in 0..5 {
-            members.push(RactorPg.start_member(&group, receipt.clone()).await.unwrap());
+            members.push(
+                RactorPg
+                    .start_member(&group, receipt.clone())
+                    .await
+                    .unwrap(),
+            );
         }
         receipt.expect(5);
         assert_eq!(RactorPg.broadcast(&group), Ok(5));
@@ -231,7 +234,10 @@ fn framework_contenders_are_actor_frameworks_listed_as_units() {
     for w in ["lookup", "routing", "churn", "scale", "fanout", "soak"] {
         let units = isolate::units(w, None);
         for l in &labels {
-            assert!(units.iter().any(|u| u == l), "{w}: {l} not a unit: {units:?}");
+            assert!(
+                units.iter().any(|u| u == l),
+                "{w}: {l} not a unit: {units:?}"
+            );
         }
     }
 }

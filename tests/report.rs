@@ -756,7 +756,8 @@ fn actor_frameworks_are_judged_and_drawn_beside_the_strategies() {
         .unwrap();
     assert_eq!(v.winner.as_deref(), Some("ractor-registry"));
     assert!(
-        v.talk_text.contains("this suite's best strategy `static-names`")
+        v.talk_text
+            .contains("this suite's best strategy `static-names`")
             && v.talk_text.contains("Rust actor framework"),
         "{}",
         v.talk_text

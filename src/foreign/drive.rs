@@ -17,8 +17,8 @@ use super::actor_system::{released, ActorSystem, ForeignError, Receipt};
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
 use crate::workloads::churn::{self, ChurnSpec, CHURN};
 use crate::workloads::common::{
-    histogram, id_names, median_of_rounds, run_on, spread, tokio_runtime, wait_until,
-    SplitMix64, CALL_TIMEOUT,
+    histogram, id_names, median_of_rounds, run_on, spread, tokio_runtime, wait_until, SplitMix64,
+    CALL_TIMEOUT,
 };
 use crate::workloads::fanout::{self, FanOutSpec, FANOUT};
 use crate::workloads::lookup::{self, LookupSpec, LOOKUP};
@@ -47,7 +47,12 @@ pub fn run<S: ActorSystem>(
             "soak is not measured for the Rust actor frameworks yet",
         )],
         other => {
-            let w = Workload::new("unknown", "unknown", "", naming_schema::Subject::NamingBackends);
+            let w = Workload::new(
+                "unknown",
+                "unknown",
+                "",
+                naming_schema::Subject::NamingBackends,
+            );
             vec![w.skip(
                 system.label(),
                 &Params::new(),
@@ -72,10 +77,7 @@ fn names(n: usize) -> (String, Arc<Vec<String>>) {
 }
 
 /// Starts a worker under each name, in order; the first error, as text.
-async fn start_all<S: ActorSystem>(
-    system: &S,
-    names: &[String],
-) -> Result<Vec<S::Handle>, String> {
+async fn start_all<S: ActorSystem>(system: &S, names: &[String]) -> Result<Vec<S::Handle>, String> {
     let mut out = Vec::with_capacity(names.len());
     for n in names {
         match system.start_named(n).await {
@@ -446,7 +448,8 @@ async fn scale_round<S: ActorSystem>(
             }
             Err(reason) => {
                 // Whatever started is under the prefix: found and killed by name.
-                let left: Vec<S::Handle> = fnames.iter().filter_map(|n| system.whereis(n)).collect();
+                let left: Vec<S::Handle> =
+                    fnames.iter().filter_map(|n| system.whereis(n)).collect();
                 stop_all(&*system, &left).await;
                 rows.push(SCALE.skip(label, &p.clone().with("phase", "start_named"), &reason));
             }
@@ -536,7 +539,12 @@ fn bytes_per_name<S: ActorSystem>(system: &Arc<S>, size: usize) -> Row {
                     b as f64 / size.max(1) as f64
                 ),
             ),
-            Some(b) => SCALE.row(label, &p, &scale::BYTES_PER_NAME, b as f64 / size.max(1) as f64),
+            Some(b) => SCALE.row(
+                label,
+                &p,
+                &scale::BYTES_PER_NAME,
+                b as f64 / size.max(1) as f64,
+            ),
         }
     })
 }
@@ -599,8 +607,17 @@ struct Restarted<S: ActorSystem> {
 }
 
 impl<S: ActorSystem> Restarted<S> {
-    async fn start(system: Arc<S>, names: Arc<Vec<String>>, tally: Arc<Tally>) -> Result<Self, String> {
-        let holders: Arc<Vec<_>> = Arc::new(names.iter().map(|_| parking_lot::Mutex::new(None)).collect());
+    async fn start(
+        system: Arc<S>,
+        names: Arc<Vec<String>>,
+        tally: Arc<Tally>,
+    ) -> Result<Self, String> {
+        let holders: Arc<Vec<_>> = Arc::new(
+            names
+                .iter()
+                .map(|_| parking_lot::Mutex::new(None))
+                .collect(),
+        );
         let stopping = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::with_capacity(names.len());
         for i in 0..names.len() {
@@ -689,13 +706,21 @@ impl<S: ActorSystem> Restarted<S> {
 
     async fn stop(self) {
         self.stopping.store(true, Ordering::SeqCst);
-        let held: Vec<S::Handle> = self.holders.iter().filter_map(|h| h.lock().clone()).collect();
+        let held: Vec<S::Handle> = self
+            .holders
+            .iter()
+            .filter_map(|h| h.lock().clone())
+            .collect();
         stop_all(&*self.system, &held).await;
         for t in self.tasks {
             let _ = t.await;
         }
         // A restart that raced the stop: killed by name.
-        let left: Vec<S::Handle> = self.names.iter().filter_map(|n| self.system.whereis(n)).collect();
+        let left: Vec<S::Handle> = self
+            .names
+            .iter()
+            .filter_map(|n| self.system.whereis(n))
+            .collect();
         stop_all(&*self.system, &left).await;
     }
 }

@@ -147,9 +147,7 @@ impl ActorSystem for KameoRegistry {
     }
 
     fn crash(&self, h: &Self::Handle) -> Result<(), ForeignError> {
-        h.tell(Panic)
-            .try_send()
-            .map_err(|_| ForeignError::NoProc)
+        h.tell(Panic).try_send().map_err(|_| ForeignError::NoProc)
     }
 
     async fn exited(&self, h: &Self::Handle) {

@@ -429,7 +429,12 @@ fn judge(
     let suite_tied: Vec<String> = if framework_won {
         ranked.first().map(|r| r.0.clone()).into_iter().collect()
     } else {
-        verdict.tied.iter().filter(|t| !framework(t)).cloned().collect()
+        verdict
+            .tied
+            .iter()
+            .filter(|t| !framework(t))
+            .cloned()
+            .collect()
     };
     let talk_win = if framework_won {
         ranked.first().map(|r| r.0.clone())
@@ -437,7 +442,9 @@ fn judge(
         verdict.winner.clone()
     };
     let framework_note = match (&verdict.winner, framework_won) {
-        (Some(w), true) => format!(" (overall winner `{w}` is a Rust actor framework, outside the talk)"),
+        (Some(w), true) => {
+            format!(" (overall winner `{w}` is a Rust actor framework, outside the talk)")
+        }
         _ => String::new(),
     };
     match &talk_win {
