@@ -620,8 +620,8 @@ impl<S: ActorSystem> Restarted<S> {
         );
         let stopping = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::with_capacity(names.len());
-        for i in 0..names.len() {
-            let first = match system.start_named(&names[i]).await {
+        for (i, name) in names.iter().enumerate() {
+            let first = match system.start_named(name).await {
                 Ok(h) => h,
                 Err(e) => {
                     stopping.store(true, Ordering::SeqCst);
