@@ -722,3 +722,53 @@ fn a_quick_run_gives_at_most_forty_readable_charts() {
         );
     }
 }
+
+/// A Rust actor framework is judged beside the suite's strategies and drawn in the same
+/// charts, in its own family; the talk is checked against the suite's best strategy.
+#[test]
+fn actor_frameworks_are_judged_and_drawn_beside_the_strategies() {
+    use naming_bench::workloads::lookup;
+    let input = temp("frameworks-in");
+    let mut rows = Vec::new();
+    for (label, ops) in [
+        ("static-names", 9e6),
+        ("registry-dashmap", 4e6),
+        ("ractor-registry", 2e7),
+    ] {
+        for names in [100, 1000] {
+            for clients in [1, 2] {
+                let p = Params::new()
+                    .with("names", names)
+                    .with("keys", "uniform")
+                    .with("clients", clients);
+                rows.push(lookup::LOOKUP.row(label, &p, &lookup::OPS_PER_SEC, ops));
+            }
+        }
+    }
+    results::write_workload(&input, "lookup", &rows).unwrap();
+    let out = temp("frameworks-out");
+    let rep = report::build(&[input], &out).unwrap();
+    let v = rep
+        .guide
+        .verdicts
+        .iter()
+        .find(|v| v.situation == Situation::FewFixedServices)
+        .unwrap();
+    assert_eq!(v.winner.as_deref(), Some("ractor-registry"));
+    assert!(
+        v.talk_text
+            .contains("this suite's best strategy `static-names`")
+            && v.talk_text.contains("Rust actor framework"),
+        "{}",
+        v.talk_text
+    );
+    let fig = rep
+        .figures
+        .iter()
+        .find(|f| f.workload == "lookup")
+        .expect("a lookup chart");
+    let svg = fs::read_to_string(out.join(&fig.file)).unwrap();
+    for label in ["ractor-registry", "static-names", "registry-dashmap"] {
+        assert!(svg.contains(label), "{label} missing from {}", fig.file);
+    }
+}

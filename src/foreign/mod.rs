@@ -10,6 +10,12 @@
 //! contenders is then a unit of the per-backend workloads like any other backend (its own
 //! fresh process, repeats, shuffled order).
 
+pub mod actor_system;
+pub mod drive;
+pub mod frameworks;
+pub mod kameo;
+pub mod ractor;
+
 use naming_schema::{Identity, Row};
 
 use crate::workloads::{Progress, Specs};
@@ -31,7 +37,7 @@ pub trait ForeignSystem: Send + Sync {
 
 /// Every foreign system, in report order. Adding one is one line here.
 pub fn systems() -> Vec<Box<dyn ForeignSystem>> {
-    Vec::new()
+    vec![Box::new(frameworks::RustFrameworks)]
 }
 
 /// The identities of every foreign contender, in report order.

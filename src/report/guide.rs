@@ -421,19 +421,49 @@ fn judge(
     let names: Vec<&str> = recommended.iter().map(|r| r.what).collect();
     let names = names.join(", ");
     let row_of = |b: &str| talk_row(data, b);
-    match &verdict.winner {
+    // The talk advises among BEAM strategies: it is checked against this suite's best
+    // strategy; a Rust actor framework that won is named beside it.
+    let framework = |b: &str| data.family(b) == Some(naming_schema::Family::ActorFramework);
+    let ranked: Vec<_> = ranked.into_iter().filter(|r| !framework(&r.0)).collect();
+    let framework_won = verdict.winner.as_deref().is_some_and(framework);
+    let suite_tied: Vec<String> = if framework_won {
+        ranked.first().map(|r| r.0.clone()).into_iter().collect()
+    } else {
+        verdict
+            .tied
+            .iter()
+            .filter(|t| !framework(t))
+            .cloned()
+            .collect()
+    };
+    let talk_win = if framework_won {
+        ranked.first().map(|r| r.0.clone())
+    } else {
+        verdict.winner.clone()
+    };
+    let framework_note = match (&verdict.winner, framework_won) {
+        (Some(w), true) => {
+            format!(" (overall winner `{w}` is a Rust actor framework, outside the talk)")
+        }
+        _ => String::new(),
+    };
+    match &talk_win {
         None => verdict.talk_text = "no backend measured".into(),
         Some(win) => {
             let fam = row_of(win);
-            let agrees = verdict
-                .tied
+            let agrees = suite_tied
                 .iter()
                 .any(|t| row_of(t).is_some_and(|f| recommended.contains(&f)));
             verdict.talk_agrees = Some(agrees);
             let fam_name = fam.map_or("none of its rows", |r| r.what);
+            let win_word = if framework_won {
+                "this suite's best strategy"
+            } else {
+                "the winner"
+            };
             verdict.talk_text = if agrees {
                 format!(
-                    "agrees: the talk suggests {names} here, and the winner `{win}` is {fam_name}"
+                    "agrees: the talk suggests {names} here, and {win_word} `{win}` is {fam_name}{framework_note}"
                 )
             } else {
                 let behind = match ranked
@@ -447,7 +477,7 @@ fn judge(
                     None => "; none of those was measured here".into(),
                 };
                 format!(
-                    "disagrees: the talk suggests {names} here, but the winner `{win}` is {fam_name}{behind}"
+                    "disagrees: the talk suggests {names} here, but {win_word} `{win}` is {fam_name}{behind}{framework_note}"
                 )
             };
         }

@@ -223,8 +223,9 @@ impl LookupSpec {
     }
 }
 
-/// Something looked up by name, by many clients at once.
-trait Lookup: Clone + Send + Sync + 'static {
+/// Something looked up by name, by many clients at once (also a foreign system's lookup,
+/// see [`foreign::drive`](crate::foreign::drive)).
+pub(crate) trait Lookup: Clone + Send + Sync + 'static {
     fn find(&self, name: &Name) -> impl std::future::Future<Output = bool> + Send;
 }
 
@@ -380,7 +381,7 @@ impl Samples {
 /// rather than taken back to back: on a shared machine, a slow spell of the host (they last
 /// a few hundred milliseconds) then costs a point one repeat, not all of them. Runs on the
 /// caller's thread, outside any tokio runtime: the clients are threads of their own.
-fn measure_all<L: Lookup, F: Lookup>(
+pub(crate) fn measure_all<L: Lookup, F: Lookup>(
     label: &str,
     target: &L,
     floor: Option<(&'static str, &F)>,

@@ -461,7 +461,13 @@ async fn measure<T: CallTarget>(
     rows
 }
 
-async fn measure_all<T: CallTarget>(label: &str, target: T, spec: &RoutingSpec) -> Vec<Row> {
+/// Every client count closed-loop (after a warm-up), then every open-loop rate, for one
+/// target (also a foreign system's, see [`foreign::drive`](crate::foreign::drive)).
+pub(crate) async fn measure_all<T: CallTarget>(
+    label: &str,
+    target: T,
+    spec: &RoutingSpec,
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for &clients in &spec.clients {
         // Warm-up, then the closed loop.
