@@ -31,7 +31,7 @@ defmodule NamingBench.Workloads.Routing do
           {direct, _} = summarise(measure(held, workers, c, calls, nil))
 
           if ops && direct && direct > 0,
-            do: Rows.row(label, "routing", params, "ops_vs_direct", "ratio", ops / direct)
+            do: Rows.row(label, "routing", params, "ops_vs_direct", "×", ops / direct)
         end
 
         c = Enum.max(clients)
@@ -70,7 +70,7 @@ defmodule NamingBench.Workloads.Routing do
 
     if mode == :open do
       lag = results |> Enum.flat_map(& &1.lag) |> Enum.sort() |> List.to_tuple()
-      r.("achieved_rate", "/s", ops)
+      r.("achieved_rate", "1/s", ops)
       r.("pacer_lag_p50_ns", "ns", Rows.quantile(lag, 0.5))
       r.("pacer_lag_p99_ns", "ns", Rows.quantile(lag, 0.99))
     end

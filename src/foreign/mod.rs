@@ -10,6 +10,8 @@
 //! contenders is then a unit of the per-backend workloads like any other backend (its own
 //! fresh process, repeats, shuffled order).
 
+pub mod beam;
+
 use naming_schema::{Identity, Row};
 
 use crate::workloads::{Progress, Specs};
@@ -31,7 +33,7 @@ pub trait ForeignSystem: Send + Sync {
 
 /// Every foreign system, in report order. Adding one is one line here.
 pub fn systems() -> Vec<Box<dyn ForeignSystem>> {
-    Vec::new()
+    vec![Box::new(beam::Beam)]
 }
 
 /// The identities of every foreign contender, in report order.

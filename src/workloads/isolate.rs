@@ -157,11 +157,15 @@ pub fn measure_unit(
     match unit {
         WHOLE => run_workload(workload, &specs, None, progress),
         FLOORS => routing::routing_floors(&specs.routing, progress),
-        label if workload == "routing" => routing::with_direct_ratio(
+        // A foreign system measures its own direct call beside it (a call to a held pid on
+        // its own runtime); the suite's would compare across runtimes.
+        label if workload == "routing" && !crate::foreign::labels().contains(&label) => {
+            routing::with_direct_ratio(
             run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
-            &specs.routing,
-            progress,
-        ),
+                &specs.routing,
+                progress,
+            )
+        }
         label => run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
     }
 }
