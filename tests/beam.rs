@@ -140,16 +140,28 @@ fn churn_scale_fanout_and_soak_measure_the_originals() {
         return;
     }
     let specs = Specs::tiny();
-    let some: Vec<String> = ["beam-registry", "beam-registry-duplicate", "beam-atoms", "beam-pg"]
-        .map(String::from)
-        .to_vec();
+    let some: Vec<String> = [
+        "beam-registry",
+        "beam-registry-duplicate",
+        "beam-atoms",
+        "beam-pg",
+    ]
+    .map(String::from)
+    .to_vec();
     let churn = run_contenders("churn", &specs, Some(&some[..1]), &Quiet);
-    assert_eq!(values(&churn, "beam-registry", "settled"), [1.0], "{churn:?}");
+    assert_eq!(
+        values(&churn, "beam-registry", "settled"),
+        [1.0],
+        "{churn:?}"
+    );
     assert_eq!(values(&churn, "beam-registry", "duplicate_owners"), [0.0]);
     assert!(values(&churn, "beam-registry", "kills")[0] > 0.0);
 
     let scale = run_contenders("scale", &specs, Some(&some[..1]), &Quiet);
-    assert!(!values(&scale, "beam-registry", "register_ns").is_empty(), "{scale:?}");
+    assert!(
+        !values(&scale, "beam-registry", "register_ns").is_empty(),
+        "{scale:?}"
+    );
     assert!(!values(&scale, "beam-registry", "register_unregister_ns").is_empty());
 
     let fanout = run_contenders("fanout", &specs, Some(&some), &Quiet);
@@ -159,7 +171,9 @@ fn churn_scale_fanout_and_soak_measure_the_originals() {
             specs.fanout.members.len(),
             "{label}: {fanout:?}"
         );
-        assert!(values(&fanout, label, "short_dispatches").iter().all(|s| *s == 0.0));
+        assert!(values(&fanout, label, "short_dispatches")
+            .iter()
+            .all(|s| *s == 0.0));
     }
     assert!(fanout
         .iter()
@@ -171,8 +185,12 @@ fn churn_scale_fanout_and_soak_measure_the_originals() {
     let atoms = values(&soak, "beam-atoms", "atom_count");
     assert_eq!(atoms.len(), specs.soak.phases + 1, "{soak:?}");
     assert!(atoms.last() > atoms.first(), "atom count {atoms:?}");
-    assert!(values(&soak, "beam-atoms", "dead_names_left").iter().all(|d| *d == 0.0));
-    assert!(values(&soak, "beam-atoms", "wrong_owner").iter().all(|d| *d == 0.0));
+    assert!(values(&soak, "beam-atoms", "dead_names_left")
+        .iter()
+        .all(|d| *d == 0.0));
+    assert!(values(&soak, "beam-atoms", "wrong_owner")
+        .iter()
+        .all(|d| *d == 0.0));
 }
 
 #[test]
@@ -187,9 +205,9 @@ fn gproc_without_a_built_gproc_is_skipped_saying_so() {
         &Quiet,
     );
     assert!(!rows.is_empty());
-    assert!(rows
-        .iter()
-        .all(|r| r.skip_reason().is_some_and(|s| s.contains("NAMING_BENCH_GPROC_EBIN"))));
+    assert!(rows.iter().all(|r| r
+        .skip_reason()
+        .is_some_and(|s| s.contains("NAMING_BENCH_GPROC_EBIN"))));
 }
 
 #[test]
@@ -209,7 +227,10 @@ fn the_node_is_shut_down_after_an_answer_an_error_and_a_timeout() {
         .expect("answers");
     assert!(answer.error.is_none() && !answer.rows.is_empty());
     let answer = node
-        .request("run no-such-original lookup sizes=1", Duration::from_secs(60))
+        .request(
+            "run no-such-original lookup sizes=1",
+            Duration::from_secs(60),
+        )
         .expect("answers");
     assert!(answer.error.is_some_and(|e| e.contains("no-such-original")));
     let answer = node
@@ -231,7 +252,10 @@ fn the_node_is_shut_down_after_an_answer_an_error_and_a_timeout() {
     assert!(matches!(err, NodeError::Timeout(_)), "{err}");
     assert!(gone(pid), "the node {pid} is still running after a timeout");
     assert!(matches!(
-        node.request("run beam-registry fanout members=1;repeats=1", Duration::from_secs(5)),
+        node.request(
+            "run beam-registry fanout members=1;repeats=1",
+            Duration::from_secs(5)
+        ),
         Err(NodeError::Exited)
     ));
 }

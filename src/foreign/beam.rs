@@ -26,8 +26,7 @@ pub const REGISTRY: Identity = Identity::new("beam-registry", Family::Registry).
 pub const REGISTRY_DUPLICATE: Identity =
     Identity::new("beam-registry-duplicate", Family::Registry).on(Origin::Beam);
 /// `Process.register/2` with a declared set of names.
-pub const REGISTER: Identity =
-    Identity::new("beam-register", Family::StaticNames).on(Origin::Beam);
+pub const REGISTER: Identity = Identity::new("beam-register", Family::StaticNames).on(Origin::Beam);
 /// Dynamic atoms, `:"session_#{id}"`.
 pub const ATOMS: Identity = Identity::new("beam-atoms", Family::DynamicAtoms).on(Origin::Beam);
 /// The `KV.Registry` GenServer with monitors, lookups as calls.
@@ -166,7 +165,12 @@ pub fn check_rows(decl: &Workload, label: &str, lines: &[String]) -> (Vec<Row>, 
     let text = format!("{HEADER}\n{}\n", lines.join("\n"));
     let rows = match from_csv(&text) {
         Ok(r) => r,
-        Err(e) => return (Vec::new(), Some(format!("the BEAM harness wrote a bad row: {e}"))),
+        Err(e) => {
+            return (
+                Vec::new(),
+                Some(format!("the BEAM harness wrote a bad row: {e}")),
+            )
+        }
     };
     let mut out = Vec::new();
     let mut bad = None;

@@ -20,6 +20,56 @@ pub fn harness_path() -> PathBuf {
     }
 }
 
+/// The harness's modules compiled once (with `elixirc`) into a directory named by a hash
+/// of their sources under the system's temporary directory, so each node loads them
+/// rather than compiling them again; `None` (each node then compiles them itself) where
+/// they cannot be compiled. Compiled into a directory of its own, then renamed into
+/// place, so concurrent callers never load a half-written one.
+pub fn compiled(harness: &Path) -> Option<PathBuf> {
+    let dir = harness.parent()?;
+    let mut sources: Vec<PathBuf> = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("workloads")] {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "ex") {
+                sources.push(p);
+            }
+        }
+    }
+    sources.sort();
+    let mut text = Vec::new();
+    for p in &sources {
+        text.extend(p.to_string_lossy().as_bytes());
+        text.extend(std::fs::read(p).ok()?);
+    }
+    let hash = crate::environment::fnv1a(&text);
+    let out = std::env::temp_dir().join(format!("naming-bench-beam-{hash:016x}"));
+    if out.join("Elixir.NamingBench.Harness.beam").is_file() {
+        return Some(out);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = out.with_extension(format!("tmp-{}-{nanos}", std::process::id()));
+    let ok = Command::new("elixirc")
+        .arg("--ignore-module-conflict")
+        .arg("-o")
+        .arg(&tmp)
+        .args(&sources)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok && std::fs::rename(&tmp, &out).is_ok() {
+        return Some(out);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    out.join("Elixir.NamingBench.Harness.beam")
+        .is_file()
+        .then_some(out)
+}
+
 /// Whether the `elixir` command is on the `PATH`.
 pub fn elixir_installed() -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
@@ -77,8 +127,14 @@ impl Node {
     /// Starts `elixir <harness>` and waits (up to `startup`) for its `vm` line.
     pub fn start(harness: &Path, startup: Duration) -> Result<Node, NodeError> {
         let mut cmd = Command::new("elixir");
-        cmd.arg(harness)
-            .stdin(Stdio::piped())
+        match compiled(harness) {
+            Some(dir) => cmd
+                .arg("-pa")
+                .arg(dir)
+                .args(["-e", "NamingBench.Harness.main()"]),
+            None => cmd.arg(harness),
+        };
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = crate::interrupt::spawn(&mut cmd).map_err(|source| NodeError::Start {
