@@ -58,6 +58,8 @@ defmodule NamingBench.Harness do
   defp run(label, workload, params) do
     with {:ok, mod} <- Original.for_label(label),
          {:ok, w} <- Map.fetch(@workloads, workload) |> or_error("no such workload #{workload}") do
+      # Loaded before use: the workloads ask which optional functions it has.
+      {:module, _} = Code.ensure_loaded(mod)
       {pid, ref} = spawn_monitor(fn -> w.run(label, mod, params) end)
 
       receive do
