@@ -42,14 +42,14 @@ pub fn statements(data: &Data) -> Vec<String> {
                     // The last point both measured (the sweeps run small to large).
                     let pair = recs
                         .iter()
+                        .rev()
                         .filter(|r| r.who == rb.label)
-                        .filter_map(|r| {
+                        .find_map(|r| {
                             let b = theirs
                                 .iter()
                                 .find(|b| b.at == r.at && b.source == r.source)?;
                             Some((*r, **b))
-                        })
-                        .last();
+                        });
                     if let Some((mine, beam)) = pair {
                         if let Some(s) = statement(rb.label, o.label, m, w.name, mine, beam) {
                             out.push(s);
