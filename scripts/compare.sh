@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-etcd.sh
+# The BEAM originals (beam/harness.exs) need elixir.
+scripts/ensure-elixir.sh
 
 args=(--quick)
 if [ "${1:-}" = "--full" ]; then

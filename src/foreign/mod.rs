@@ -11,6 +11,7 @@
 //! fresh process, repeats, shuffled order).
 
 pub mod actor_system;
+pub mod beam;
 pub mod drive;
 pub mod frameworks;
 pub mod kameo;
@@ -37,7 +38,7 @@ pub trait ForeignSystem: Send + Sync {
 
 /// Every foreign system, in report order. Adding one is one line here.
 pub fn systems() -> Vec<Box<dyn ForeignSystem>> {
-    vec![Box::new(frameworks::RustFrameworks)]
+    vec![Box::new(frameworks::RustFrameworks), Box::new(beam::Beam)]
 }
 
 /// The identities of every foreign contender, in report order.

@@ -413,7 +413,11 @@ impl<'d> Out<'d> {
                         label: (li == 0).then_some(label),
                         color: data.color(b),
                         dashed: line.dashed || data.is_floor(b),
-                        marker: src,
+                        marker: if data.is_beam(b) {
+                            super::plot::BEAM_MARKER + src
+                        } else {
+                            src
+                        },
                         points: pts,
                     });
                     if !whos.iter().any(|x| x == b) {
@@ -474,6 +478,12 @@ impl<'d> Out<'d> {
             let mut notes: Vec<String> = sw.notes.iter().map(|n| n.to_string()).collect();
             if sw.floors && members.iter().any(|b| data.is_floor(b)) {
                 notes.push("dashed: floor (no naming layer)".into());
+            }
+            if members.iter().any(|b| data.is_beam(b)) {
+                notes.push(
+                    "■ squares, lighter: BEAM originals (the Erlang/Elixir system on a BEAM node)"
+                        .into(),
+                );
             }
             if multi {
                 let marks = ["●", "▲", "✚", "○"];

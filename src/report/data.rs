@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use naming_schema::{Catalogue, Family, Metric, Params, Row};
+use naming_schema::{Catalogue, Family, Metric, Origin, Params, Row};
 
 use super::plot::Rgb;
 use super::ReportError;
@@ -401,6 +401,10 @@ impl Data {
             return rgb(GREYS[i % GREYS.len()]);
         }
         let backend = self.backend_of(who);
+        if let Some(rebuilding) = self.rebuilding_of(backend) {
+            // A BEAM original: the colour of its family's first rebuilding, lighter.
+            return shade(self.color(rebuilding), 0.35);
+        }
         let base = rgb(PALETTE[self.slot(backend) % PALETTE.len()]);
         let variants: Vec<&String> = self
             .order
@@ -415,6 +419,26 @@ impl Data {
             }
             _ => base,
         }
+    }
+
+    /// Whether `who` is a BEAM original (the Erlang/Elixir system itself, run on a BEAM
+    /// node) rather than a rebuilding on this suite's runtime.
+    pub fn is_beam(&self, who: &str) -> bool {
+        self.catalogue
+            .identity(self.backend_of(who))
+            .is_some_and(|i| i.origin == Origin::Beam)
+    }
+
+    /// For a BEAM original, the first of its family's rebuildings in this suite (the
+    /// backend whose colour it shares); `None` for anything else.
+    pub fn rebuilding_of(&self, who: &str) -> Option<&'static str> {
+        let me = self.catalogue.identity(who)?;
+        (me.origin == Origin::Beam).then_some(())?;
+        self.catalogue
+            .backends
+            .iter()
+            .find(|i| i.family == me.family && i.origin == Origin::Suite && !i.is_floor())
+            .map(|i| i.label)
     }
 
     /// Measured rows (finite value) of `workload` and `metric`.

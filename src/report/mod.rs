@@ -19,6 +19,7 @@ mod charts;
 mod data;
 pub mod diff;
 pub mod guide;
+mod originals;
 mod panel;
 mod plot;
 mod render;
@@ -603,6 +604,24 @@ fn document(
     let mut full = Vec::new();
     guide_blocks(guide, &mut full);
     b.push(Block::Details(GUIDE_IN_FULL.into(), full));
+
+    let against = originals::statements(data);
+    if !against.is_empty() {
+        b.push(Block::Details(
+            "Against the BEAM originals".into(),
+            vec![
+                Block::Para(
+                    "Each strategy rebuilt on this suite's runtime beside the Erlang/Elixir \
+                     system it rebuilds (the `beam-*` rows: the original itself on a BEAM node, \
+                     same machine, same run, same parameters), on every headline metric both \
+                     measured, at the largest point both measured; values are medians with their \
+                     range over repeats [min..max], and the factor's range compares those ranges."
+                        .into(),
+                ),
+                Block::List(against),
+            ],
+        ));
+    }
 
     let mut found = Vec::new();
     if findings.is_empty() {

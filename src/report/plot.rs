@@ -24,6 +24,10 @@ pub struct Point {
     pub whisker: Option<(f64, f64)>,
 }
 
+/// Markers from this index on are drawn as filled squares: the series of a BEAM original
+/// (see [`Series::marker`]).
+pub const BEAM_MARKER: usize = 16;
+
 /// One line of a line chart.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -33,7 +37,8 @@ pub struct Series {
     pub color: Rgb,
     /// Dashed (floors, second percentile) or solid.
     pub dashed: bool,
-    /// Marker shape index (0 circle, 1 triangle, 2 square, 3 cross): one per source.
+    /// Marker shape index (0 circle, 1 triangle, 2 cross, 3 ring): one per source;
+    /// [`BEAM_MARKER`] and above, a filled square (a BEAM original).
     pub marker: usize,
     /// Points, sorted by x.
     pub points: Vec<Point>,
@@ -385,6 +390,12 @@ where
     CT::From: Clone,
 {
     let style = color(c).filled();
+    if marker >= BEAM_MARKER {
+        // A BEAM original: a filled square, whatever its source.
+        return area
+            .draw(&(EmptyElement::at(at) + Rectangle::new([(-4, -4), (4, 4)], style)))
+            .map_err(|err| err.to_string());
+    }
     match marker % 4 {
         0 => area.draw(&Circle::new(at, 4, style)),
         1 => area.draw(&TriangleMarker::new(at, 5, style)),

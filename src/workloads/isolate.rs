@@ -123,13 +123,22 @@ fn at_size(workload: &str, specs: &Specs, size: usize) -> Specs {
 }
 
 /// The units of `workload` with each backend split by size where the workload has sizes
-/// (`label@size`).
+/// (`label@size`). A foreign contender stays one unit: its system starts afresh for
+/// each unit anyway (a BEAM node of its own), and one start per workload keeps its
+/// start-up out of the budget.
 pub fn units_by_size(workload: &str, backends: Option<&[String]>, specs: &Specs) -> Vec<String> {
     let units = units(workload, backends);
+    let foreign = crate::foreign::labels();
     match sizes_of(workload, specs) {
         Some(sizes) if sizes.len() > 1 => units
             .iter()
-            .flat_map(|u| sizes.iter().map(move |s| format!("{u}@{s}")))
+            .flat_map(|u| {
+                if foreign.contains(&u.as_str()) {
+                    vec![u.clone()]
+                } else {
+                    sizes.iter().map(|s| format!("{u}@{s}")).collect()
+                }
+            })
             .collect(),
         _ => units,
     }
@@ -153,11 +162,15 @@ pub fn measure_unit(
     match unit {
         WHOLE => run_workload(workload, &specs, None, progress),
         FLOORS => routing::routing_floors(&specs.routing, progress),
-        label if workload == "routing" => routing::with_direct_ratio(
-            run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
-            &specs.routing,
-            progress,
-        ),
+        // A foreign system measures its own direct call beside it (a call to a held pid on
+        // its own runtime); the suite's would compare across runtimes.
+        label if workload == "routing" && !crate::foreign::labels().contains(&label) => {
+            routing::with_direct_ratio(
+                run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
+                &specs.routing,
+                progress,
+            )
+        }
         label => run_contenders(workload, &specs, Some(&[label.to_string()]), progress),
     }
 }

@@ -154,7 +154,8 @@ pub fn parse_client_counts(text: &str) -> Result<Vec<usize>, String> {
 /// value is refused with a one-line message naming it rather than ignored or found late:
 /// `NAMING_BENCH_CLIENTS` ([`parse_client_counts`]), `NAMING_BENCH_QUICK`
 /// ([`parse_quick`]), `NAMING_BENCH_NET` (`netns`, `fault-injection`, `auto`),
-/// `NAMING_BENCH_NODE_BIN` and `NAMING_BENCH_ETCD` (existing files),
+/// `NAMING_BENCH_NODE_BIN`, `NAMING_BENCH_ETCD` and `NAMING_BENCH_BEAM_HARNESS` (existing
+/// files),
 /// `NAMING_BENCH_MACHINE` (one line of text) and `NAMING_BENCH_OUT` (not a file). Unset or
 /// empty is the default for each.
 pub fn check_env() -> Result<(), String> {
@@ -186,7 +187,11 @@ pub fn check_env_with(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Resul
             ));
         }
     }
-    for k in ["NAMING_BENCH_NODE_BIN", "NAMING_BENCH_ETCD"] {
+    for k in [
+        "NAMING_BENCH_NODE_BIN",
+        "NAMING_BENCH_ETCD",
+        "NAMING_BENCH_BEAM_HARNESS",
+    ] {
         if let Some(v) = get(k).filter(|v| !v.is_empty()) {
             if !std::path::Path::new(&v).is_file() {
                 return Err(format!("{k}={v:?}: no such file"));
@@ -577,6 +582,13 @@ pub fn run_with(
         &opts.out,
         crate::alloc::description(),
     );
+    // The VM the BEAM originals run on (each unit starts a node of its own, in the same
+    // way): recorded once per run, beside the crates and etcd.
+    if crate::foreign::beam::selected(opts.backends.as_deref()) {
+        if let Some(vm) = crate::foreign::beam::vm_line() {
+            env.crates.push(("beam".to_string(), vm));
+        }
+    }
     let mut per_workload = Vec::new();
     let mut all = Vec::new();
     for workload in selected {
