@@ -36,6 +36,12 @@ pub trait ForeignSystem: Send + Sync {
     fn run(&self, label: &str, workload: &str, specs: &Specs, progress: &dyn Progress) -> Vec<Row>;
 }
 
+/// The workloads the foreign contenders join in quick mode when no backends are chosen by
+/// name: a call through a name (lookup and call end to end), what a designer compares
+/// first, so quick mode stays within its few minutes; full runs (and a quick run that names
+/// them) take them through every per-backend workload.
+pub const QUICK_WORKLOADS: &[&str] = &["routing"];
+
 /// Every foreign system, in report order. Adding one is one line here.
 pub fn systems() -> Vec<Box<dyn ForeignSystem>> {
     vec![Box::new(frameworks::RustFrameworks), Box::new(beam::Beam)]

@@ -302,6 +302,19 @@ pub struct Plan<'a> {
 /// the direct call is taken from the aggregated medians.
 pub fn measure(workload: &str, plan: &Plan, progress: &dyn Progress) -> Result<Vec<Row>, RunError> {
     let mut units = units_by_size(workload, plan.backends, plan.specs);
+    // Quick mode keeps to a few minutes: unless chosen by name, the foreign contenders (a
+    // BEAM node or another framework per unit) join only the workloads of
+    // [`crate::foreign::QUICK_WORKLOADS`]; full runs take them everywhere.
+    if plan.sizes == Sizes::Quick
+        && plan.backends.is_none()
+        && !crate::foreign::QUICK_WORKLOADS.contains(&workload)
+    {
+        let foreign = crate::foreign::labels();
+        units.retain(|u| {
+            let label = u.rsplit_once('@').map_or(u.as_str(), |(l, _)| l);
+            !foreign.contains(&label)
+        });
+    }
     if units.is_empty() {
         progress.step(&format!(
             "{workload}: none of the selected backends takes part in it"

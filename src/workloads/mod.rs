@@ -408,8 +408,10 @@ pub fn run_contenders(
         rows: Vec::new(),
     };
     contenders::for_each(&mut each);
+    // Foreign contenders take part in the per-backend workloads only.
+    let per_backend = PER_BACKEND.contains(&workload);
     for label in crate::foreign::labels() {
-        if backends.is_none_or(|b| b.iter().any(|l| l == label)) {
+        if per_backend && backends.is_none_or(|b| b.iter().any(|l| l == label)) {
             each.rows
                 .extend(crate::foreign::run(label, workload, specs, progress).unwrap_or_default());
         }
