@@ -30,20 +30,16 @@ use super::Progress;
 
 /// The suite's runtime, as the backend of this workload's rows.
 pub const PROCESS_RUNTIME: Identity = Identity::new("process-runtime", Family::Runtime);
-/// A bare tokio unbounded mpsc send with a oneshot reply.
-pub const MPSC_ONESHOT: Identity = Identity::floor("floor-tokio-mpsc-oneshot");
+/// A bare tokio unbounded mpsc send with a oneshot reply: routing's floor of the same name.
+pub const MPSC_ONESHOT: Identity = super::routing::TOKIO_MPSC_ONESHOT;
 /// The same dashmap the registry uses, keyed by `u64`.
 pub const DASHMAP_U64: Identity = Identity::floor("floor-dashmap-u64-get");
 /// A bare `tokio::spawn` + `abort`, awaited until the task has ended.
 pub const TOKIO_SPAWN_ABORT: Identity = Identity::floor("floor-tokio-spawn-abort");
 
-/// Every backend label this workload writes.
-pub const IDENTITIES: [Identity; 4] = [
-    PROCESS_RUNTIME,
-    MPSC_ONESHOT,
-    DASHMAP_U64,
-    TOKIO_SPAWN_ABORT,
-];
+/// Every backend label this workload writes that no other workload declares (the bare
+/// mpsc + oneshot is routing's floor).
+pub const IDENTITIES: [Identity; 3] = [PROCESS_RUNTIME, DASHMAP_U64, TOKIO_SPAWN_ABORT];
 
 /// One call to a held pid (request + reply), or the bare round trip beside it.
 pub const CALL_NS: Metric = Metric::new("call_ns", "call round trip", Unit::Ns, Better::Lower);
