@@ -300,7 +300,19 @@ fn churn_never_has_two_owners_and_counts_add_up() {
             "names of dead processes left after settling: {r:?}"
         );
     }
-    for r in values(&rows, &churn::SETTLED) {
+    // Startup discovery has no registry to re-register in: its restarted workers are not
+    // found again by name (the Rust rebuilding skips churn; the BEAM original's handed pids
+    // go stale, which its rows show), so only backends that register must settle.
+    let ids = naming_bench::contenders::identities();
+    let registers = |backend: &str| {
+        ids.iter()
+            .find(|i| i.label == backend)
+            .is_none_or(|i| i.family != naming_schema::Family::StartupDiscovery)
+    };
+    for r in values(&rows, &churn::SETTLED)
+        .into_iter()
+        .filter(|r| registers(&r.backend))
+    {
         assert_eq!(value(r), 1.0, "workers not all back and named: {r:?}");
     }
     let spec = Specs::tiny().churn;
