@@ -17,8 +17,7 @@ use super::actor_system::{released, ActorSystem, ForeignError, Receipt};
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
 use crate::workloads::churn::{self, ChurnSpec, CHURN};
 use crate::workloads::common::{
-    histogram, id_names, median_of_rounds, run_on, spread, tokio_runtime, wait_until, SplitMix64,
-    CALL_TIMEOUT,
+    id_names, median_of_rounds, run_on, spread, tokio_runtime, wait_until, SplitMix64, CALL_TIMEOUT,
 };
 use crate::workloads::fanout::{self, FanOutSpec, FANOUT};
 use crate::workloads::lookup::{self, LookupSpec, LOOKUP};
@@ -890,27 +889,8 @@ async fn churn_point<S: ActorSystem>(
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    let (mut release, mut rereg) = (histogram(), histogram());
-    for t in trackers {
-        if let Ok((rel, re)) = t.await {
-            match rel {
-                Some(ns) => {
-                    let _ = release.record(ns.max(1));
-                }
-                None => {
-                    tally.never_released.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            match re {
-                Some(ns) => {
-                    let _ = rereg.record(ns.max(1));
-                }
-                None => {
-                    tally.never_reregistered.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-    }
+    let (release, rereg) =
+        churn::latencies(trackers, &tally.never_released, &tally.never_reregistered).await;
     let settled = workers.settle().await;
     let (unresolved, dead) = workers.mismatches();
     workers.stop().await;

@@ -604,27 +604,8 @@ async fn run_one<N: Naming>(
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    let (mut release, mut rereg) = (histogram(), histogram());
-    for t in trackers {
-        if let Ok((released, reregistered)) = t.await {
-            match released {
-                Some(ns) => {
-                    let _ = release.record(ns.max(1));
-                }
-                None => {
-                    tally.never_released.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            match reregistered {
-                Some(ns) => {
-                    let _ = rereg.record(ns.max(1));
-                }
-                None => {
-                    tally.never_reregistered.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-    }
+    let (release, rereg) =
+        latencies(trackers, &tally.never_released, &tally.never_reregistered).await;
     // Settle: every worker back and named, then check the invariants.
     let settled = settle(&naming, &names).await;
     let (unresolved, dead) = claims.mismatches(&naming).await;
@@ -701,4 +682,36 @@ async fn run_one<N: Naming>(
     sup.process().kill();
     exited.await;
     rows
+}
+
+/// Waits for every kill's tracker (kill -> released, kill -> re-registered, in ns, `None`
+/// if it never happened) and gathers them into two histograms, counting the kills whose
+/// name was never released or never taken again.
+pub(crate) async fn latencies(
+    trackers: Vec<tokio::task::JoinHandle<(Option<u64>, Option<u64>)>>,
+    never_released: &AtomicU64,
+    never_reregistered: &AtomicU64,
+) -> (hdrhistogram::Histogram<u64>, hdrhistogram::Histogram<u64>) {
+    let (mut release, mut rereg) = (histogram(), histogram());
+    for t in trackers {
+        if let Ok((released, reregistered)) = t.await {
+            match released {
+                Some(ns) => {
+                    let _ = release.record(ns.max(1));
+                }
+                None => {
+                    never_released.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            match reregistered {
+                Some(ns) => {
+                    let _ = rereg.record(ns.max(1));
+                }
+                None => {
+                    never_reregistered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    (release, rereg)
 }
