@@ -303,6 +303,31 @@ fn every_workload_answers_for_every_framework_contender() {
                     assert!(value("short_dispatches").iter().all(|s| *s == 0.0));
                 }
                 "lookup" => assert!(!value("ops_per_sec").is_empty(), "{rows:?}"),
+                "soak" => {
+                    // Measured, not skipped (but for the heap where this test process
+                    // counts no allocations): every phase checked, nothing left behind.
+                    assert!(
+                        rows.iter()
+                            .filter_map(Row::skip_reason)
+                            .all(|why| why.contains("counting allocator")),
+                        "{rows:?}"
+                    );
+                    let phases = specs.soak.phases + 1;
+                    assert_eq!(value("registered").len(), phases, "{rows:?}");
+                    assert!(
+                        value("registered")
+                            .iter()
+                            .all(|n| *n == specs.soak.sessions as f64),
+                        "{rows:?}"
+                    );
+                    assert!(value("dead_names_left").iter().all(|d| *d == 0.0));
+                    assert!(value("wrong_owner").iter().all(|d| *d == 0.0));
+                    let started = value("sessions_started");
+                    assert!(
+                        started.last() > started.first(),
+                        "no session replaced: {rows:?}"
+                    );
+                }
                 _ => {}
             }
         }

@@ -17,13 +17,13 @@ use super::actor_system::{released, ActorSystem, ForeignError, Receipt};
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
 use crate::workloads::churn::{self, ChurnSpec, CHURN};
 use crate::workloads::common::{
-    id_names, median_of_rounds, run_on, spread, tokio_runtime, wait_until, SplitMix64, CALL_TIMEOUT,
+    heap_row, id_names, median_of_rounds, run_on, spread, tokio_runtime, wait_until, SplitMix64,
+    CALL_TIMEOUT,
 };
 use crate::workloads::fanout::{self, FanOutSpec, FANOUT};
 use crate::workloads::lookup::{self, LookupSpec, LOOKUP};
 use crate::workloads::routing::{self, RoutingSpec, ROUTING};
 use crate::workloads::scale::{self, ScaleSpec, SCALE};
-use crate::workloads::soak::SOAK;
 use crate::workloads::{Progress, Specs};
 
 /// Runs `workload` for `system` at `specs`; an unknown workload is one skip row.
@@ -40,11 +40,7 @@ pub fn run<S: ActorSystem>(
         "churn" => churn(system, &specs.churn, progress),
         "scale" => scale(system, &specs.scale, progress),
         "fanout" => fanout(system, &specs.fanout, progress),
-        "soak" => vec![SOAK.skip(
-            system.label(),
-            &Params::new(),
-            "soak is not measured for the Rust actor frameworks yet",
-        )],
+        "soak" => super::soak::soak(system, prefix(), &specs.soak, progress),
         other => {
             let w = Workload::new(
                 "unknown",
@@ -822,10 +818,18 @@ async fn churn_point<S: ActorSystem>(
     let row = |metric: &naming_schema::Metric, value: f64| CHURN.row(label, p, metric, value);
     let tally = Arc::new(Tally::default());
     let (_, fnames) = names(spec.workers);
+    // The set-up is counted (deferred frees flushed before each reading); the timed run
+    // never is.
+    flush_deferred_frees().await;
+    let counting = Counting::start();
+    let before = counted_bytes();
     let workers = match Restarted::start(system.clone(), fnames.clone(), tally.clone()).await {
         Ok(w) => w,
         Err(reason) => return vec![CHURN.skip(label, p, &reason)],
     };
+    flush_deferred_frees().await;
+    let bytes_before = before.zip(counted_bytes()).map(|(b, a)| a - b);
+    drop(counting);
     let t0 = instant_after(Instant::now(), Duration::from_millis(5));
     let end = t0 + spec.duration;
     let per_client = spec.call_rate / spec.clients.max(1) as f64;
@@ -893,6 +897,24 @@ async fn churn_point<S: ActorSystem>(
         churn::latencies(trackers, &tally.never_released, &tally.never_reregistered).await;
     let settled = workers.settle().await;
     let (unresolved, dead) = workers.mismatches();
+    // Memory after churn, in an untimed, counted pass: every worker killed once more and
+    // restarted by its restarter; what the pass leaves on the heap is added to the set-up's.
+    let bytes_after = match bytes_before {
+        Some(b) => {
+            flush_deferred_frees().await;
+            let _counting = Counting::start();
+            let n0 = counted_bytes();
+            for name in fnames.iter() {
+                if let Some(w) = system.whereis(name) {
+                    system.kill(&w);
+                }
+            }
+            workers.settle().await;
+            flush_deferred_frees().await;
+            n0.zip(counted_bytes()).map(|(n0, n1)| b + (n1 - n0))
+        }
+        None => None,
+    };
     workers.stop().await;
 
     let t = &tally;
@@ -936,15 +958,20 @@ async fn churn_point<S: ActorSystem>(
     if kills > 0.0 {
         rows.push(row(&churn::FAILED_PER_KILL, failed / kills));
     }
-    rows.push(CHURN.skip(
-        label,
-        &p.clone().with("phase", "bytes"),
-        &format!(
-            "{} and {} not measured for the Rust actor frameworks yet",
-            churn::BYTES_BEFORE.name,
-            churn::BYTES_AFTER.name
-        ),
-    ));
+    match (bytes_before, bytes_after) {
+        // Buffers grown in the timed run and freed in the counted pass can take a reading
+        // below zero: a skip row, never a figure.
+        (Some(b), Some(a)) => {
+            for (metric, bytes) in [(&churn::BYTES_BEFORE, b), (&churn::BYTES_AFTER, a)] {
+                rows.push(heap_row(&CHURN, label, p, "phase", metric, bytes));
+            }
+        }
+        _ => rows.push(CHURN.skip(
+            label,
+            &p.clone().with("phase", "bytes"),
+            "heap not measured: this process has no counting allocator",
+        )),
+    }
     rows
 }
 

@@ -16,6 +16,7 @@ pub mod drive;
 pub mod frameworks;
 pub mod kameo;
 pub mod ractor;
+pub mod soak;
 
 use naming_schema::{Identity, Row};
 
