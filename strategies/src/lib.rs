@@ -66,7 +66,7 @@ mod static_names;
 pub mod storage;
 
 pub use duplicate_registry::{Dispatched, DuplicateRegistry};
-pub use gproc::{Gproc, GprocKey, KeyPattern};
+pub use gproc::{Gproc, GprocKey, KeyPattern, MonitorMode, MonitorRef, NameEvent, NameEventKind};
 pub use interned_names::{Atom, InternedNames, BEAM_ATOM_LIMIT};
 pub use monitor_registry::{MonitorRegistry, ReadPath, StaleWindow};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError, SyncNaming};
