@@ -38,11 +38,23 @@
 //!   registration inserts the name, then takes the waiter table's lock for that name and
 //!   wakes whoever is there. The waiter table's lock orders the two, so a wake-up cannot be
 //!   lost; a waiter that times out or is dropped removes itself.
+//! - *Name writes, values and monitors*: every write to a unique name (register, unregister,
+//!   exit cleanup, give-away, value change, monitor set-up) holds a lock striped by the name,
+//!   taken after the process's reverse-index lock; reads take no lock. That makes
+//!   `reg_or_locate` (one winner, everyone told the same holder), `mreg` (all names or none:
+//!   every stripe involved is held, in order, across the check and the inserts), a give-away
+//!   (writers see one step) and monitor notices (sent under the stripe, so a watcher sees
+//!   `unreg` and `registered` in the order they happened) what gproc's server makes them.
+//!   Name values (`reg/2`) live beside the names; a name without one is gproc's `undefined`.
+//!   Monitors (`info`: until the name is unregistered; `follow`: until demonitored, told of
+//!   every unregistration and registration) put a [`NameEvent`] in the watcher's mailbox;
+//!   a watcher that died is dropped at its name's next notice, not by a `DOWN`.
 //!
 //! **Costs**: a lookup is a lock-free ordered-tree read (`O(log n)`) plus a liveness check;
 //! a name registration is that insert plus a reverse-index entry update (a shard lock and a
-//! mutex; the first key of a process also attaches its exit hook); property and counter
-//! operations take one shard lock of their key; an exit costs one delete per key held.
+//! mutex; the first key of a process also attaches its exit hook) and the name's stripe lock;
+//! property and counter operations take one shard lock of their key; an exit costs one
+//! delete per key held.
 //! Selects by tag or text prefix are range scans, by predicate full scans.
 //! **Choose it** when names are not enough: pub/sub style properties, per-process metrics
 //! with live totals, waiting for a service to appear, or queries over key patterns
