@@ -11,7 +11,6 @@
 //! The whole workload is one unit: it compares no backends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use naming_schema::{
