@@ -548,7 +548,7 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
     /// of racing callers exactly one registers, and every one gets the same holder (unless
     /// that holder dies in between, in which case the race is run again).
     ///
-    /// `NoProc` if `process` is dead and the name is free.
+    /// `NoProc` if `process` is dead (checked first, as for [`reg_name`](Self::reg_name)).
     pub fn reg_or_locate(
         &self,
         name: Name,
