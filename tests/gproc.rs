@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use naming_strategies::runtime::{Ctx, Envelope, ExitReason, Name, Pid, ProcessRef, Runtime};
-use naming_strategies::{Gproc, GprocKey, KeyPattern, Naming, NamingError};
+use naming_strategies::{
+    Gproc, GprocKey, KeyPattern, MonitorMode, MonitorRef, NameEvent, NameEventKind, Naming,
+    NamingError,
+};
 use tokio::sync::mpsc;
 
 mod agent;
@@ -663,4 +666,444 @@ async fn await_name_with_duration_max_waits_without_panicking() {
         g.await_name(&name, Duration::MAX).await.map(|r| r.pid()),
         Ok(p.pid())
     );
+}
+
+// ---- values on unique names, reg_or_locate, mreg, monitors, give_away, reset, select ----
+
+/// A process that forwards every [`NameEvent`] it receives to `out`.
+fn watcher(rt: &Runtime, out: mpsc::UnboundedSender<NameEvent>) -> ProcessRef {
+    rt.spawn(move |mut ctx: Ctx| async move {
+        loop {
+            if let Envelope::Info(m) = ctx.recv().await {
+                if let Ok(e) = m.downcast::<NameEvent>() {
+                    let _ = out.send(*e);
+                }
+            }
+        }
+    })
+}
+
+/// The next event from a watcher, or a failure after [`T`].
+async fn next_event(rx: &mut mpsc::UnboundedReceiver<NameEvent>) -> NameEvent {
+    tokio::time::timeout(T, rx.recv())
+        .await
+        .expect("no event in time")
+        .expect("watcher gone")
+}
+
+fn event(kind: NameEventKind, monitor: MonitorRef, name: &Name) -> NameEvent {
+    NameEvent {
+        kind,
+        monitor,
+        name: name.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_carry_values_that_only_the_owner_sets() {
+    let rt = Runtime::new();
+    let g: Gproc<u32> = Gproc::new();
+    let (a, b) = (idle(&rt), idle(&rt));
+    let valued = Name::text("valued");
+    let bare = Name::text("bare");
+    g.reg_name_with_value(valued.clone(), &a, 7).unwrap();
+    g.reg_name(bare.clone(), &a).unwrap();
+    assert_eq!(g.lookup_value(&valued), Ok(Some(7)));
+    assert_eq!(g.get_value(&valued, a.pid()), Ok(Some(7)));
+    // Registered without a value: gproc's `undefined`.
+    assert_eq!(g.lookup_value(&bare), Ok(None));
+    assert_eq!(
+        g.get_value(&valued, b.pid()),
+        Err(NamingError::NotOwner { owner: a.pid() })
+    );
+    assert_eq!(
+        g.set_value(&valued, b.pid(), 9),
+        Err(NamingError::NotOwner { owner: a.pid() })
+    );
+    assert_eq!(g.lookup_value(&valued), Ok(Some(7)));
+    g.set_value(&valued, a.pid(), 9).unwrap();
+    assert_eq!(g.lookup_value(&valued), Ok(Some(9)));
+    let missing = Name::text("missing");
+    assert_eq!(g.lookup_value(&missing), Err(NamingError::NotRegistered));
+    assert_eq!(
+        g.set_value(&missing, a.pid(), 1),
+        Err(NamingError::NotRegistered)
+    );
+    // A taken name keeps its value; the owner's exit takes both.
+    assert_eq!(
+        g.reg_name_with_value(valued.clone(), &b, 1),
+        Err(NamingError::AlreadyRegistered(a.pid()))
+    );
+    assert_eq!(g.lookup_value(&valued), Ok(Some(9)));
+    kill(&a).await;
+    assert_eq!(g.lookup_value(&valued), Err(NamingError::NotRegistered));
+    g.reg_name(valued.clone(), &b).unwrap();
+    assert_eq!(g.lookup_value(&valued), Ok(None), "no value left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_or_locate_from_many_tasks_leaves_exactly_one_owner() {
+    let rt = Runtime::new();
+    for round in 0..20u64 {
+        let g: Gproc<u64> = Gproc::new();
+        let name = Name::Tagged("singleton", round);
+        let contenders: Vec<ProcessRef> = (0..16).map(|_| idle(&rt)).collect();
+        let tasks: Vec<_> = contenders
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (g, name, p) = (g.clone(), name.clone(), p.clone());
+                tokio::spawn(async move { g.reg_or_locate(name, &p, Some(i as u64)) })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for t in tasks {
+            let (owner, value) = t.await.unwrap().unwrap();
+            seen.push((owner.pid(), value));
+        }
+        let first = seen[0];
+        assert!(seen.iter().all(|s| *s == first), "{seen:?}");
+        let (owner, value) = first;
+        let winner = value.unwrap() as usize;
+        assert_eq!(contenders[winner].pid(), owner);
+        assert_eq!(g.where_(&name).map(|p| p.pid()), Some(owner));
+        let holders = contenders
+            .iter()
+            .filter(|p| g.keys_of(p.pid()).contains(&GprocKey::Name(name.clone())))
+            .count();
+        assert_eq!(holders, 1);
+        for p in &contenders {
+            kill(p).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_or_locate_of_a_dead_process_on_a_free_name_is_refused() {
+    let rt = Runtime::new();
+    let g: Gproc<u8> = Gproc::new();
+    let p = idle(&rt);
+    kill(&p).await;
+    assert_eq!(
+        g.reg_or_locate(Name::text("x"), &p, None)
+            .map(|(p, _)| p.pid()),
+        Err(NamingError::NoProc)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mreg_registers_all_or_none() {
+    let rt = Runtime::new();
+    let g: Gproc<u8> = Gproc::new();
+    let (a, b) = (idle(&rt), idle(&rt));
+    let names: Vec<Name> = (0..5).map(|i| Name::Tagged("m", i)).collect();
+    g.reg_name(names[3].clone(), &b).unwrap();
+    let entries: Vec<(Name, Option<u8>)> = names.iter().map(|n| (n.clone(), Some(1))).collect();
+    assert_eq!(
+        g.mreg(entries.clone(), &a),
+        Err(NamingError::AlreadyRegistered(b.pid()))
+    );
+    for (i, n) in names.iter().enumerate() {
+        let expected = (i == 3).then(|| b.pid());
+        assert_eq!(g.where_(n).map(|p| p.pid()), expected, "{n:?}");
+    }
+    assert!(g.keys_of(a.pid()).is_empty());
+    // A name listed twice is refused, and nothing is taken.
+    let twice = vec![(Name::text("t"), None), (Name::text("t"), None)];
+    assert_eq!(
+        g.mreg(twice, &a),
+        Err(NamingError::AlreadyRegistered(a.pid()))
+    );
+    assert_eq!(g.where_(&Name::text("t")).map(|p| p.pid()), None);
+    // Once free, all of them, with their values.
+    kill(&b).await;
+    g.mreg(entries, &a).unwrap();
+    for n in &names {
+        assert_eq!(g.where_(n).map(|p| p.pid()), Some(a.pid()));
+        assert_eq!(g.lookup_value(n), Ok(Some(1)));
+    }
+    assert_eq!(g.keys_of(a.pid()).len(), 5);
+    kill(&a).await;
+    assert!(names.iter().all(|n| g.where_(n).is_none()));
+    assert_eq!(g.tracked_processes(), 0);
+    let dead = idle(&rt);
+    kill(&dead).await;
+    assert_eq!(
+        g.mreg(vec![(Name::text("d"), None)], &dead),
+        Err(NamingError::NoProc)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_mregs_over_overlapping_names_leave_each_all_or_nothing() {
+    let rt = Runtime::new();
+    for round in 0..30u64 {
+        let g: Gproc<u8> = Gproc::new();
+        // Each set shares names with its neighbours.
+        let sets: Vec<Vec<Name>> = (0..6u64)
+            .map(|i| {
+                (0..4)
+                    .map(|j| Name::Tagged("r", round * 100 + i * 2 + j))
+                    .collect()
+            })
+            .collect();
+        let procs: Vec<ProcessRef> = (0..6).map(|_| idle(&rt)).collect();
+        let tasks: Vec<_> = sets
+            .iter()
+            .zip(&procs)
+            .map(|(set, p)| {
+                let g = g.clone();
+                let entries: Vec<(Name, Option<u8>)> =
+                    set.iter().map(|n| (n.clone(), None)).collect();
+                let p = p.clone();
+                tokio::spawn(async move { g.mreg(entries, &p) })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let mut won = 0;
+        for ((result, set), p) in results.into_iter().zip(&sets).zip(&procs) {
+            let held = set
+                .iter()
+                .filter(|n| g.where_(n).map(|h| h.pid()) == Some(p.pid()))
+                .count();
+            match result {
+                Ok(()) => {
+                    won += 1;
+                    assert_eq!(held, set.len(), "all of a successful mreg");
+                }
+                Err(NamingError::AlreadyRegistered(_)) => {
+                    assert_eq!(held, 0, "none of a failed one")
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+            assert_eq!(g.keys_of(p.pid()).len(), held);
+        }
+        assert!(won >= 1);
+        for p in &procs {
+            kill(p).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_monitor_is_told_of_crash_and_re_registration() {
+    let rt = Runtime::new();
+    let g: Gproc = Gproc::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let w = watcher(&rt, tx);
+    let name = Name::text("followed");
+    // Not registered yet: told at once, and it keeps following.
+    let r = g.monitor(&name, &w, MonitorMode::Follow).unwrap();
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Unreg, r, &name)
+    );
+    let a = idle(&rt);
+    g.reg_name(name.clone(), &a).unwrap();
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Registered, r, &name)
+    );
+    // The holder crashes: told.
+    a.send("panic").unwrap();
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Unreg, r, &name)
+    );
+    let b = idle(&rt);
+    g.reg_name(name.clone(), &b).unwrap();
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Registered, r, &name)
+    );
+    // Demonitored: nothing more.
+    g.demonitor(&name, r).unwrap();
+    assert_eq!(g.demonitor(&name, r), Err(NamingError::NotRegistered));
+    assert_eq!(g.monitors(), 0);
+    kill(&b).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_info_monitor_ends_at_the_first_unregistration() {
+    let rt = Runtime::new();
+    let g: Gproc = Gproc::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let w = watcher(&rt, tx);
+    let name = Name::text("watched");
+    let a = idle(&rt);
+    g.reg_name(name.clone(), &a).unwrap();
+    let r = g.monitor(&name, &w, MonitorMode::Info).unwrap();
+    assert_eq!(g.monitors(), 1);
+    kill(&a).await;
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Unreg, r, &name)
+    );
+    assert_eq!(g.monitors(), 0);
+    g.reg_name(name.clone(), &idle(&rt)).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(rx.try_recv().is_err(), "an info monitor does not follow");
+    // On a free name: the unreg notice at once, and no monitor left.
+    let free = Name::text("free");
+    let r = g.monitor(&free, &w, MonitorMode::Info).unwrap();
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Unreg, r, &free)
+    );
+    assert_eq!(g.monitors(), 0);
+    let dead = idle(&rt);
+    kill(&dead).await;
+    assert_eq!(
+        g.monitor(&name, &dead, MonitorMode::Follow),
+        Err(NamingError::NoProc)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn give_away_moves_the_name_its_value_and_its_cleanup() {
+    let rt = Runtime::new();
+    let g: Gproc<u32> = Gproc::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let w = watcher(&rt, tx);
+    let (a, b, c) = (idle(&rt), idle(&rt), idle(&rt));
+    let name = Name::text("handed");
+    g.reg_name_with_value(name.clone(), &a, 5).unwrap();
+    let r = g.monitor(&name, &w, MonitorMode::Info).unwrap();
+    // Only the holder may give it away.
+    assert_eq!(
+        g.give_away(&name, c.pid(), &b),
+        Err(NamingError::NotOwner { owner: a.pid() })
+    );
+    g.give_away(&name, a.pid(), &b).unwrap();
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Migrated(b.pid()), r, &name)
+    );
+    assert_eq!(g.where_(&name).map(|p| p.pid()), Some(b.pid()));
+    assert_eq!(g.get_value(&name, b.pid()), Ok(Some(5)));
+    assert!(g.keys_of(a.pid()).is_empty());
+    assert_eq!(g.keys_of(b.pid()), vec![GprocKey::Name(name.clone())]);
+    // The old holder's exit leaves it alone; the new holder's exit takes it.
+    kill(&a).await;
+    assert_eq!(g.where_(&name).map(|p| p.pid()), Some(b.pid()));
+    kill(&b).await;
+    assert!(g.where_(&name).is_none());
+    assert_eq!(
+        next_event(&mut rx).await,
+        event(NameEventKind::Unreg, r, &name)
+    );
+    assert_eq!(
+        g.give_away(&name, b.pid(), &c),
+        Err(NamingError::NotRegistered)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn give_away_to_a_dead_process_is_refused() {
+    let rt = Runtime::new();
+    let g: Gproc = Gproc::new();
+    let (a, dead) = (idle(&rt), idle(&rt));
+    kill(&dead).await;
+    let name = Name::text("kept");
+    g.reg_name(name.clone(), &a).unwrap();
+    assert_eq!(g.give_away(&name, a.pid(), &dead), Err(NamingError::NoProc));
+    assert_eq!(g.where_(&name).map(|p| p.pid()), Some(a.pid()));
+    assert_eq!(g.keys_of(a.pid()), vec![GprocKey::Name(name.clone())]);
+    // To itself: nothing changes.
+    g.give_away(&name, a.pid(), &a).unwrap();
+    assert_eq!(g.where_(&name).map(|p| p.pid()), Some(a.pid()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_counter_returns_the_old_value_and_restores_the_initial() {
+    let rt = Runtime::new();
+    let g: Gproc = Gproc::new();
+    let (a, b, agg) = (idle(&rt), idle(&rt), idle(&rt));
+    let key = Name::text("hits");
+    g.reg_aggregated(key.clone(), &agg).unwrap();
+    g.reg_counter(key.clone(), &a, 10).unwrap();
+    g.reg_counter(key.clone(), &b, 1).unwrap();
+    g.update_counter(&key, a.pid(), 5).unwrap();
+    assert_eq!(g.aggregated_value(&key), Some(16));
+    assert_eq!(g.reset_counter(&key, a.pid()), Ok(15));
+    assert_eq!(g.counter_value(&key, a.pid()), Some(10));
+    assert_eq!(g.aggregated_value(&key), Some(11));
+    assert_eq!(
+        g.reset_counter(&key, agg.pid()),
+        Err(NamingError::NotRegistered)
+    );
+    assert_eq!(
+        g.reset_counter(&Name::text("none"), a.pid()),
+        Err(NamingError::NotRegistered)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resets_racing_updates_lose_none() {
+    let rt = Runtime::new();
+    let g: Gproc = Gproc::new();
+    let (a, agg) = (idle(&rt), idle(&rt));
+    let key = Name::text("racy");
+    g.reg_aggregated(key.clone(), &agg).unwrap();
+    g.reg_counter(key.clone(), &a, 0).unwrap();
+    let updater = {
+        let (g, key, pid) = (g.clone(), key.clone(), a.pid());
+        tokio::spawn(async move {
+            for _ in 0..20_000 {
+                g.update_counter(&key, pid, 1).unwrap();
+            }
+        })
+    };
+    let mut taken = 0;
+    while !updater.is_finished() {
+        taken += g.reset_counter(&key, a.pid()).unwrap();
+        tokio::task::yield_now().await;
+    }
+    updater.await.unwrap();
+    taken += g.reset_counter(&key, a.pid()).unwrap();
+    assert_eq!(taken, 20_000, "every update is counted once");
+    assert_eq!(g.aggregated_value(&key), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_by_value_over_names_properties_and_counters() {
+    let rt = Runtime::new();
+    let g: Gproc<u32> = Gproc::new();
+    let ps: Vec<ProcessRef> = (0..4).map(|_| idle(&rt)).collect();
+    for (i, p) in ps.iter().enumerate() {
+        let v = i as u32 * 10;
+        g.reg_name_with_value(Name::Tagged("svc", i as u64), p, v)
+            .unwrap();
+        g.reg_property(Name::text("load"), p, v).unwrap();
+        g.reg_counter(Name::text("jobs"), p, i as i64).unwrap();
+    }
+    // A name without a value is never selected by value.
+    g.reg_name(Name::Tagged("svc", 9), &ps[0]).unwrap();
+    let names = g.select_names_by_value(KeyPattern::Tagged("svc"), &|v| *v >= 20);
+    assert_eq!(
+        names
+            .iter()
+            .map(|(n, p, v)| (n.clone(), p.pid(), *v))
+            .collect::<Vec<_>>(),
+        vec![
+            (Name::Tagged("svc", 2), ps[2].pid(), 20),
+            (Name::Tagged("svc", 3), ps[3].pid(), 30)
+        ]
+    );
+    let props = g.select_properties_by_value(KeyPattern::All, &|v| *v < 20);
+    let mut got: Vec<Pid> = props.iter().map(|(_, p, _)| p.pid()).collect();
+    got.sort_unstable();
+    assert_eq!(got, pids(&ps[..2]));
+    let counters = g.select_counters_by_value(KeyPattern::TextPrefix("jo"), &|v| v % 2 == 1);
+    let mut got: Vec<Pid> = counters.iter().map(|(_, p, _)| p.pid()).collect();
+    got.sort_unstable();
+    assert_eq!(got, vec![ps[1].pid(), ps[3].pid()]);
+    // The dead drop out.
+    kill(&ps[3]).await;
+    assert_eq!(g.select_names_by_value(KeyPattern::All, &|_| true).len(), 3);
 }

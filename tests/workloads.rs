@@ -5,7 +5,8 @@ use naming_bench::alloc::CountingAlloc;
 use naming_bench::contenders;
 use naming_bench::results::Row;
 use naming_bench::workloads::{
-    churn, fanout, lookup, routing, run_workload, scale, soak, Progress, Specs, DECLARATIONS,
+    churn, fanout, gproc_features, lookup, routing, run_workload, scale, soak, Progress, Specs,
+    DECLARATIONS,
 };
 use naming_schema::{Metric, Workload};
 
@@ -476,4 +477,67 @@ fn reshard_rows_cover_every_router_and_recovery_loses_nothing_with_a_backup() {
             assert_eq!(r.value(), Some(0.0), "{r:?}");
         }
     }
+}
+
+#[test]
+fn gproc_workload_measures_counters_and_await_with_sane_values() {
+    use gproc_features::*;
+    let rows = run(&GPROC_FEATURES);
+    let tiny = Specs::tiny().gproc;
+    assert!(rows.iter().all(|r| r.backend == GPROC.label), "{rows:?}");
+    assert!(rows.iter().all(|r| !r.is_skip()), "{rows:?}");
+    for metric in [
+        &COUNTER_UPDATES_PER_S,
+        &COUNTER_UPDATES_PER_S_MIN,
+        &COUNTER_UPDATES_PER_S_MAX,
+        &AGGREGATE_READS_PER_S,
+    ] {
+        let found = values(&rows, metric);
+        // One row per client thread count.
+        let mut threads: Vec<String> = found
+            .iter()
+            .filter_map(|r| r.params.text("threads"))
+            .collect();
+        threads.sort();
+        let mut expected: Vec<String> = tiny.threads.iter().map(|t| t.to_string()).collect();
+        expected.sort();
+        assert_eq!(threads, expected, "{}", metric.name);
+        for r in found {
+            let v = r.value().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{r:?}");
+        }
+    }
+    for r in values(&rows, &COUNTER_UPDATES_PER_S) {
+        let (lo, hi) = r.interval.expect("an interval over the rounds");
+        let v = r.value().unwrap();
+        assert!(lo <= v && v <= hi, "{r:?}");
+        assert_eq!(r.repeats as usize, tiny.rounds);
+    }
+    for metric in [&AGGREGATE_DRIFT, &AWAIT_MISSED] {
+        for r in values(&rows, metric) {
+            assert_eq!(r.value(), Some(0.0), "{r:?}");
+        }
+    }
+    let percentiles: Vec<f64> = [
+        &AWAIT_WAKE_P50_NS,
+        &AWAIT_WAKE_P90_NS,
+        &AWAIT_WAKE_P99_NS,
+        &AWAIT_WAKE_MAX_NS,
+    ]
+    .into_iter()
+    .map(|m| {
+        let found = values(&rows, m);
+        assert_eq!(found.len(), 1, "{}", m.name);
+        found[0].value().unwrap()
+    })
+    .collect();
+    assert!(percentiles[0] > 0.0, "{percentiles:?}");
+    assert!(
+        percentiles.windows(2).all(|w| w[0] <= w[1]),
+        "percentiles in order: {percentiles:?}"
+    );
+    assert!(
+        percentiles[3] < 5e9,
+        "no wake-up took the 5 s limit: {percentiles:?}"
+    );
 }

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod common;
 pub mod criterion;
 pub mod fanout;
+pub mod gproc_features;
 pub mod isolate;
 pub mod lookup;
 pub mod multinode;
@@ -40,6 +41,7 @@ pub const DECLARATIONS: &[&Workload] = &[
     &fanout::FANOUT,
     &soak::SOAK,
     &runtime_costs::RUNTIME,
+    &gproc_features::GPROC_FEATURES,
     &criterion::CRITERION,
 ];
 
@@ -52,6 +54,7 @@ pub const WORKLOADS: &[&str] = &[
     "fanout",
     "soak",
     "runtime",
+    "gproc",
     "reshard",
     "recovery",
     "multinode",
@@ -271,6 +274,8 @@ pub struct Specs {
     pub soak: soak::SoakSpec,
     /// runtime (the runtime's own costs beside their floors; not per backend).
     pub runtime: runtime_costs::RuntimeCostsSpec,
+    /// gproc (gproc's counters and await; gproc only, not per backend).
+    pub gproc: gproc_features::GprocFeaturesSpec,
     /// reshard (shard routers; not per backend).
     pub reshard: naming_strategies::shard::ReshardConfig,
     /// recovery (state across a crash; not per backend).
@@ -298,6 +303,7 @@ impl Specs {
                 fanout: fanout::FanOutSpec::quick(most),
                 soak: soak::SoakSpec::quick(most),
                 runtime: runtime_costs::RuntimeCostsSpec::quick(),
+                gproc: gproc_features::GprocFeaturesSpec::quick(),
                 reshard: naming_strategies::shard::ReshardConfig::quick(),
                 recovery: naming_strategies::recovery::RecoveryConfig::quick(),
                 multinode: naming_cluster::MultiNodeSpec::quick(),
@@ -311,6 +317,7 @@ impl Specs {
                 fanout: fanout::FanOutSpec::full(most),
                 soak: soak::SoakSpec::full(most),
                 runtime: runtime_costs::RuntimeCostsSpec::full(),
+                gproc: gproc_features::GprocFeaturesSpec::full(),
                 reshard: naming_strategies::shard::ReshardConfig::full(),
                 recovery: naming_strategies::recovery::RecoveryConfig::full(),
                 multinode: naming_cluster::MultiNodeSpec::full(),
@@ -328,6 +335,7 @@ impl Specs {
             fanout: fanout::FanOutSpec::tiny(),
             soak: soak::SoakSpec::tiny(),
             runtime: runtime_costs::RuntimeCostsSpec::tiny(),
+            gproc: gproc_features::GprocFeaturesSpec::tiny(),
             reshard: naming_strategies::shard::ReshardConfig {
                 shard_counts: vec![4, 16],
                 keys: 5_000,
@@ -449,6 +457,7 @@ fn run_strategy_workload(workload: &str, specs: &Specs, progress: &dyn Progress)
         }
         "multinode" => multinode::multinode(&specs.multinode, progress),
         "runtime" => runtime_costs::runtime_costs(&specs.runtime, progress),
+        "gproc" => gproc_features::gproc_features(&specs.gproc, progress),
         _ => Vec::new(),
     }
 }

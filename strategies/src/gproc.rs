@@ -38,18 +38,31 @@
 //!   registration inserts the name, then takes the waiter table's lock for that name and
 //!   wakes whoever is there. The waiter table's lock orders the two, so a wake-up cannot be
 //!   lost; a waiter that times out or is dropped removes itself.
+//! - *Name writes, values and monitors*: every write to a unique name (register, unregister,
+//!   exit cleanup, give-away, value change, monitor set-up) holds a lock striped by the name,
+//!   taken after the process's reverse-index lock; reads take no lock. That makes
+//!   `reg_or_locate` (one winner, everyone told the same holder), `mreg` (all names or none:
+//!   every stripe involved is held, in order, across the check and the inserts), a give-away
+//!   (writers see one step) and monitor notices (sent under the stripe, so a watcher sees
+//!   `unreg` and `registered` in the order they happened) what gproc's server makes them.
+//!   Name values (`reg/2`) live beside the names; a name without one is gproc's `undefined`.
+//!   Monitors (`info`: until the name is unregistered; `follow`: until demonitored, told of
+//!   every unregistration and registration) put a [`NameEvent`] in the watcher's mailbox;
+//!   a watcher that died is dropped at its name's next notice, not by a `DOWN`.
 //!
 //! **Costs**: a lookup is a lock-free ordered-tree read (`O(log n)`) plus a liveness check;
 //! a name registration is that insert plus a reverse-index entry update (a shard lock and a
-//! mutex; the first key of a process also attaches its exit hook); property and counter
-//! operations take one shard lock of their key; an exit costs one delete per key held.
+//! mutex; the first key of a process also attaches its exit hook) and the name's stripe lock;
+//! property and counter operations take one shard lock of their key; an exit costs one
+//! delete per key held.
 //! Selects by tag or text prefix are range scans, by predicate full scans.
 //! **Choose it** when names are not enough: pub/sub style properties, per-process metrics
 //! with live totals, waiting for a service to appear, or queries over key patterns
 //! (`{:session, _}`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,9 +116,17 @@ impl KeyPattern<'_> {
     }
 }
 
+/// One process's counter under a key: its value and the value it was registered with
+/// (what [`Gproc::reset_counter`] returns it to).
+struct Counter {
+    process: ProcessRef,
+    value: i64,
+    initial: i64,
+}
+
 /// The counters of one key and its aggregate, changed together under one lock.
 struct CounterGroup {
-    counters: HashMap<Pid, (ProcessRef, i64), FastHasher>,
+    counters: HashMap<Pid, Counter, FastHasher>,
     /// The sum of `counters` (wrapping), kept whether or not an aggregate is registered.
     total: i64,
     aggregate: Option<ProcessRef>,
@@ -136,9 +157,68 @@ struct ProcKeys {
 
 type ProcEntry = Arc<Mutex<ProcKeys>>;
 
+/// What a name monitor reports (gproc's `{gproc, Event, Ref, Key}` messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameEventKind {
+    /// The name was unregistered, by its owner or by its owner's exit, or it was not
+    /// registered when a monitor was set (`{gproc, unreg, Ref, Key}`).
+    Unreg,
+    /// A process registered the name again (`{gproc, registered, Ref, Key}`; `Follow` only).
+    Registered,
+    /// The name was given away to this process (`{gproc, {migrated, To}, Ref, Key}`).
+    Migrated(Pid),
+}
+
+/// Names one monitor, to tell its notices apart and to remove it ([`Gproc::demonitor`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MonitorRef(pub u64);
+
+/// The message a name monitor puts in its watcher's mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameEvent {
+    /// What happened.
+    pub kind: NameEventKind,
+    /// The monitor that reports it.
+    pub monitor: MonitorRef,
+    /// The name it happened to.
+    pub name: Name,
+}
+
+/// How long a name monitor lasts (gproc's monitor types `info` and `follow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Until the name is unregistered: one `Unreg` notice (at once if it is not registered),
+    /// `Migrated` notices before that.
+    Info,
+    /// Until demonitored: `Unreg` on every unregistration (and at once if it is not
+    /// registered) and `Registered` on every registration.
+    Follow,
+}
+
+/// One watcher of one name.
+struct NameMonitor {
+    reference: MonitorRef,
+    watcher: ProcessRef,
+    mode: MonitorMode,
+}
+
+/// How many stripes the unique-name write locks have.
+const NAME_STRIPES: usize = 64;
+
 struct Inner<V> {
     names: TreeIndex<Name, ProcessRef>,
     name_count: AtomicUsize,
+    /// Every write to `names` (and to `name_values` and `monitors`) holds its name's stripe:
+    /// reads stay lock-free, while a registration's check, insert and notices, a give-away's
+    /// move and a removal's notices are one step each to every other writer.
+    name_locks: Box<[Mutex<()>]>,
+    /// The values of unique names registered with one (`gproc:reg({n, l, Name}, Value)`).
+    name_values: DashMap<Name, V, FastHasher>,
+    /// The name monitors (`gproc:monitor/2`) of each name.
+    monitors: DashMap<Name, Vec<NameMonitor>, FastHasher>,
+    /// How many monitors there are, so that writes skip the table when there are none.
+    monitor_count: AtomicUsize,
+    next_monitor: AtomicU64,
     props: DashMap<Name, Holders<V>, FastHasher>,
     counters: DashMap<Name, CounterGroup, FastHasher>,
     procs: DashMap<Pid, ProcEntry, FastHasher>,
@@ -146,12 +226,66 @@ struct Inner<V> {
 }
 
 impl<V> Inner<V> {
+    /// The write lock of `name`'s stripe.
+    fn name_lock(&self, name: &Name) -> &Mutex<()> {
+        let h = FastHasher::default().hash_one(name);
+        &self.name_locks[h as usize % NAME_STRIPES]
+    }
+
     fn remove_name(&self, name: &Name, owner: Pid) -> bool {
+        let _stripe = self.name_lock(name).lock();
+        self.remove_name_locked(name, owner)
+    }
+
+    /// Removes `name` if `owner` holds it, with its value, and tells its monitors; the
+    /// caller holds the name's stripe.
+    fn remove_name_locked(&self, name: &Name, owner: Pid) -> bool {
         let removed = self.names.remove_if(name, |p| p.pid() == owner);
         if removed {
             self.name_count.fetch_sub(1, Ordering::AcqRel);
+            self.name_values.remove(name);
+            self.notify(name, NameEventKind::Unreg);
         }
         removed
+    }
+
+    /// Sends `kind` to every live monitor of `name`; drops dead monitors, and `Info`
+    /// monitors on `Unreg` (they end there). The caller holds the name's stripe.
+    fn notify(&self, name: &Name, kind: NameEventKind) {
+        if self.monitor_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut dropped = 0;
+        self.monitors.remove_if_mut(name, |_, list| {
+            list.retain(|m| {
+                if kind == NameEventKind::Registered && m.mode == MonitorMode::Info {
+                    return true;
+                }
+                let event = NameEvent {
+                    kind,
+                    monitor: m.reference,
+                    name: name.clone(),
+                };
+                let keep = m.watcher.send(event).is_ok()
+                    && !(kind == NameEventKind::Unreg && m.mode == MonitorMode::Info);
+                if !keep {
+                    dropped += 1;
+                }
+                keep
+            });
+            list.is_empty()
+        });
+        self.monitor_count.fetch_sub(dropped, Ordering::AcqRel);
+    }
+
+    /// Wakes every `await_name` of `name` with `process`, its new holder.
+    fn wake_waiters(&self, name: &Name, process: &ProcessRef) {
+        // After the insert, under the waiter table's lock: see the module doc.
+        if let Some((_, senders)) = self.waiters.remove(name) {
+            for s in senders {
+                let _ = s.send(process.clone());
+            }
+        }
     }
 
     fn remove_property(&self, key: &Name, owner: Pid) -> bool {
@@ -166,8 +300,8 @@ impl<V> Inner<V> {
     fn remove_counter(&self, key: &Name, owner: Pid) -> bool {
         let mut removed = false;
         self.counters.remove_if_mut(key, |_, group| {
-            if let Some((_, value)) = group.counters.remove(&owner) {
-                group.total = group.total.wrapping_sub(value);
+            if let Some(c) = group.counters.remove(&owner) {
+                group.total = group.total.wrapping_sub(c.value);
                 removed = true;
             }
             group.is_empty()
@@ -260,6 +394,11 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
             inner: Arc::new(Inner {
                 names: TreeIndex::new(),
                 name_count: AtomicUsize::new(0),
+                name_locks: (0..NAME_STRIPES).map(|_| Mutex::new(())).collect(),
+                name_values: DashMap::default(),
+                monitors: DashMap::default(),
+                monitor_count: AtomicUsize::new(0),
+                next_monitor: AtomicU64::new(1),
                 props: DashMap::default(),
                 counters: DashMap::default(),
                 procs: DashMap::default(),
@@ -331,35 +470,338 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
     /// Registers `process` under the unique name `name` (`gproc:reg({n, l, Name})`).
     ///
     /// `AlreadyRegistered(holder)` if a live process holds it (a dead holder not yet cleaned
-    /// is taken over), `NoProc` if `process` is dead. Wakes every [`await_name`](Self::await_name).
+    /// is taken over), `NoProc` if `process` is dead. Wakes every [`await_name`](Self::await_name)
+    /// and tells the name's `Follow` monitors.
     pub fn reg_name(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
-        let names = &self.inner.names;
-        let count = &self.inner.name_count;
-        self.hold(process, GprocKey::Name(name.clone()), || loop {
-            // Counted before the insert, so that a racing removal never takes it below zero.
-            count.fetch_add(1, Ordering::AcqRel);
-            if names.insert(name.clone(), process.clone()).is_ok() {
-                return Ok(());
-            }
-            count.fetch_sub(1, Ordering::AcqRel);
-            match names.peek_with(&name, |_, p| p.clone()) {
-                Some(holder) if holder.is_alive() => {
-                    return Err(NamingError::AlreadyRegistered(holder.pid()))
-                }
-                // Its exit hook has not run yet: take the name over.
-                Some(stale) => {
-                    self.inner.remove_name(&name, stale.pid());
-                }
-                None => {}
-            }
+        self.reg_name_inner(name, process, None)
+    }
+
+    /// Registers `process` under the unique name `name` with `value`
+    /// (`gproc:reg({n, l, Name}, Value)`); errors as [`reg_name`](Self::reg_name).
+    pub fn reg_name_with_value(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+        value: V,
+    ) -> Result<(), NamingError> {
+        self.reg_name_inner(name, process, Some(value))
+    }
+
+    fn reg_name_inner(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+        value: Option<V>,
+    ) -> Result<(), NamingError> {
+        self.hold(process, GprocKey::Name(name.clone()), || {
+            let _stripe = self.inner.name_lock(&name).lock();
+            self.insert_name_locked(&name, process, value)
         })?;
-        // After the insert, under the waiter table's lock: see the module doc.
-        if let Some((_, senders)) = self.inner.waiters.remove(&name) {
-            for s in senders {
-                let _ = s.send(process.clone());
+        self.inner.wake_waiters(&name, process);
+        Ok(())
+    }
+
+    /// Whether `name` may be taken now: `AlreadyRegistered(holder)` if a live process holds
+    /// it; a dead holder whose exit hook has not run yet is removed. The caller holds the
+    /// name's stripe.
+    fn vacate_locked(&self, name: &Name) -> Result<(), NamingError> {
+        match self.inner.names.peek_with(name, |_, p| p.clone()) {
+            Some(holder) if holder.is_alive() => Err(NamingError::AlreadyRegistered(holder.pid())),
+            Some(stale) => {
+                self.inner.remove_name_locked(name, stale.pid());
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Inserts `name` for `process` with `value` and tells its monitors. The caller holds
+    /// the name's stripe (so no other writer changes the name meanwhile).
+    fn insert_name_locked(
+        &self,
+        name: &Name,
+        process: &ProcessRef,
+        value: Option<V>,
+    ) -> Result<(), NamingError> {
+        self.vacate_locked(name)?;
+        // The value first, so that a reader who sees the name also sees its value.
+        if let Some(v) = value {
+            self.inner.name_values.insert(name.clone(), v);
+        }
+        if self
+            .inner
+            .names
+            .insert(name.clone(), process.clone())
+            .is_err()
+        {
+            // Cannot happen: every writer of this name holds its stripe.
+            self.inner.name_values.remove(name);
+            return Err(NamingError::AlreadyRegistered(process.pid()));
+        }
+        self.inner.name_count.fetch_add(1, Ordering::AcqRel);
+        self.inner.notify(name, NameEventKind::Registered);
+        Ok(())
+    }
+
+    /// Registers `process` under `name` with `value`, or, if a live process holds it
+    /// already, returns that holder and its value (`gproc:reg_or_locate/2`): of any number
+    /// of racing callers exactly one registers, and every one gets the same holder (unless
+    /// that holder dies in between, in which case the race is run again).
+    ///
+    /// `NoProc` if `process` is dead (checked first, as for [`reg_name`](Self::reg_name)).
+    pub fn reg_or_locate(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+        value: Option<V>,
+    ) -> Result<(ProcessRef, Option<V>), NamingError> {
+        loop {
+            match self.reg_name_inner(name.clone(), process, value.clone()) {
+                Ok(()) => return Ok((process.clone(), value)),
+                Err(NamingError::AlreadyRegistered(_)) => {
+                    let _stripe = self.inner.name_lock(&name).lock();
+                    let holder = self.inner.names.peek_with(&name, |_, p| p.clone());
+                    if let Some(holder) = holder.filter(ProcessRef::is_alive) {
+                        let value = self.inner.name_values.get(&name).map(|v| v.clone());
+                        return Ok((holder, value));
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Registers every name of `entries` for `process`, each with its value, or none of
+    /// them (`gproc:mreg(n, l, KVL)`): `AlreadyRegistered(holder)` of the first name a live
+    /// process holds (or `AlreadyRegistered(process)` if a name is listed twice), `NoProc`
+    /// if `process` is dead.
+    pub fn mreg(
+        &self,
+        entries: Vec<(Name, Option<V>)>,
+        process: &ProcessRef,
+    ) -> Result<(), NamingError> {
+        let mut names: Vec<&Name> = entries.iter().map(|(n, _)| n).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(NamingError::AlreadyRegistered(process.pid()));
+        }
+        let entry = self.proc_entry(process)?;
+        {
+            let mut held = entry.lock();
+            if held.exited || !process.is_alive() {
+                return Err(NamingError::NoProc);
+            }
+            // Every stripe involved, in index order (so two `mreg`s cannot deadlock).
+            let mut stripes: Vec<usize> = entries
+                .iter()
+                .map(|(n, _)| FastHasher::default().hash_one(n) as usize % NAME_STRIPES)
+                .collect();
+            stripes.sort_unstable();
+            stripes.dedup();
+            let _guards: Vec<_> = stripes
+                .iter()
+                .map(|&i| self.inner.name_locks[i].lock())
+                .collect();
+            for (name, _) in &entries {
+                self.vacate_locked(name)?;
+            }
+            for (name, value) in &entries {
+                self.insert_name_locked(name, process, value.clone())?;
+                held.keys.push(GprocKey::Name(name.clone()));
+            }
+        }
+        for (name, _) in &entries {
+            self.inner.wake_waiters(name, process);
+        }
         Ok(())
+    }
+
+    /// The value `owner` registered `name` with (`gproc:get_value({n, l, Name}, Pid)`):
+    /// `None` if it gave none. `NotRegistered` if no live process holds the name,
+    /// `NotOwner` if another does.
+    pub fn get_value(&self, name: &Name, owner: Pid) -> Result<Option<V>, NamingError> {
+        let _stripe = self.inner.name_lock(name).lock();
+        match self.live_holder(name) {
+            None => Err(NamingError::NotRegistered),
+            Some(h) if h != owner => Err(NamingError::NotOwner { owner: h }),
+            Some(_) => Ok(self.inner.name_values.get(name).map(|v| v.clone())),
+        }
+    }
+
+    /// The value of the unique name `name`, whoever holds it (`gproc:lookup_value/1`):
+    /// `None` if it was registered without one, `NotRegistered` if no live process holds it.
+    pub fn lookup_value(&self, name: &Name) -> Result<Option<V>, NamingError> {
+        let _stripe = self.inner.name_lock(name).lock();
+        match self.live_holder(name) {
+            None => Err(NamingError::NotRegistered),
+            Some(_) => Ok(self.inner.name_values.get(name).map(|v| v.clone())),
+        }
+    }
+
+    /// Replaces the value of the unique name `name`, which `owner` must hold
+    /// (`gproc:set_value/2`): `NotRegistered` or `NotOwner` otherwise.
+    pub fn set_value(&self, name: &Name, owner: Pid, value: V) -> Result<(), NamingError> {
+        let _stripe = self.inner.name_lock(name).lock();
+        match self.live_holder(name) {
+            None => Err(NamingError::NotRegistered),
+            Some(h) if h != owner => Err(NamingError::NotOwner { owner: h }),
+            Some(_) => {
+                self.inner.name_values.insert(name.clone(), value);
+                Ok(())
+            }
+        }
+    }
+
+    /// The pid of the live holder of `name`.
+    fn live_holder(&self, name: &Name) -> Option<Pid> {
+        self.where_(name).map(|p| p.pid())
+    }
+
+    /// Moves the unique name `name` (with its value) from `from` to the live process `to`
+    /// (`gproc:give_away/2`), telling the name's monitors `Migrated(to)`.
+    ///
+    /// `NotRegistered` if no live process holds it, `NotOwner` if another than `from` does,
+    /// `NoProc` if `to` is dead. Giving a name to its holder changes nothing.
+    ///
+    /// Writers see the move as one step; a lookup at the same instant may find the name
+    /// absent (gproc overwrites its table row in place; this tree only inserts and removes).
+    pub fn give_away(&self, name: &Name, from: Pid, to: &ProcessRef) -> Result<(), NamingError> {
+        if !to.is_alive() {
+            return Err(NamingError::NoProc);
+        }
+        let check = |holder: Option<Pid>| match holder {
+            None => Err(NamingError::NotRegistered),
+            Some(h) if h != from => Err(NamingError::NotOwner { owner: h }),
+            Some(_) => Ok(()),
+        };
+        if to.pid() == from {
+            return check(self.live_holder(name));
+        }
+        let from_entry = self.inner.procs.get(&from).map(|e| Arc::clone(e.value()));
+        let Some(from_entry) = from_entry else {
+            // `from` holds no key at all (or is exiting right now).
+            check(self.live_holder(name))?;
+            return Err(NamingError::NotRegistered);
+        };
+        let to_entry = self.proc_entry(to)?;
+        // Both reverse-index entries, in pid order (so two give-aways cannot deadlock).
+        let (mut from_keys, mut to_keys) = if from < to.pid() {
+            let f = from_entry.lock();
+            (f, to_entry.lock())
+        } else {
+            let t = to_entry.lock();
+            (from_entry.lock(), t)
+        };
+        if to_keys.exited || !to.is_alive() {
+            return Err(NamingError::NoProc);
+        }
+        if from_keys.exited {
+            return Err(NamingError::NotRegistered);
+        }
+        let _stripe = self.inner.name_lock(name).lock();
+        check(self.live_holder(name))?;
+        self.inner.names.remove_if(name, |p| p.pid() == from);
+        if self.inner.names.insert(name.clone(), to.clone()).is_err() {
+            // Cannot happen: every writer of this name holds its stripe.
+            return Err(NamingError::NotRegistered);
+        }
+        let key = GprocKey::Name(name.clone());
+        if let Some(i) = from_keys.keys.iter().position(|k| *k == key) {
+            from_keys.keys.swap_remove(i);
+        }
+        to_keys.keys.push(key);
+        self.inner.notify(name, NameEventKind::Migrated(to.pid()));
+        drop((from_keys, to_keys));
+        self.inner.wake_waiters(name, to);
+        Ok(())
+    }
+
+    /// Watches the unique name `name` for `watcher` (`gproc:monitor/2`): [`NameEvent`]s
+    /// arrive in its mailbox as `mode` says; if the name is not registered now, an `Unreg`
+    /// comes at once (and an `Info` monitor ends there). `NoProc` if `watcher` is dead.
+    ///
+    /// A monitor whose watcher has died is dropped at the next notice of its name (gproc's
+    /// server drops it on the watcher's `DOWN`).
+    pub fn monitor(
+        &self,
+        name: &Name,
+        watcher: &ProcessRef,
+        mode: MonitorMode,
+    ) -> Result<MonitorRef, NamingError> {
+        if !watcher.is_alive() {
+            return Err(NamingError::NoProc);
+        }
+        let reference = MonitorRef(self.inner.next_monitor.fetch_add(1, Ordering::Relaxed));
+        let _stripe = self.inner.name_lock(name).lock();
+        if self.live_holder(name).is_none() {
+            let event = NameEvent {
+                kind: NameEventKind::Unreg,
+                monitor: reference,
+                name: name.clone(),
+            };
+            watcher.send(event).map_err(|_| NamingError::NoProc)?;
+            if mode == MonitorMode::Info {
+                return Ok(reference);
+            }
+        }
+        self.inner
+            .monitors
+            .entry(name.clone())
+            .or_default()
+            .push(NameMonitor {
+                reference,
+                watcher: watcher.clone(),
+                mode,
+            });
+        self.inner.monitor_count.fetch_add(1, Ordering::AcqRel);
+        Ok(reference)
+    }
+
+    /// Removes the monitor `reference` of `name` (`gproc:demonitor/2`); no notice of it
+    /// arrives after this returns. `NotRegistered` if there is no such monitor (gproc
+    /// answers `ok` either way).
+    pub fn demonitor(&self, name: &Name, reference: MonitorRef) -> Result<(), NamingError> {
+        let _stripe = self.inner.name_lock(name).lock();
+        let mut removed = false;
+        self.inner.monitors.remove_if_mut(name, |_, list| {
+            let before = list.len();
+            list.retain(|m| m.reference != reference);
+            removed = list.len() < before;
+            list.is_empty()
+        });
+        if removed {
+            self.inner.monitor_count.fetch_sub(1, Ordering::AcqRel);
+            Ok(())
+        } else {
+            Err(NamingError::NotRegistered)
+        }
+    }
+
+    /// How many name monitors are set (for leak checks).
+    pub fn monitors(&self) -> usize {
+        self.inner.monitor_count.load(Ordering::Acquire)
+    }
+
+    /// Every live holder of a unique name matching `pattern` that was registered with a
+    /// value `accept` takes, with that value, in key order (`gproc:select/1` with a match on
+    /// the value).
+    pub fn select_names_by_value(
+        &self,
+        pattern: KeyPattern<'_>,
+        accept: &dyn Fn(&V) -> bool,
+    ) -> Vec<(Name, ProcessRef, V)> {
+        let mut found: Vec<(Name, ProcessRef, V)> = self
+            .inner
+            .name_values
+            .iter()
+            .filter(|e| pattern.matches(e.key()) && accept(e.value()))
+            .filter_map(|e| {
+                let holder = self.where_(e.key())?;
+                Some((e.key().clone(), holder, e.value().clone()))
+            })
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found
     }
 
     /// Releases the unique name `name`, which the calling process must hold
@@ -565,6 +1007,41 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
         found
     }
 
+    /// Every live (key, holder, value) of a property whose key matches `pattern` and whose
+    /// value `accept` takes, in key then pid order (`gproc:select/1` with a match on the
+    /// value; a full scan).
+    pub fn select_properties_by_value(
+        &self,
+        pattern: KeyPattern<'_>,
+        accept: &dyn Fn(&V) -> bool,
+    ) -> Vec<(Name, ProcessRef, V)> {
+        let mut found = self.select_properties(pattern);
+        found.retain(|(_, _, v)| accept(v));
+        found
+    }
+
+    /// Every live (key, holder, value) of a counter whose key matches `pattern` and whose
+    /// value `accept` takes, in key then pid order (a full scan).
+    pub fn select_counters_by_value(
+        &self,
+        pattern: KeyPattern<'_>,
+        accept: &dyn Fn(i64) -> bool,
+    ) -> Vec<(Name, ProcessRef, i64)> {
+        let mut found = Vec::new();
+        for entry in self.inner.counters.iter() {
+            if !pattern.matches(entry.key()) {
+                continue;
+            }
+            for c in entry.value().counters.values() {
+                if c.process.is_alive() && accept(c.value) {
+                    found.push((entry.key().clone(), c.process.clone(), c.value));
+                }
+            }
+        }
+        found.sort_unstable_by(|a, b| (&a.0, a.1.pid()).cmp(&(&b.0, b.1.pid())));
+        found
+    }
+
     /// Sends `msg` to every holder of the property `key` (`gproc:send({p, l, Key}, Msg)`);
     /// returns how many it was queued to (live holders).
     pub fn send_property<M: Clone + std::any::Any + Send>(&self, key: &Name, msg: M) -> usize {
@@ -596,7 +1073,11 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
                     Err(NamingError::AlreadyRegistered(process.pid()))
                 }
                 std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert((process.clone(), initial));
+                    slot.insert(Counter {
+                        process: process.clone(),
+                        value: initial,
+                        initial,
+                    });
                     group.total = group.total.wrapping_add(initial);
                     Ok(())
                 }
@@ -613,13 +1094,33 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
             .get_mut(key)
             .ok_or(NamingError::NotRegistered)?;
         let group = &mut *group;
-        let (_, value) = group
+        let counter = group
             .counters
             .get_mut(&owner)
             .ok_or(NamingError::NotRegistered)?;
-        *value = value.wrapping_add(incr);
+        counter.value = counter.value.wrapping_add(incr);
         group.total = group.total.wrapping_add(incr);
-        Ok(*value)
+        Ok(counter.value)
+    }
+
+    /// Sets `owner`'s counter `key` back to the value it was registered with and returns the
+    /// value it had (`gproc:reset_counter/1`); the aggregate moves with it, atomically, so no
+    /// concurrent update is lost. `NotRegistered` if `owner` has no such counter.
+    pub fn reset_counter(&self, key: &Name, owner: Pid) -> Result<i64, NamingError> {
+        let mut group = self
+            .inner
+            .counters
+            .get_mut(key)
+            .ok_or(NamingError::NotRegistered)?;
+        let group = &mut *group;
+        let counter = group
+            .counters
+            .get_mut(&owner)
+            .ok_or(NamingError::NotRegistered)?;
+        let old = counter.value;
+        counter.value = counter.initial;
+        group.total = group.total.wrapping_sub(old).wrapping_add(counter.initial);
+        Ok(old)
     }
 
     /// `owner`'s counter `key`, if it has one.
@@ -627,7 +1128,7 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
         self.inner
             .counters
             .get(key)
-            .and_then(|g| g.counters.get(&owner).map(|(_, v)| *v))
+            .and_then(|g| g.counters.get(&owner).map(|c| c.value))
     }
 
     /// The live holders of counter `key` with their values, in pid order.
@@ -636,8 +1137,8 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
             Some(g) => g
                 .counters
                 .values()
-                .filter(|(p, _)| p.is_alive())
-                .cloned()
+                .filter(|c| c.process.is_alive())
+                .map(|c| (c.process.clone(), c.value))
                 .collect(),
             None => Vec::new(),
         };

@@ -35,7 +35,7 @@
 //! | [`StaticNames`] (+ [`WorkerPool`]) | `Process.register(self(), :db_worker)` for a fixed, declared set of names; `:"db_worker_#{n}"` |
 //! | [`InternedNames`] | dynamic atoms `:"session_#{id}"`: never freed, limited to 1,048,576 |
 //! | [`MonitorRegistry`] ([`ReadPath::Call`], [`ReadPath::Table`]) | the fixed `KV.Registry`: one `GenServer` owning `names` + monitor `refs`, cleanup on `:DOWN`; lookups as calls, or from a `:protected` ETS-like table |
-//! | [`Gproc`] | `uwiger/gproc`, local scope: unique names `n`, properties `p`, counters `c`, aggregated counters `a`, `await`, send to a property, select by key pattern; every write in the caller, cleanup through a reverse index in the exit path |
+//! | [`Gproc`] | `uwiger/gproc`, local scope: unique names `n` (with values), properties `p`, counters `c` (reset), aggregated counters `a`, `await`, `reg_or_locate`, `mreg`, name monitors (`info`, `follow`), `give_away`, send to a property, select by key pattern and by value; every write in the caller, cleanup through a reverse index in the exit path |
 //!
 //! Every backend is held to one conformance suite (`tests/conformance.rs`) and driven by
 //! the same workloads; a workload only ever sees `N: Naming`.
@@ -66,7 +66,7 @@ mod static_names;
 pub mod storage;
 
 pub use duplicate_registry::{Dispatched, DuplicateRegistry};
-pub use gproc::{Gproc, GprocKey, KeyPattern};
+pub use gproc::{Gproc, GprocKey, KeyPattern, MonitorMode, MonitorRef, NameEvent, NameEventKind};
 pub use interned_names::{Atom, InternedNames, BEAM_ATOM_LIMIT};
 pub use monitor_registry::{MonitorRegistry, ReadPath, StaleWindow};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError, SyncNaming};
