@@ -110,9 +110,9 @@ impl GenServer for Shard {
                 }
                 ShardReply::Adopted
             }
-            ShardCall::Dump => ShardReply::Entries(
-                self.counters.iter().map(|(&u, &c)| (u, c)).collect(),
-            ),
+            ShardCall::Dump => {
+                ShardReply::Entries(self.counters.iter().map(|(&u, &c)| (u, c)).collect())
+            }
         }
     }
 }
@@ -130,7 +130,11 @@ fn shard(k: usize, names: &Registry<DashMapTable>, router: &Current) -> ChildSpe
                 router: router.clone(),
                 counters: HashMap::new(),
             };
-            async move { rt.start_opts(worker, opts).await.map(|s| s.process().clone()) }
+            async move {
+                rt.start_opts(worker, opts)
+                    .await
+                    .map(|s| s.process().clone())
+            }
         },
     )
 }
@@ -146,7 +150,12 @@ struct Seen {
 
 /// Increments random users' counters through the current router until `stop`; a `Moved`
 /// is retried once through the router read again. Any other failure ends the example.
-async fn client(seed: u64, names: Registry<DashMapTable>, router: Current, stop: Arc<AtomicBool>) -> Seen {
+async fn client(
+    seed: u64,
+    names: Registry<DashMapTable>,
+    router: Current,
+    stop: Arc<AtomicBool>,
+) -> Seen {
     let mut seen = Seen::default();
     let mut x = seed;
     while !stop.load(Ordering::Relaxed) {
@@ -170,7 +179,10 @@ async fn client(seed: u64, names: Registry<DashMapTable>, router: Current, stop:
                 ShardReply::Moved => {
                     seen.moved.push(user);
                     tries += 1;
-                    assert!(tries < 2, "user {user} answered Moved again after its retry");
+                    assert!(
+                        tries < 2,
+                        "user {user} answered Moved again after its retry"
+                    );
                 }
                 other => panic!("unexpected answer {other:?}"),
             }
@@ -267,7 +279,10 @@ async fn demo() {
             other => panic!("shard {k} did not dump: {other:?}"),
         }
     }
-    assert_eq!(held, answered, "counters differ from the answered increments");
+    assert_eq!(
+        held, answered,
+        "counters differ from the answered increments"
+    );
     // The declared handover: only calls for users that moved were answered `Moved`.
     assert!(
         moved.iter().all(|&u| after.shard_of(u) == SHARDS),

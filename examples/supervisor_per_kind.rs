@@ -89,7 +89,11 @@ impl Kind {
             Restart::Permanent,
             move |rt: Runtime, mut opts: StartOpts| {
                 opts.register = Some(via(&names, Name::Id(id)));
-                async move { rt.start_opts(make(), opts).await.map(|s| s.process().clone()) }
+                async move {
+                    rt.start_opts(make(), opts)
+                        .await
+                        .map(|s| s.process().clone())
+                }
             },
         );
         match self.sup.start_child(spec).await {

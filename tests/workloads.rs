@@ -345,7 +345,10 @@ fn churn_never_has_two_owners_and_counts_add_up() {
             "{backend} skipped in churn"
         );
         let kills = of(backend, &churn::KILLS);
-        assert!(!kills.is_empty() && kills.iter().all(|&k| k > 0.0), "{backend}: kills");
+        assert!(
+            !kills.is_empty() && kills.iter().all(|&k| k > 0.0),
+            "{backend}: kills"
+        );
         let stale = of(backend, &churn::STALE_CALLS);
         let per_kill = of(backend, &churn::STALE_CALLS_PER_KILL);
         assert_eq!(stale.len(), kills.len(), "{backend}: stale_calls per point");
@@ -369,7 +372,10 @@ fn churn_never_has_two_owners_and_counts_add_up() {
     }
     let handed_noproc: f64 = of("startup-discovery", &churn::CALLS_NOPROC).iter().sum();
     let handed_stale: f64 = of("startup-discovery", &churn::STALE_CALLS).iter().sum();
-    assert_eq!(handed_noproc, handed_stale, "a handed pid's stale call is a noproc");
+    assert_eq!(
+        handed_noproc, handed_stale,
+        "a handed pid's stale call is a noproc"
+    );
     // Registries' rows carry none of startup discovery's metrics.
     for r in &rows {
         if !discovery.contains(&r.backend.as_str()) {

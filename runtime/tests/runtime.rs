@@ -537,37 +537,41 @@ fn named_child(
     table: Arc<NameTable>,
     order: Arc<parking_lot::Mutex<Vec<&'static str>>>,
 ) -> ChildSpec {
-    ChildSpec::new(id, Restart::Permanent, move |rt: Runtime, mut opts: StartOpts| {
-        order.lock().push(id);
-        let table = table.clone();
-        opts.register = Some(Box::new(move |me: ProcessRef| {
-            Box::pin(async move {
-                let observer: Arc<dyn ExitObserver> = table.clone();
-                me.hold_name(&observer, Name::text(id), 0, |name| {
-                    let mut names = table.0.lock();
-                    match names.get(name) {
-                        Some(holder) => Err(*holder),
-                        None => {
-                            names.insert(name.clone(), me.pid());
-                            Ok(())
+    ChildSpec::new(
+        id,
+        Restart::Permanent,
+        move |rt: Runtime, mut opts: StartOpts| {
+            order.lock().push(id);
+            let table = table.clone();
+            opts.register = Some(Box::new(move |me: ProcessRef| {
+                Box::pin(async move {
+                    let observer: Arc<dyn ExitObserver> = table.clone();
+                    me.hold_name(&observer, Name::text(id), 0, |name| {
+                        let mut names = table.0.lock();
+                        match names.get(name) {
+                            Some(holder) => Err(*holder),
+                            None => {
+                                names.insert(name.clone(), me.pid());
+                                Ok(())
+                            }
                         }
-                    }
+                    })
+                    .map_err(|e| match e {
+                        HoldError::Rejected(holder) => StartError::AlreadyStarted(holder),
+                        HoldError::NoProc => StartError::Name("the process died".into()),
+                    })
                 })
-                .map_err(|e| match e {
-                    HoldError::Rejected(holder) => StartError::AlreadyStarted(holder),
-                    HoldError::NoProc => StartError::Name("the process died".into()),
-                })
-            })
-                as std::pin::Pin<
-                    Box<dyn std::future::Future<Output = Result<(), StartError>> + Send>,
-                >
-        }));
-        async move {
-            rt.start_opts(Counter(0), opts)
-                .await
-                .map(|s| s.process().clone())
-        }
-    })
+                    as std::pin::Pin<
+                        Box<dyn std::future::Future<Output = Result<(), StartError>> + Send>,
+                    >
+            }));
+            async move {
+                rt.start_opts(Counter(0), opts)
+                    .await
+                    .map(|s| s.process().clone())
+            }
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,13 +609,18 @@ async fn one_for_all_restarts_every_child_in_order_with_names_released() {
         assert!(!o.is_alive(), "an old child of {:?} lives on", o.pid());
         assert!(n.is_alive());
         assert_ne!(o.pid(), n.pid());
-        assert!(n.pid().serial() > o.pid().serial(), "a new pid, never reused");
+        assert!(
+            n.pid().serial() > o.pid().serial(),
+            "a new pid, never reused"
+        );
     }
     // Started again in their order (each start logged): first all three at the start, then
     // all three again after the crash.
     assert_eq!(*order.lock(), ["db", "cache", "web", "db", "cache", "web"]);
     // The restarts came in order: each new pid is later than the one before it.
-    assert!(new.windows(2).all(|w| w[0].pid().serial() < w[1].pid().serial()));
+    assert!(new
+        .windows(2)
+        .all(|w| w[0].pid().serial() < w[1].pid().serial()));
     // Names: the old holders released them (else the new ones could not start), and each
     // name now names its new holder, once.
     {

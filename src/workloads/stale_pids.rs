@@ -124,10 +124,7 @@ pub(crate) async fn run_one(
         rows.push(row(&STALE_CALLS_PER_KILL, stale_calls as f64 / kills));
     }
     if !times.is_empty() {
-        rows.push(row(
-            &REDISCOVER_P50_NS,
-            times.value_at_quantile(0.5) as f64,
-        ));
+        rows.push(row(&REDISCOVER_P50_NS, times.value_at_quantile(0.5) as f64));
         rows.push(row(
             &REDISCOVER_P99_NS,
             times.value_at_quantile(0.99) as f64,
