@@ -53,8 +53,8 @@ enum ShardCall {
 /// What a shard worker answers.
 #[derive(Debug)]
 enum ShardReply {
-    /// The user's counter after the call.
-    Count(u64),
+    /// The increment is done.
+    Counted,
     /// The user is not this shard's under the current router: route again.
     Moved,
     /// Counters handed over or dumped.
@@ -86,7 +86,7 @@ impl GenServer for Shard {
             ShardCall::Incr(user) if self.owns(user) => {
                 let c = self.counters.entry(user).or_insert(0);
                 *c += 1;
-                ShardReply::Count(*c)
+                ShardReply::Counted
             }
             ShardCall::Incr(_) => ShardReply::Moved,
             ShardCall::HandOver => {
@@ -172,7 +172,7 @@ async fn client(
                 .await
                 .unwrap_or_else(|e| panic!("a call for user {user} to {name:?} failed: {e}"));
             match reply {
-                ShardReply::Count(_) => {
+                ShardReply::Counted => {
                     *seen.answered.entry(user).or_insert(0) += 1;
                     break;
                 }
