@@ -8,15 +8,27 @@
 use std::future::Future;
 
 use naming_schema::{Family, Identity};
-use naming_strategies::runtime::Runtime;
-use naming_strategies::runtime::{Name, ProcessRef};
+use naming_strategies::runtime::{ChildSpec, Intensity, Restart, Strategy, Supervisor};
+use naming_strategies::runtime::{Name, ProcessRef, Runtime};
 use naming_strategies::{
     DashMapTable, DuplicateRegistry, DuplicateStorage, FlurryTable, Gproc, InternedNames,
     MonitorRegistry, NameTable, Naming, PapayaTable, ReadPath, Registry, RwLockTable, SccTable,
     StartupDiscovery, StaticNames,
 };
 
+use crate::workloads::common::{kill_all, start_workers, Worker};
 use crate::workloads::PER_BACKEND;
+
+/// How a startup-discovery contender finds a worker: the workloads that kill workers
+/// (churn) build it around their own supervisor, since its restarts are what it is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscoveryMode {
+    /// Pids handed at start ([`StartupDiscovery::handed_from`]); after a restart the held
+    /// pid is stale until the client asks again.
+    Handed,
+    /// Every lookup scans the supervisor's children ([`StartupDiscovery::scanning`]).
+    Scan,
+}
 
 /// A backend as the workloads see it.
 pub trait Contender: Sync + 'static {
@@ -60,6 +72,34 @@ pub trait Contender: Sync + 'static {
             crate::workloads::common::register_all(&naming, names, workers).await?;
             Ok(naming)
         }
+    }
+
+    /// Starts one worker per name in `names` on `rt` and returns them (in the order of
+    /// `names`) with the backend that finds them: plain workers handed to
+    /// [`adopt`](Self::adopt) for every backend that can be handed running processes; a
+    /// backend that only finds the children of its own supervisor starts them there. On
+    /// failure every worker started is killed and the reason returned.
+    fn start_found(
+        naming: Self::N,
+        rt: &Runtime,
+        names: &[Name],
+    ) -> impl Future<Output = Result<(Self::N, Vec<ProcessRef>), String>> + Send {
+        async move {
+            let workers = start_workers(rt, names.len()).await;
+            match Self::adopt(naming, names, &workers).await {
+                Ok(naming) => Ok((naming, workers)),
+                Err(reason) => {
+                    kill_all(&workers).await;
+                    Err(reason)
+                }
+            }
+        }
+    }
+
+    /// For a startup-discovery contender, how it finds a worker; `None` for every backend
+    /// that names workers through registration.
+    fn discovery(&self) -> Option<DiscoveryMode> {
+        None
     }
 }
 
@@ -309,6 +349,95 @@ impl Contender for Discovery {
         let handed: Vec<_> = names.iter().cloned().zip(workers.iter().cloned()).collect();
         std::future::ready(Ok(StartupDiscovery::handed(handed)))
     }
+
+    fn discovery(&self) -> Option<DiscoveryMode> {
+        Some(DiscoveryMode::Handed)
+    }
+}
+
+/// The most children the scanning contender's supervisor is given: a supervisor's child
+/// list is a fixed set written in code, and every lookup copies all of it.
+pub const SCAN_CHILDREN_LIMIT: usize = STATIC_DECLARED_LIMIT;
+
+/// The workloads the scanning contender joins: finding (lookup), calling (routing) and
+/// finding again after restarts (churn). It registers nothing (no scale, no groups for
+/// fanout, no register/exit cycles for soak), as the handed contender's skip rows there
+/// already say.
+pub const DISCOVERY_SCAN_WORKLOADS: &[&str] = &["lookup", "routing", "churn"];
+
+/// Startup discovery by scan: no registry; every lookup asks the supervisor for its
+/// children (`Supervisor.which_children/1`) and picks the one whose id is the name.
+pub struct DiscoveryScan;
+
+impl Contender for DiscoveryScan {
+    type N = StartupDiscovery;
+
+    fn identity(&self) -> Identity {
+        Identity::new("startup-discovery-scan", Family::StartupDiscovery)
+    }
+
+    fn workloads(&self) -> &'static [&'static str] {
+        DISCOVERY_SCAN_WORKLOADS
+    }
+
+    /// A placeholder with nothing to find until [`start_found`](Contender::start_found)
+    /// starts the supervisor; more than [`SCAN_CHILDREN_LIMIT`] names are refused.
+    fn make(
+        &self,
+        _rt: &Runtime,
+        names: usize,
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(if names <= SCAN_CHILDREN_LIMIT {
+            Ok(StartupDiscovery::handed(Vec::new()))
+        } else {
+            Err(format!(
+                "a supervisor's children are a fixed list written in code, copied whole by every which_children scan; {names} children exceed the {SCAN_CHILDREN_LIMIT} the scan is measured with"
+            ))
+        })
+    }
+
+    /// Refused: a scan finds only its supervisor's children, not processes started
+    /// elsewhere ([`start_found`](Contender::start_found) starts them under one).
+    fn adopt(
+        _naming: Self::N,
+        _names: &[Name],
+        _workers: &[ProcessRef],
+    ) -> impl Future<Output = Result<Self::N, String>> + Send {
+        std::future::ready(Err(
+            "which_children finds only a supervisor's own children, not processes started elsewhere".to_string(),
+        ))
+    }
+
+    /// Starts the workers as children of one `:one_for_one` supervisor, each child's id
+    /// the name's text, and scans it.
+    fn start_found(
+        _naming: Self::N,
+        rt: &Runtime,
+        names: &[Name],
+    ) -> impl Future<Output = Result<(Self::N, Vec<ProcessRef>), String>> + Send {
+        let children: Vec<ChildSpec> = names
+            .iter()
+            .map(|n| ChildSpec::server(n.to_text(), Restart::Permanent, Worker::plain))
+            .collect();
+        let rt = rt.clone();
+        async move {
+            let sup = Supervisor::start(&rt, children, Strategy::OneForOne, Intensity::default())
+                .await
+                .map_err(|e| format!("the supervisor did not start: {e}"))?;
+            let workers: Vec<ProcessRef> = match sup.which_children().await {
+                Ok(children) => children.into_iter().filter_map(|c| c.process).collect(),
+                Err(e) => {
+                    kill_all(std::slice::from_ref(sup.process())).await;
+                    return Err(format!("which_children failed: {e}"));
+                }
+            };
+            Ok((StartupDiscovery::scanning(sup), workers))
+        }
+    }
+
+    fn discovery(&self) -> Option<DiscoveryMode> {
+        Some(DiscoveryMode::Scan)
+    }
 }
 
 /// The `KV.Registry`-style monitor registry, its process started in the run's runtime.
@@ -376,6 +505,7 @@ pub fn for_each(v: &mut impl Visitor) {
     v.visit(&Static);
     v.visit(&Atoms);
     v.visit(&Discovery);
+    v.visit(&DiscoveryScan);
     v.visit(&MonitorRegistryWith(ReadPath::Call));
     v.visit(&MonitorRegistryWith(ReadPath::Table));
     v.visit(&GprocLocal);

@@ -549,6 +549,7 @@ conformance! {
         let sup = naming_strategies::runtime::Supervisor::start(&rt, children, naming_strategies::runtime::Strategy::OneForOne, Default::default()).await.unwrap();
         naming_strategies::StartupDiscovery::scanning(sup)
     };
+    startup_discovery_scan => |rt: Runtime| async move { use naming_bench::contenders::{Contender, DiscoveryScan}; let placeholder = DiscoveryScan.make(&rt, 1).await.unwrap(); DiscoveryScan::start_found(placeholder, &rt, &[Name::text("db_worker")]).await.unwrap().0 };
     startup_handed => |rt: Runtime| async move {
         naming_strategies::StartupDiscovery::handed([(Name::text("db_worker"), echo(&rt).await)])
     };

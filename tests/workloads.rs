@@ -301,20 +301,90 @@ fn churn_never_has_two_owners_and_counts_add_up() {
             "names of dead processes left after settling: {r:?}"
         );
     }
-    // Startup discovery has no registry to re-register in: its restarted workers are not
-    // found again by name (the Rust rebuilding skips churn; the BEAM original's handed pids
-    // go stale, which its rows show), so only backends that register must settle.
+    // Every backend of this suite settles: the registries' workers back and named, startup
+    // discovery's supervisor with every child running again. The BEAM original's startup
+    // discovery has no registry to re-register in (its handed pids go stale, which its rows
+    // show), so it need not.
     let ids = naming_bench::contenders::identities();
-    let registers = |backend: &str| {
-        ids.iter()
-            .find(|i| i.label == backend)
-            .is_none_or(|i| i.family != naming_schema::Family::StartupDiscovery)
+    let identity = |backend: &str| ids.iter().find(|i| i.label == backend).copied();
+    let must_settle = |backend: &str| {
+        identity(backend).is_none_or(|i| {
+            i.family != naming_schema::Family::StartupDiscovery
+                || i.origin == naming_schema::Origin::Suite
+        })
     };
     for r in values(&rows, &churn::SETTLED)
         .into_iter()
-        .filter(|r| registers(&r.backend))
+        .filter(|r| must_settle(&r.backend))
     {
         assert_eq!(value(r), 1.0, "workers not all back and named: {r:?}");
+    }
+    // Startup discovery is measured in churn, not skipped: its stale calls and the time
+    // until each client finds the restarted worker again.
+    let discovery: Vec<&str> = naming_bench::contenders::contender_identities()
+        .iter()
+        .filter(|i| {
+            i.family == naming_schema::Family::StartupDiscovery
+                && i.origin == naming_schema::Origin::Suite
+        })
+        .map(|i| i.label)
+        .collect();
+    assert_eq!(
+        discovery,
+        ["startup-discovery", "startup-discovery-scan"],
+        "the suite's startup-discovery contenders"
+    );
+    let of = |backend: &str, m: &Metric| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| r.backend == backend && r.metric == m.name)
+            .map(value)
+            .collect()
+    };
+    for backend in &discovery {
+        assert!(
+            !rows.iter().any(|r| &r.backend == backend && r.is_skip()),
+            "{backend} skipped in churn"
+        );
+        let kills = of(backend, &churn::KILLS);
+        assert!(
+            !kills.is_empty() && kills.iter().all(|&k| k > 0.0),
+            "{backend}: kills"
+        );
+        let stale = of(backend, &churn::STALE_CALLS);
+        let per_kill = of(backend, &churn::STALE_CALLS_PER_KILL);
+        assert_eq!(stale.len(), kills.len(), "{backend}: stale_calls per point");
+        for ((s, k), pk) in stale.iter().zip(&kills).zip(&per_kill) {
+            assert!((pk - s / k).abs() < 1e-9, "{backend}: stale_calls_per_kill");
+        }
+        // Rediscovery measured at every point, p50 <= p99, both positive.
+        let p50 = of(backend, &churn::REDISCOVER_P50_NS);
+        let p99 = of(backend, &churn::REDISCOVER_P99_NS);
+        assert_eq!(p50.len(), kills.len(), "{backend}: no rediscovery time");
+        for (a, b) in p50.iter().zip(&p99) {
+            assert!(*a > 0.0 && a <= b, "{backend}: rediscovery p50 {a} p99 {b}");
+        }
+        // Never a name registered: release and re-registration do not apply.
+        assert!(of(backend, &churn::REREGISTER_P50_NS).is_empty());
+    }
+    // Handed pids go stale: every kill costs the clients calls through a dead pid, each
+    // answered `noproc` (never a silent success or a timeout).
+    for s in of("startup-discovery", &churn::STALE_CALLS) {
+        assert!(s > 0.0, "handed pids never went stale");
+    }
+    let handed_noproc: f64 = of("startup-discovery", &churn::CALLS_NOPROC).iter().sum();
+    let handed_stale: f64 = of("startup-discovery", &churn::STALE_CALLS).iter().sum();
+    assert_eq!(
+        handed_noproc, handed_stale,
+        "a handed pid's stale call is a noproc"
+    );
+    // Registries' rows carry none of startup discovery's metrics.
+    for r in &rows {
+        if !discovery.contains(&r.backend.as_str()) {
+            assert!(
+                r.metric != churn::STALE_CALLS.name && r.metric != churn::REDISCOVER_P50_NS.name,
+                "{r:?}"
+            );
+        }
     }
     let spec = Specs::tiny().churn;
     for r in values(&rows, &churn::OPS_PER_SEC) {

@@ -515,3 +515,132 @@ async fn held_names_are_released_before_monitors_hear_of_the_exit() {
         Err(HoldError::NoProc)
     );
 }
+
+/// A name table for the test: a name maps to the pid holding it, taken only when free, and
+/// released (through the runtime's exit hook) when its holder exits.
+#[derive(Default)]
+struct NameTable(parking_lot::Mutex<std::collections::HashMap<Name, Pid>>);
+
+impl ExitObserver for NameTable {
+    fn process_exited(&self, pid: Pid, name: &Name, _tag: u32) {
+        let mut names = self.0.lock();
+        if names.get(name) == Some(&pid) {
+            names.remove(name);
+        }
+    }
+}
+
+/// A child that takes the name `id` in `table` before its `init` (a clash fails its start)
+/// and logs its id in `order` each time it starts.
+fn named_child(
+    id: &'static str,
+    table: Arc<NameTable>,
+    order: Arc<parking_lot::Mutex<Vec<&'static str>>>,
+) -> ChildSpec {
+    ChildSpec::new(
+        id,
+        Restart::Permanent,
+        move |rt: Runtime, mut opts: StartOpts| {
+            order.lock().push(id);
+            let table = table.clone();
+            opts.register = Some(Box::new(move |me: ProcessRef| {
+                Box::pin(async move {
+                    let observer: Arc<dyn ExitObserver> = table.clone();
+                    me.hold_name(&observer, Name::text(id), 0, |name| {
+                        let mut names = table.0.lock();
+                        match names.get(name) {
+                            Some(holder) => Err(*holder),
+                            None => {
+                                names.insert(name.clone(), me.pid());
+                                Ok(())
+                            }
+                        }
+                    })
+                    .map_err(|e| match e {
+                        HoldError::Rejected(holder) => StartError::AlreadyStarted(holder),
+                        HoldError::NoProc => StartError::Name("the process died".into()),
+                    })
+                })
+                    as std::pin::Pin<
+                        Box<dyn std::future::Future<Output = Result<(), StartError>> + Send>,
+                    >
+            }));
+            async move {
+                rt.start_opts(Counter(0), opts)
+                    .await
+                    .map(|s| s.process().clone())
+            }
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_for_all_restarts_every_child_in_order_with_names_released() {
+    let rt = Runtime::new();
+    let table = Arc::new(NameTable::default());
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let ids = ["db", "cache", "web"];
+    let sup = Supervisor::start(
+        &rt,
+        ids.iter()
+            .map(|id| named_child(id, table.clone(), order.clone()))
+            .collect(),
+        Strategy::OneForAll,
+        Intensity::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*order.lock(), ids);
+    let mut old = Vec::new();
+    for id in ids {
+        let p = child(&sup, id).await.unwrap();
+        assert_eq!(table.0.lock().get(&Name::text(id)), Some(&p.pid()));
+        old.push(p);
+    }
+
+    // The middle child crashes: every child is restarted.
+    let crash: Result<u64, CallError> = old[1].call(Op::Panic, T).await;
+    assert!(crash.is_err(), "a panicking call cannot answer");
+    let mut new = Vec::new();
+    for (id, o) in ids.iter().zip(&old) {
+        new.push(restarted(&sup, id, o).await);
+    }
+    for (o, n) in old.iter().zip(&new) {
+        assert!(!o.is_alive(), "an old child of {:?} lives on", o.pid());
+        assert!(n.is_alive());
+        assert_ne!(o.pid(), n.pid());
+        assert!(
+            n.pid().serial() > o.pid().serial(),
+            "a new pid, never reused"
+        );
+    }
+    // Started again in their order (each start logged): first all three at the start, then
+    // all three again after the crash.
+    assert_eq!(*order.lock(), ["db", "cache", "web", "db", "cache", "web"]);
+    // The restarts came in order: each new pid is later than the one before it.
+    assert!(new
+        .windows(2)
+        .all(|w| w[0].pid().serial() < w[1].pid().serial()));
+    // Names: the old holders released them (else the new ones could not start), and each
+    // name now names its new holder, once.
+    {
+        let names = table.0.lock();
+        assert_eq!(names.len(), 3);
+        for (id, n) in ids.iter().zip(&new) {
+            assert_eq!(names.get(&Name::text(id)), Some(&n.pid()));
+        }
+    }
+    for o in &old {
+        assert_eq!(o.held_names(), 0, "a dead child still holds a name");
+    }
+    // Still serving.
+    let reply: u64 = new[1].call(Op::Add(2), T).await.unwrap();
+    assert_eq!(reply, 2);
+    assert_eq!(
+        sup.count_children().await.unwrap(),
+        ChildCounts {
+            specs: 3,
+            active: 3
+        }
+    );
+}

@@ -1,6 +1,8 @@
 //! churn: clients offer calls at a fixed rate while, on a thread of its own, workers are
 //! killed at a fixed rate and restarted by their `DynamicSupervisor`, for a fixed time; every
 //! call's outcome is counted once, and release and re-registration after each kill timed.
+//! Startup discovery, which registers nothing, runs the same schedule around a supervisor of
+//! its own ([`super::stale_pids`]): calls through stale pids counted, rediscovery timed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -116,6 +118,40 @@ pub const NEVER_REREGISTERED: Metric = Metric::new(
     Unit::Count,
     Better::Lower,
 );
+/// Startup discovery: calls that reached a dead pid (a handed pid after its worker's
+/// restart answering `noproc`, or a scanned pid killed before the call), each also counted
+/// as `calls_noproc` or `stale_deliveries`.
+pub const STALE_CALLS: Metric = Metric::new(
+    "stale_calls",
+    "calls through a dead pid",
+    Unit::Count,
+    Better::Lower,
+);
+/// Startup discovery: `stale_calls` per kill, what one restart costs the clients that hold
+/// pids.
+pub const STALE_CALLS_PER_KILL: Metric = Metric::new(
+    "stale_calls_per_kill",
+    "calls through a dead pid per kill",
+    Unit::Count,
+    Better::Lower,
+)
+.with_ideal(0.0);
+/// Startup discovery: median time from a kill until a client holds the restarted worker's
+/// pid (handed: its first `noproc`, then a fresh `which_children`; scan: its next scan),
+/// over every client that called the worker again.
+pub const REDISCOVER_P50_NS: Metric = Metric::new(
+    "rediscover_p50_ns",
+    "rediscovery p50",
+    Unit::Ns,
+    Better::Lower,
+);
+/// 99th percentile of the same.
+pub const REDISCOVER_P99_NS: Metric = Metric::new(
+    "rediscover_p99_ns",
+    "rediscovery p99",
+    Unit::Ns,
+    Better::Lower,
+);
 /// Processes that started under a name another live process also held.
 pub const DUPLICATE_OWNERS: Metric =
     Metric::must_be_zero("duplicate_owners", "two live owners of one name");
@@ -207,6 +243,10 @@ pub const CHURN: Workload = Workload {
         &FAILED_STALE_PER_CALL,
         &FAILED_PER_CALL,
         &FAILED_PER_KILL,
+        &STALE_CALLS,
+        &STALE_CALLS_PER_KILL,
+        &REDISCOVER_P50_NS,
+        &REDISCOVER_P99_NS,
     ],
     charts: &[
         Chart::Sweep(Sweep {
@@ -259,6 +299,31 @@ pub const CHURN: Workload = Workload {
                 &[Line::solid(&REREGISTER_P50_NS), Line::dashed(&REREGISTER_P99_NS)],
             )
         }),
+        Chart::Sweep(Sweep {
+            caption: "Startup discovery (no registry): time from a worker's kill until a client holds its restarted successor's pid, in nanoseconds: solid p50, dashed p99. A client with handed pids learns of the restart only from a call answered `noproc`, then asks the supervisor again; a scanning client finds it at its next scan. Compare with the registries' re-registration above.",
+            x_desc: "kill rate (kills/s)",
+            y_desc: "latency (ns)",
+            split_by: &["workers", "clients", "call_rate"],
+            notes: &["solid: p50, dashed: p99"],
+            ..Sweep::new(
+                "churn-rediscover",
+                "Rediscovery after restart (startup discovery)",
+                "kill_rate",
+                &[Line::solid(&REDISCOVER_P50_NS), Line::dashed(&REDISCOVER_P99_NS)],
+            )
+        }),
+        Chart::Sweep(Sweep {
+            caption: "Startup discovery (no registry): calls that reached a dead pid per kill, against the kill rate. Handed pids go stale at every restart, each client's next call to the worker failing; a scan per call is reached dead only when the kill falls between scan and call.",
+            x_desc: "kill rate (kills/s)",
+            y_desc: "calls through a dead pid per kill (count)",
+            split_by: &["workers", "clients", "call_rate"],
+            ..Sweep::new(
+                "churn-stale-calls",
+                "Calls through stale pids per kill (startup discovery)",
+                "kill_rate",
+                &[Line::solid(&STALE_CALLS_PER_KILL)],
+            )
+        }),
     ],
     columns: &[
         Column::new(&FAILED_STALE_PER_CALL, "churn failed+stale"),
@@ -286,7 +351,7 @@ pub const CHURN: Workload = Workload {
     ..Workload::new(
         "churn",
         "Churn",
-        "Named workers under one `DynamicSupervisor`; for a fixed time, clients offer calls to random names at a fixed total rate (`call_rate`, calls/s) while a thread of its own kills random named workers at a fixed rate (`kill_rate`, kills/s), the same for every backend, and the supervisor restarts them under the same name; every call's outcome is counted once, release and re-registration after each kill are timed (p50, p99), and after settling every name must have exactly one live owner.",
+        "Named workers under one `DynamicSupervisor`; for a fixed time, clients offer calls to random names at a fixed total rate (`call_rate`, calls/s) while a thread of its own kills random named workers at a fixed rate (`kill_rate`, kills/s), the same for every backend, and the supervisor restarts them under the same name; every call's outcome is counted once, release and re-registration after each kill are timed (p50, p99), and after settling every name must have exactly one live owner. Startup discovery registers nothing: its workers are the children of one `Supervisor` (ids the names' text), killed on the same schedule; its clients call handed pids (asking the supervisor again after a `noproc`) or scan `which_children` per call, and the calls through dead pids and the time until each client holds the restarted worker's pid are measured instead.",
         Subject::NamingBackends,
     )
 };
@@ -346,15 +411,15 @@ impl ChurnSpec {
 /// What one churn run saw. Every call issued lands in exactly one of `ok`, `not_found`,
 /// `stale`, `noproc`, `timeout` and `other`.
 #[derive(Default)]
-struct Tally {
-    calls: AtomicU64,
-    ok: AtomicU64,
-    noproc: AtomicU64,
-    timeout: AtomicU64,
-    not_found: AtomicU64,
-    stale: AtomicU64,
-    other: AtomicU64,
-    kills: AtomicU64,
+pub(crate) struct Tally {
+    pub(crate) calls: AtomicU64,
+    pub(crate) ok: AtomicU64,
+    pub(crate) noproc: AtomicU64,
+    pub(crate) timeout: AtomicU64,
+    pub(crate) not_found: AtomicU64,
+    pub(crate) stale: AtomicU64,
+    pub(crate) other: AtomicU64,
+    pub(crate) kills: AtomicU64,
     never_released: AtomicU64,
     never_reregistered: AtomicU64,
 }
@@ -414,6 +479,16 @@ pub fn churn<C: Contender>(contender: &C, spec: &ChurnSpec, progress: &dyn Progr
                 continue;
             }
         };
+        if let Some(mode) = contender.discovery() {
+            // No registry to count: the set-up's heap is not measured.
+            drop(counting);
+            drop(naming);
+            let (spec, p2) = (spec.clone(), p.clone());
+            rows.extend(run_on(&rt_tokio, async move {
+                super::stale_pids::run_one(label, &p2, mode, rt, spec, kill_rate).await
+            }));
+            continue;
+        }
         let spec = spec.clone();
         let p2 = p.clone();
         rows.extend(run_on(&rt_tokio, async move {
@@ -632,19 +707,7 @@ async fn run_one<N: Naming>(
     let t = &tally;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
     let q = |h: &hdrhistogram::Histogram<u64>, at: f64| h.value_at_quantile(at) as f64;
-    let calls = g(&t.calls);
-    let kills = g(&t.kills);
-    let mut rows = vec![
-        row(&OPS_PER_SEC, calls / secs),
-        row(&CALLS, calls),
-        row(&KILLS, kills),
-        row(&CALLS_OK, g(&t.ok)),
-        row(&CALLS_NOPROC, g(&t.noproc)),
-        row(&CALLS_TIMEOUT, g(&t.timeout)),
-        row(&CALLS_NOT_FOUND, g(&t.not_found)),
-        row(&CALLS_BAD_REQUEST, g(&t.other)),
-        row(&STALE_DELIVERIES, g(&t.stale)),
-    ];
+    let mut rows = tally_rows(label, p, t, secs);
     if !release.is_empty() {
         rows.push(row(&RELEASE_P50_NS, q(&release, 0.5)));
         rows.push(row(&RELEASE_P99_NS, q(&release, 0.99)));
@@ -661,16 +724,7 @@ async fn run_one<N: Naming>(
         row(&DEAD_NAMES_LEFT, dead as f64),
         row(&SETTLED, if settled { 1.0 } else { 0.0 }),
     ]);
-    // Each call counted once: failed without reaching a live process, or failed on it.
-    let failed_stale = g(&t.noproc) + g(&t.timeout) + g(&t.not_found) + g(&t.stale);
-    let failed = failed_stale + g(&t.other);
-    if calls > 0.0 {
-        rows.push(row(&FAILED_STALE_PER_CALL, failed_stale / calls));
-        rows.push(row(&FAILED_PER_CALL, failed / calls));
-    }
-    if kills > 0.0 {
-        rows.push(row(&FAILED_PER_KILL, failed / kills));
-    }
+    rows.extend(failure_rows(label, p, t));
     if let (Some(b), Some(a)) = (bytes_before, bytes_after) {
         // Buffers grown in the timed run and freed in the counted pass can take a reading
         // below zero: a skip row, never a figure.
@@ -681,6 +735,44 @@ async fn run_one<N: Naming>(
     let exited = sup.process().exited();
     sup.process().kill();
     exited.await;
+    rows
+}
+
+/// The rows of `t`'s counts over a run of `secs` seconds: calls issued (and per second),
+/// kills, and each outcome.
+pub(crate) fn tally_rows(label: &str, p: &Params, t: &Tally, secs: f64) -> Vec<Row> {
+    let row = |metric: &Metric, value: f64| CHURN.row(label, p, metric, value);
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let calls = g(&t.calls);
+    vec![
+        row(&OPS_PER_SEC, calls / secs),
+        row(&CALLS, calls),
+        row(&KILLS, g(&t.kills)),
+        row(&CALLS_OK, g(&t.ok)),
+        row(&CALLS_NOPROC, g(&t.noproc)),
+        row(&CALLS_TIMEOUT, g(&t.timeout)),
+        row(&CALLS_NOT_FOUND, g(&t.not_found)),
+        row(&CALLS_BAD_REQUEST, g(&t.other)),
+        row(&STALE_DELIVERIES, g(&t.stale)),
+    ]
+}
+
+/// The failure ratios of `t`: per call issued and per kill, each unsuccessful call counted
+/// once (failed without reaching a live process, or failed on it).
+pub(crate) fn failure_rows(label: &str, p: &Params, t: &Tally) -> Vec<Row> {
+    let row = |metric: &Metric, value: f64| CHURN.row(label, p, metric, value);
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let (calls, kills) = (g(&t.calls), g(&t.kills));
+    let failed_stale = g(&t.noproc) + g(&t.timeout) + g(&t.not_found) + g(&t.stale);
+    let failed = failed_stale + g(&t.other);
+    let mut rows = Vec::new();
+    if calls > 0.0 {
+        rows.push(row(&FAILED_STALE_PER_CALL, failed_stale / calls));
+        rows.push(row(&FAILED_PER_CALL, failed / calls));
+    }
+    if kills > 0.0 {
+        rows.push(row(&FAILED_PER_KILL, failed / kills));
+    }
     rows
 }
 

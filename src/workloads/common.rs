@@ -321,8 +321,8 @@ pub struct Adopted<N> {
     pub names: Arc<Vec<Name>>,
 }
 
-/// Starts `n` plain workers and has `naming` find them under ids `0..n`
-/// ([`Contender::adopt`]); if it cannot, kills them and returns the skip row of `workload`
+/// Starts `n` workers that `naming` finds under ids `0..n` ([`Contender::start_found`]);
+/// if it cannot, returns the skip row of `workload`
 /// at `params` with the reason.
 pub async fn adopt_workers<C: Contender>(
     workload: &Workload,
@@ -332,18 +332,14 @@ pub async fn adopt_workers<C: Contender>(
     n: usize,
     params: &Params,
 ) -> Result<Adopted<C::N>, Box<Row>> {
-    let workers = start_workers(rt, n).await;
     let names = Arc::new(id_names(n));
-    match C::adopt(naming, &names, &workers).await {
-        Ok(naming) => Ok(Adopted {
+    match C::start_found(naming, rt, &names).await {
+        Ok((naming, workers)) => Ok(Adopted {
             naming,
             workers,
             names,
         }),
-        Err(reason) => {
-            kill_all(&workers).await;
-            Err(Box::new(workload.skip(label, params, &reason)))
-        }
+        Err(reason) => Err(Box::new(workload.skip(label, params, &reason))),
     }
 }
 

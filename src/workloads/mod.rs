@@ -22,6 +22,7 @@ pub mod routing;
 pub mod runtime_costs;
 pub mod scale;
 pub mod soak;
+pub mod stale_pids;
 
 use std::io;
 use std::path::PathBuf;
