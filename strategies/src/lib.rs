@@ -60,6 +60,7 @@ mod monitor_registry;
 mod naming;
 pub mod recovery;
 mod registry;
+pub mod registry_api;
 pub mod shard;
 mod startup_discovery;
 mod static_names;
@@ -71,12 +72,13 @@ pub use interned_names::{Atom, InternedNames, BEAM_ATOM_LIMIT};
 pub use monitor_registry::{MonitorRegistry, ReadPath, StaleWindow};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError, SyncNaming};
 pub use registry::Registry;
+pub use registry_api::{Guard, Query, RegistryEvent, RegistryId, Selected};
 pub use startup_discovery::StartupDiscovery;
 pub use static_names::{StaticNames, StaticSlot, WorkerPool};
 pub use storage::{
     DashMapDuplicates, DashMapTable, DuplicateStorage, DuplicateTable, EntryValue, FastHasher,
     FlurryDuplicates, FlurryTable, NameTable, PapayaDuplicates, PapayaTable, RwLockDuplicates,
-    RwLockTable, SccDuplicates, SccTable,
+    RwLockTable, SccDuplicates, SccTable, UniqueTable,
 };
 
 /// Re-exported runtime, so a backend's users need one dependency.

@@ -83,6 +83,29 @@ impl<V: EntryValue> Bag<V> {
         Some((holder.process, n))
     }
 
+    /// Removes those of `pid`'s entries whose value satisfies `pattern`; how many.
+    pub(crate) fn remove_matching(&mut self, pid: Pid, mut pattern: impl FnMut(&V) -> bool) -> usize {
+        let StdEntry::Occupied(mut held) = self.holders.entry(pid) else {
+            return 0;
+        };
+        let holder = held.get_mut();
+        let before = 1 + holder.more.len();
+        holder.more.retain(|v| !pattern(v));
+        if pattern(&holder.first) {
+            match holder.more.pop() {
+                Some(next) => holder.first = next,
+                None => {
+                    held.remove();
+                    self.entries -= before;
+                    return before;
+                }
+            }
+        }
+        let removed = before - (1 + holder.more.len());
+        self.entries -= removed;
+        removed
+    }
+
     /// A holder, a live one if there is one.
     pub(crate) fn any_holder(&self) -> Option<&ProcessRef> {
         let mut any = None;
