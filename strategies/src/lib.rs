@@ -7,9 +7,10 @@
 //! | file | what |
 //! |---|---|
 //! | `naming.rs` | the [`Naming`] trait every backend implements, [`SyncNaming`] (a backend whose operations finish in the caller; a blanket impl makes it a [`Naming`]), [`Capabilities`], [`NamingError`], [`via`] |
-//! | `registry.rs` | [`Registry`]: Elixir's `Registry` with unique keys + `{:via, Registry, key}` |
+//! | `registry.rs` | [`Registry`]: Elixir's `Registry` with unique keys + `{:via, Registry, key}`, a value per entry, `update_value`, `keys` / `values`, `match` / `select` |
 //! | `duplicate_registry.rs` | [`DuplicateRegistry`]: `Registry` with `keys: :duplicate`, `dispatch/3` (pub/sub) |
-//! | `storage/` | the concurrent maps both registries sit on, one file per map (`dashmap.rs`, `flurry.rs`, `scc.rs`, `rwlock.rs`, `papaya.rs`), each with its unique-key [`NameTable`] and duplicate-key [`DuplicateTable`] adapter |
+//! | [`registry_api`] | what both registries share: listeners ([`RegistryEvent`]), `meta` / `put_meta`, the typed [`Query`] of `select` |
+//! | `storage/` | the concurrent maps both registries sit on, one file per map (`dashmap.rs`, `flurry.rs`, `scc.rs`, `rwlock.rs`, `papaya.rs`), each with its unique-key [`NameTable`] / [`UniqueTable`] and duplicate-key [`DuplicateTable`] adapter |
 //! | `startup_discovery.rs` | [`StartupDiscovery`]: no registry, pids handed at start or found with `which_children` |
 //! | `static_names.rs` | [`StaticNames`], [`WorkerPool`]: a fixed, declared set of registered names |
 //! | `interned_names.rs` | [`InternedNames`]: dynamic atoms, never freed |
@@ -28,7 +29,7 @@
 //!
 //! | backend | BEAM original |
 //! |---|---|
-//! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
+//! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}`; `Registry<T, V>` keeps a value `V` per entry, and the rest of Elixir's API (listeners, meta, match, select, `unregister_match`, `dispatch`) |
 //! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`], [`PapayaTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
 //! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
 //! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (from Saša Jurić's talk "Discovering processes") |

@@ -13,7 +13,7 @@
 //!
 //! **The rest of Elixir's API**: each entry carries a value `V` (`()` by default, so the
 //! [`Naming`](crate::Naming) impl is unchanged), stored in the same table entry as the process as
-//! ETS stores `{key, {pid, value}}`: [`register`](Registry::register) with a value,
+//! ETS stores `{key, {pid, value}}`: [`register_value`](Registry::register_value),
 //! [`lookup_entry`](Registry::lookup_entry), [`update_value`](Registry::update_value) (the
 //! owner only), [`keys`](Registry::keys), [`values`](Registry::values),
 //! [`match_values`](Registry::match_values) / [`count_match`](Registry::count_match),
@@ -159,7 +159,11 @@ impl<T: NameTable, V: EntryValue> Registry<T, V> {
     /// Registers `process` under `name` with `value` (`Registry.register/3`); the entry is
     /// removed when the process exits. `AlreadyRegistered(holder)` if a live process holds
     /// `name`, `NoProc` if `process` has exited.
-    pub fn register(&self, name: Name, process: &ProcessRef, value: V) -> Result<(), NamingError> {
+    ///
+    /// Not named `register`: an inherent method of that name would shadow
+    /// [`Naming::register`](crate::Naming::register) (two arguments, a future) for every
+    /// caller holding a concrete `Registry`.
+    pub fn register_value(&self, name: Name, process: &ProcessRef, value: V) -> Result<(), NamingError> {
         let shared = &*self.partitions;
         let table = shared.of(&name);
         claim_unique(
@@ -357,7 +361,7 @@ impl<T: NameTable, V: EntryValue + Default> SyncNaming for Registry<T, V> {
 
     /// Registers with the default value.
     fn register_sync(&self, name: Name, process: &ProcessRef) -> Result<(), NamingError> {
-        Registry::register(self, name, process, V::default())
+        self.register_value(name, process, V::default())
     }
 
     fn unregister_sync(&self, name: &Name, owner: &Ctx) -> Result<(), NamingError> {

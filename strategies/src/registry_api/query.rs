@@ -119,3 +119,33 @@ impl<V: std::fmt::Debug> std::fmt::Debug for Selected<V> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(n: u64) -> Pid {
+        Pid::new(0, n)
+    }
+
+    #[test]
+    fn every_guard_must_hold() {
+        let q: Query<u32> = Query::all()
+            .key_where(|k| matches!(k, Name::Id(n) if *n < 10))
+            .value_where(|v| v % 2 == 0);
+        assert!(q.matches(&Name::Id(3), pid(1), &4));
+        assert!(!q.matches(&Name::Id(30), pid(1), &4));
+        assert!(!q.matches(&Name::Id(3), pid(1), &5));
+        assert!(Query::<u32>::all().matches(&Name::text("x"), pid(2), &1));
+    }
+
+    #[test]
+    fn key_and_pid_guards() {
+        let q: Query<()> = Query::all().key(Name::Id(1)).pid(pid(7));
+        assert_eq!(q.bound_key(), Some(&Name::Id(1)));
+        assert!(q.matches(&Name::Id(1), pid(7), &()));
+        assert!(!q.matches(&Name::Id(1), pid(8), &()));
+        assert!(!q.matches(&Name::Id(2), pid(7), &()));
+        assert_eq!(Query::<()>::all().pid(pid(7)).bound_key(), None);
+    }
+}

@@ -143,3 +143,50 @@ pub(crate) fn take_holder<V: EntryValue>(
         None => Err(bag.any_holder().map(ProcessRef::pid)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use process_runtime::{Ctx, ExitReason, Runtime};
+
+    use super::*;
+
+    fn values_of(bag: &Bag<u32>, pid: Pid) -> Vec<u32> {
+        let mut out = Vec::new();
+        bag.for_each(&mut |p, v| {
+            if p.pid() == pid {
+                out.push(*v);
+            }
+        });
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn remove_matching_takes_only_the_matching_values_of_one_holder() {
+        let rt = Runtime::new();
+        let idle = || {
+            rt.spawn(|mut ctx: Ctx| async move {
+                let _ = ctx.recv().await;
+                ExitReason::Normal
+            })
+        };
+        let (a, b) = (idle(), idle());
+        let mut bag = Bag::with(a.clone(), 1);
+        for v in [2, 1, 3] {
+            bag.push(a.clone(), v);
+        }
+        bag.push(b.clone(), 1);
+        // The first value matches too: the holder keeps its other values.
+        assert_eq!(bag.remove_matching(a.pid(), |v| *v == 1), 2);
+        assert_eq!(values_of(&bag, a.pid()), vec![2, 3]);
+        assert_eq!(values_of(&bag, b.pid()), vec![1]);
+        assert_eq!(bag.entries, 3);
+        assert_eq!(bag.remove_matching(a.pid(), |v| *v == 9), 0);
+        assert_eq!(bag.remove_matching(a.pid(), |_| true), 2);
+        assert!(values_of(&bag, a.pid()).is_empty());
+        assert_eq!(bag.entries, 1);
+        assert_eq!(bag.remove_matching(a.pid(), |_| true), 0);
+        assert_eq!(bag.remove_matching(b.pid(), |_| true), 1);
+        assert!(bag.is_empty());
+    }
+}
