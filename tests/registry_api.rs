@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use naming_strategies::runtime::{Ctx, Envelope, ExitReason, Name, Pid, ProcessRef, Runtime};
+use naming_strategies::runtime::{Ctx, Envelope, Name, Pid, ProcessRef, Runtime};
 use naming_strategies::{
     DuplicateRegistry, DuplicateStorage, NameTable, Naming, NamingError, Query, Registry,
     RegistryEvent, SyncNaming,
@@ -53,7 +53,10 @@ fn sorted<X: Ord>(mut v: Vec<X>) -> Vec<X> {
 async fn crash(agent: &ProcessRef) {
     agent.send("panic").unwrap();
     let reason = tokio::time::timeout(T, agent.exited()).await.unwrap();
-    assert!(!reason.is_normal(), "the agent was meant to crash: {reason:?}");
+    assert!(
+        !reason.is_normal(),
+        "the agent was meant to crash: {reason:?}"
+    );
 }
 
 // ---- unique keys -------------------------------------------------------------------
@@ -135,7 +138,10 @@ async fn unique_match_and_select<S: NameTable>() {
     let odd = |v: &u32| v % 2 == 1;
     let matched = reg.match_values(&Name::Id(3), odd);
     assert_eq!(
-        matched.iter().map(|(p, v)| (p.pid(), *v)).collect::<Vec<_>>(),
+        matched
+            .iter()
+            .map(|(p, v)| (p.pid(), *v))
+            .collect::<Vec<_>>(),
         vec![(procs[3].pid(), 3)]
     );
     assert!(reg.match_values(&Name::Id(4), odd).is_empty());
@@ -159,7 +165,10 @@ async fn unique_match_and_select<S: NameTable>() {
     let p7 = procs[7].pid();
     let by_pid = reg.select(&Query::all().pid(p7));
     assert_eq!(
-        by_pid.iter().map(|s| (s.key.clone(), s.value)).collect::<Vec<_>>(),
+        by_pid
+            .iter()
+            .map(|s| (s.key.clone(), s.value))
+            .collect::<Vec<_>>(),
         vec![(Name::Id(7), 7)]
     );
     assert_eq!(
@@ -197,7 +206,10 @@ async fn unique_unregister_match_only_own_matching<S: NameTable>() {
     assert_eq!(unregister_match(&a, 1).await, Ok(1));
     assert!(reg.lookup(&name).is_none());
     assert_eq!(a.held_names(), 0);
-    assert_eq!(unregister_match(&a, 1).await, Err(NamingError::NotRegistered));
+    assert_eq!(
+        unregister_match(&a, 1).await,
+        Err(NamingError::NotRegistered)
+    );
 }
 
 async fn unique_dispatch_callback<S: NameTable>() {
@@ -228,30 +240,55 @@ async fn unique_listener_told_of_everything<S: NameTable>() {
     reg.register_value(ka.clone(), &a, 1).unwrap();
     assert_eq!(
         next_event(&mut rx).await,
-        RegistryEvent::Register { registry: id, key: ka.clone(), pid: a.pid(), value: 1 }
+        RegistryEvent::Register {
+            registry: id,
+            key: ka.clone(),
+            pid: a.pid(),
+            value: 1
+        }
     );
     // Unregistered by the owner itself.
     let (r, k) = (reg.clone(), ka.clone());
-    as_agent(&a, move |ctx| r.unregister_sync(&k, ctx)).await.unwrap();
+    as_agent(&a, move |ctx| r.unregister_sync(&k, ctx))
+        .await
+        .unwrap();
     assert_eq!(
         next_event(&mut rx).await,
-        RegistryEvent::Unregister { registry: id, key: ka.clone(), pid: a.pid() }
+        RegistryEvent::Unregister {
+            registry: id,
+            key: ka.clone(),
+            pid: a.pid()
+        }
     );
     // Removed by a crash, and by a kill.
     reg.register_value(kb.clone(), &b, 2).unwrap();
     reg.register_value(kc.clone(), &c, 3).unwrap();
-    assert!(matches!(next_event(&mut rx).await, RegistryEvent::Register { value: 2, .. }));
-    assert!(matches!(next_event(&mut rx).await, RegistryEvent::Register { value: 3, .. }));
+    assert!(matches!(
+        next_event(&mut rx).await,
+        RegistryEvent::Register { value: 2, .. }
+    ));
+    assert!(matches!(
+        next_event(&mut rx).await,
+        RegistryEvent::Register { value: 3, .. }
+    ));
     crash(&b).await;
     assert_eq!(
         next_event(&mut rx).await,
-        RegistryEvent::Unregister { registry: id, key: kb.clone(), pid: b.pid() }
+        RegistryEvent::Unregister {
+            registry: id,
+            key: kb.clone(),
+            pid: b.pid()
+        }
     );
     c.kill();
     c.exited().await;
     assert_eq!(
         next_event(&mut rx).await,
-        RegistryEvent::Unregister { registry: id, key: kc, pid: c.pid() }
+        RegistryEvent::Unregister {
+            registry: id,
+            key: kc,
+            pid: c.pid()
+        }
     );
     // A refused registration tells nobody.
     let d = agent(&rt);
@@ -269,7 +306,10 @@ async fn unique_keys_and_values_empty_after_exit<S: NameTable>() {
         reg.register_value(Name::Id(i), &a, i as u32).unwrap();
     }
     reg.register_value(Name::Id(9), &b, 9).unwrap();
-    assert_eq!(sorted(reg.keys(a.pid())), (0..5).map(Name::Id).collect::<Vec<_>>());
+    assert_eq!(
+        sorted(reg.keys(a.pid())),
+        (0..5).map(Name::Id).collect::<Vec<_>>()
+    );
     a.send(()).unwrap();
     a.exited().await;
     assert!(reg.keys(a.pid()).is_empty());
@@ -350,7 +390,12 @@ async fn dup_match_and_select<S: DuplicateStorage>() {
     );
     let q = Query::all().key(Name::Id(1)).value_where(|v: &u32| *v >= 2);
     assert_eq!(
-        sorted(reg.select(&q).iter().map(|s| (s.process.pid(), s.value)).collect()),
+        sorted(
+            reg.select(&q)
+                .iter()
+                .map(|s| (s.process.pid(), s.value))
+                .collect()
+        ),
         sorted(vec![(a.pid(), 2), (b.pid(), 10)])
     );
     assert_eq!(reg.count_select(&q), 2);
@@ -393,7 +438,10 @@ async fn dup_unregister_match_only_own_matching<S: DuplicateStorage>() {
         unregister_match(&c, 1, 10).await,
         Err(NamingError::NotOwner { .. })
     ));
-    assert_eq!(unregister_match(&c, 7, 1).await, Err(NamingError::NotRegistered));
+    assert_eq!(
+        unregister_match(&c, 7, 1).await,
+        Err(NamingError::NotRegistered)
+    );
     assert_eq!(unregister_match(&a, 2, 3).await, Ok(1));
     assert_eq!(unregister_match(&a, 1, 1).await, Ok(1));
     assert_eq!(a.held_names(), 0);
@@ -411,9 +459,7 @@ async fn dup_dispatch_callback_sees_every_entry<S: DuplicateStorage>() {
         reg.register(topic.clone(), p, i as u32).unwrap();
     }
     reg.register(topic.clone(), &procs[0], 100).unwrap();
-    let seen = reg
-        .dispatch_with(&topic, |entries| pairs(entries))
-        .unwrap();
+    let seen = reg.dispatch_with(&topic, |entries| pairs(entries)).unwrap();
     let mut want: Vec<(Pid, u32)> = procs
         .iter()
         .enumerate()
@@ -440,21 +486,34 @@ async fn dup_listener_told_of_everything<S: DuplicateStorage>() {
     for (pid, value) in [(a.pid(), 1), (b.pid(), 2), (b.pid(), 3)] {
         assert_eq!(
             next_event(&mut rx).await,
-            RegistryEvent::Register { registry: id, key: key.clone(), pid, value }
+            RegistryEvent::Register {
+                registry: id,
+                key: key.clone(),
+                pid,
+                value
+            }
         );
     }
     let (r, k) = (reg.clone(), key.clone());
     assert_eq!(as_agent(&a, move |ctx| r.unregister(&k, ctx)).await, Ok(1));
     assert_eq!(
         next_event(&mut rx).await,
-        RegistryEvent::Unregister { registry: id, key: key.clone(), pid: a.pid() }
+        RegistryEvent::Unregister {
+            registry: id,
+            key: key.clone(),
+            pid: a.pid()
+        }
     );
     // A crash removes each of b's entries, and each removal is told.
     crash(&b).await;
     for _ in 0..2 {
         assert_eq!(
             next_event(&mut rx).await,
-            RegistryEvent::Unregister { registry: id, key: key.clone(), pid: b.pid() }
+            RegistryEvent::Unregister {
+                registry: id,
+                key: key.clone(),
+                pid: b.pid()
+            }
         );
     }
     no_more_events(&mut rx).await;

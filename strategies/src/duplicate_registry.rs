@@ -245,7 +245,9 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
                     process.release_name(&self.observer, key, 0);
                 }
                 if !self.partitions.listeners.is_empty() {
-                    self.partitions.listeners.unregistered::<V>(key, owner.pid());
+                    self.partitions
+                        .listeners
+                        .unregistered::<V>(key, owner.pid());
                 }
                 Ok(n)
             }
@@ -402,7 +404,9 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
             owner.me().release_name(&self.observer, key, 0);
         }
         if !self.partitions.listeners.is_empty() {
-            self.partitions.listeners.unregistered::<V>(key, owner.pid());
+            self.partitions
+                .listeners
+                .unregistered::<V>(key, owner.pid());
         }
         Ok(n)
     }

@@ -120,8 +120,10 @@ impl<T: NameTable, V: EntryValue> Registry<T, V> {
             listeners: Listeners::new(RegistryId::fresh(), listeners),
             meta: Meta::default(),
         });
-        let observer: Arc<dyn ExitObserver> =
-            Arc::new(ExitCleanup::<V, _>(partitions.clone(), std::marker::PhantomData));
+        let observer: Arc<dyn ExitObserver> = Arc::new(ExitCleanup::<V, _>(
+            partitions.clone(),
+            std::marker::PhantomData,
+        ));
         Registry {
             partitions,
             observer,
@@ -163,7 +165,12 @@ impl<T: NameTable, V: EntryValue> Registry<T, V> {
     /// Not named `register`: an inherent method of that name would shadow
     /// [`Naming::register`](crate::Naming::register) (two arguments, a future) for every
     /// caller holding a concrete `Registry`.
-    pub fn register_value(&self, name: Name, process: &ProcessRef, value: V) -> Result<(), NamingError> {
+    pub fn register_value(
+        &self,
+        name: Name,
+        process: &ProcessRef,
+        value: V,
+    ) -> Result<(), NamingError> {
         let shared = &*self.partitions;
         let table = shared.of(&name);
         claim_unique(
@@ -325,7 +332,9 @@ impl<T: NameTable, V: EntryValue> Registry<T, V> {
             Ok(process) => {
                 process.release_name(&self.observer, name, 0);
                 if !self.partitions.listeners.is_empty() {
-                    self.partitions.listeners.unregistered::<V>(name, owner.pid());
+                    self.partitions
+                        .listeners
+                        .unregistered::<V>(name, owner.pid());
                 }
                 Ok(())
             }

@@ -84,7 +84,11 @@ impl<V: EntryValue> Bag<V> {
     }
 
     /// Removes those of `pid`'s entries whose value satisfies `pattern`; how many.
-    pub(crate) fn remove_matching(&mut self, pid: Pid, mut pattern: impl FnMut(&V) -> bool) -> usize {
+    pub(crate) fn remove_matching(
+        &mut self,
+        pid: Pid,
+        mut pattern: impl FnMut(&V) -> bool,
+    ) -> usize {
         let StdEntry::Occupied(mut held) = self.holders.entry(pid) else {
             return 0;
         };

@@ -114,9 +114,7 @@ impl<V: EntryValue> UniqueTable<V> for RwLockTable<V> {
             {
                 Ok(std::mem::replace(&mut held.get_mut().value, value))
             }
-            hashbrown::hash_map::RawEntryMut::Occupied(held) => {
-                Err(Some(held.get().process.pid()))
-            }
+            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(Some(held.get().process.pid())),
             hashbrown::hash_map::RawEntryMut::Vacant(_) => Err(None),
         }
     }
@@ -130,9 +128,7 @@ impl<V: EntryValue> UniqueTable<V> for RwLockTable<V> {
             {
                 Ok(held.remove().process)
             }
-            hashbrown::hash_map::RawEntryMut::Occupied(held) => {
-                Err(Some(held.get().process.pid()))
-            }
+            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(Some(held.get().process.pid())),
             hashbrown::hash_map::RawEntryMut::Vacant(_) => Err(None),
         }
     }
