@@ -459,7 +459,7 @@ async fn dup_dispatch_callback_sees_every_entry<S: DuplicateStorage>() {
         reg.register(topic.clone(), p, i as u32).unwrap();
     }
     reg.register(topic.clone(), &procs[0], 100).unwrap();
-    let seen = reg.dispatch_with(&topic, |entries| pairs(entries)).unwrap();
+    let seen = reg.dispatch_with(&topic, pairs).unwrap();
     let mut want: Vec<(Pid, u32)> = procs
         .iter()
         .enumerate()

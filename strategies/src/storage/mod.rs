@@ -123,6 +123,11 @@ pub trait UniqueTable<V: EntryValue>: Send + Sync + 'static {
 
     /// How many names the table holds.
     fn len(&self) -> usize;
+
+    /// Whether the table is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One entry of a [`UniqueTable`]: the process and its value side by side.
