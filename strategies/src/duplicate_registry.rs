@@ -25,9 +25,22 @@
 //! Elixir refuses outright for duplicate registries; it lets the conformance suite hold this
 //! backend to the same cases.
 //!
-//! **Costs**: a register is one table write plus the per-process hold lock; a dispatch is
-//! one read-locked walk of the key's bag with one mailbox send per entry (no copy of the
-//! entry list); `count` walks every key. **Choose it** for topics, events and worker groups:
+//! **The rest of Elixir's API**: [`values`](DuplicateRegistry::values),
+//! [`keys`](DuplicateRegistry::keys), [`match_values`](DuplicateRegistry::match_values) /
+//! [`count_match`](DuplicateRegistry::count_match), [`select`](DuplicateRegistry::select) /
+//! [`count_select`](DuplicateRegistry::count_select) over a typed [`Query`],
+//! [`unregister_match`](DuplicateRegistry::unregister_match),
+//! [`dispatch_with`](DuplicateRegistry::dispatch_with) (the callback form of `dispatch/3`),
+//! [`meta`](DuplicateRegistry::meta) / [`put_meta`](DuplicateRegistry::put_meta), and
+//! listeners ([`with_listeners`](DuplicateRegistry::with_listeners)) told of every
+//! registration and removal, one `Unregister` per [`unregister`](DuplicateRegistry::unregister)
+//! call and one per entry an exit removes. `update_value` is unique-registry only, as in
+//! Elixir (here: absent from this type).
+//!
+//! **Costs**: a register is one table write plus the per-process hold lock (plus one send
+//! per listener); a dispatch is one read-locked walk of the key's bag with one mailbox send
+//! per entry (no copy of the entry list); `count`, `keys`, and `select` without a
+//! [`Guard::Key`](crate::Guard::Key) walk every key. **Choose it** for topics, events and worker groups:
 //! many processes under one key, messages fanned out to all of them.
 
 use std::any::Any;
@@ -38,11 +51,15 @@ use process_runtime::{Ctx, ExitObserver, Name, Pid, ProcessRef};
 
 use crate::naming::claim_unique;
 use crate::naming::{Capabilities, NamingError, SyncNaming};
+use crate::registry_api::{Listeners, Meta, Query, RegistryId, Selected};
 use crate::storage::{DashMapTable, DuplicateStorage, DuplicateTable, EntryValue};
 
+/// What a registry's handles share: the partitions first, then listeners and metadata.
 struct DupPartitions<Tb> {
     tables: Box<[Tb]>,
     hasher: foldhash::fast::FixedState,
+    listeners: Listeners,
+    meta: Meta,
 }
 
 impl<Tb> DupPartitions<Tb> {
@@ -57,10 +74,13 @@ impl<Tb> DupPartitions<Tb> {
     }
 }
 
-/// Entries are attached with tag 0; an exit removes one entry per attached registration.
+/// Entries are attached with tag 0; an exit removes one entry per attached registration,
+/// and listeners hear of each.
 impl<V: EntryValue, Tb: DuplicateTable<V>> ExitObserver for DupPartitionsOf<V, Tb> {
     fn process_exited(&self, pid: Pid, name: &Name, _tag: u32) {
-        self.0.of(name).remove_one(name, pid);
+        if self.0.of(name).remove_one(name, pid) && !self.0.listeners.is_empty() {
+            self.0.listeners.unregistered::<V>(name, pid);
+        }
     }
 }
 
@@ -106,6 +126,13 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
 
     /// A registry sized for about `capacity` keys in all.
     pub fn with_capacity(partitions: usize, capacity: usize) -> Self {
+        Self::with_listeners(partitions, capacity, Vec::new())
+    }
+
+    /// A registry whose `listeners` get a [`RegistryEvent<V>`](crate::RegistryEvent) for
+    /// every registration and removal (Elixir's `listeners:` option; fixed for the
+    /// registry's life), removals by process exit included.
+    pub fn with_listeners(partitions: usize, capacity: usize, listeners: Vec<ProcessRef>) -> Self {
         let n = partitions.max(1);
         let tables = (0..n)
             .map(|_| <T::Table<V> as DuplicateTable<V>>::with_capacity(capacity / n))
@@ -113,6 +140,8 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
         let partitions = Arc::new(DupPartitions {
             tables,
             hasher: foldhash::fast::FixedState::with_seed(0xD0B1E),
+            listeners: Listeners::new(RegistryId::fresh(), listeners),
+            meta: Meta::default(),
         });
         let observer: Arc<dyn ExitObserver> = Arc::new(DupPartitionsOf::<V, _>(
             partitions.clone(),
@@ -129,14 +158,24 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
         self.partitions.tables.len()
     }
 
+    /// This registry's id, as its listeners' events name it.
+    pub fn id(&self) -> RegistryId {
+        self.partitions.listeners.registry()
+    }
+
     /// Adds an entry `(process, value)` under `key` (`Registry.register/3`). Other holders
     /// of the key are no obstacle, nor is an earlier entry of the same process.
     ///
     /// `NoProc` if `process` has exited. The entry is removed when the process exits.
     pub fn register(&self, key: Name, process: &ProcessRef, value: V) -> Result<(), NamingError> {
-        let table = self.partitions.of(&key);
+        let shared = &*self.partitions;
+        let table = shared.of(&key);
         process
             .hold_name(&self.observer, key, 0, |k| {
+                // Told under the process's exit lock: its exit's unregister comes after.
+                if !shared.listeners.is_empty() {
+                    shared.listeners.registered(k, process.pid(), &value);
+                }
                 table.insert(k.clone(), process.clone(), value);
                 Ok::<(), ()>(())
             })
@@ -151,15 +190,24 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
         process: &ProcessRef,
         value: V,
     ) -> Result<(), NamingError> {
-        let table = self.partitions.of(&key);
+        let shared = &*self.partitions;
+        let table = shared.of(&key);
         claim_unique(
             process,
             &self.observer,
             &key,
             0,
-            || table.insert_if_vacant(key.clone(), process.clone(), value.clone()),
+            || {
+                table.insert_if_vacant(key.clone(), process.clone(), value.clone())?;
+                if !shared.listeners.is_empty() {
+                    shared.listeners.registered(&key, process.pid(), &value);
+                }
+                Ok(())
+            },
             |stale| {
-                let _ = table.remove_holder(&key, stale);
+                if table.remove_holder(&key, stale).is_ok() && !shared.listeners.is_empty() {
+                    shared.listeners.unregistered::<V>(&key, stale);
+                }
             },
         )
     }
@@ -196,6 +244,11 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
                 for _ in 0..n {
                     process.release_name(&self.observer, key, 0);
                 }
+                if !self.partitions.listeners.is_empty() {
+                    self.partitions
+                        .listeners
+                        .unregistered::<V>(key, owner.pid());
+                }
                 Ok(n)
             }
             Err(Some(holder)) => Err(NamingError::NotOwner { owner: holder }),
@@ -218,6 +271,155 @@ impl<T: DuplicateStorage, V: EntryValue> DuplicateRegistry<T, V> {
             }
         });
         report
+    }
+
+    /// Calls `f` once with the live entries under `key` (`Registry.dispatch/3` with a
+    /// function): `None`, and `f` not called, if there are none, as Elixir calls it only
+    /// with a non-empty list. The entries are copied out first, so `f` may block or use the
+    /// registry.
+    pub fn dispatch_with<R>(
+        &self,
+        key: &Name,
+        f: impl FnOnce(&[(ProcessRef, V)]) -> R,
+    ) -> Option<R> {
+        let entries = self.lookup(key);
+        (!entries.is_empty()).then(|| f(&entries))
+    }
+
+    /// `pid`'s values under `key`, one per registration (`Registry.values/3`); empty once
+    /// it has exited.
+    pub fn values(&self, key: &Name, pid: Pid) -> Vec<V> {
+        let mut out = Vec::new();
+        self.partitions.of(key).for_each(key, |p, v| {
+            if p.pid() == pid && p.is_alive() {
+                out.push(v.clone());
+            }
+        });
+        out
+    }
+
+    /// Every key `pid` holds here, once per registration (`Registry.keys/2`): empty once
+    /// it has exited. Walks every key.
+    pub fn keys(&self, pid: Pid) -> Vec<Name> {
+        let mut out = Vec::new();
+        for table in self.partitions.tables.iter() {
+            table.for_each_entry(|k, p, _| {
+                if p.pid() == pid {
+                    out.push(k.clone());
+                }
+            });
+        }
+        out
+    }
+
+    /// The live entries under `key` whose value satisfies `pattern` (`Registry.match/4`).
+    pub fn match_values(&self, key: &Name, pattern: impl Fn(&V) -> bool) -> Vec<(ProcessRef, V)> {
+        let mut out = Vec::new();
+        self.partitions.of(key).for_each(key, |p, v| {
+            if p.is_alive() && pattern(v) {
+                out.push((p.clone(), v.clone()));
+            }
+        });
+        out
+    }
+
+    /// How many live entries under `key` have a value satisfying `pattern`
+    /// (`Registry.count_match/4`), without copying them.
+    pub fn count_match(&self, key: &Name, pattern: impl Fn(&V) -> bool) -> usize {
+        let mut n = 0;
+        self.partitions.of(key).for_each(key, |p, v| {
+            if p.is_alive() && pattern(v) {
+                n += 1;
+            }
+        });
+        n
+    }
+
+    /// The live entries meeting `query` (`Registry.select/2`). A
+    /// [`Guard::Key`](crate::Guard::Key) reads that key only; otherwise every key is walked.
+    pub fn select(&self, query: &Query<V>) -> Vec<Selected<V>> {
+        let mut out = Vec::new();
+        self.visit(query, |k, p, v| {
+            out.push(Selected {
+                key: k.clone(),
+                process: p.clone(),
+                value: v.clone(),
+            })
+        });
+        out
+    }
+
+    /// How many live entries meet `query` (`Registry.count_select/2`), without copying them.
+    pub fn count_select(&self, query: &Query<V>) -> usize {
+        let mut n = 0;
+        self.visit(query, |_, _, _| n += 1);
+        n
+    }
+
+    /// Calls `f` on every live entry meeting `query` (under the table's locks).
+    fn visit(&self, query: &Query<V>, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        if let Some(key) = query.bound_key() {
+            self.partitions.of(key).for_each(key, |p, v| {
+                if p.is_alive() && query.matches(key, p.pid(), v) {
+                    f(key, p, v);
+                }
+            });
+            return;
+        }
+        for table in self.partitions.tables.iter() {
+            table.for_each_entry(|k, p, v| {
+                if p.is_alive() && query.matches(k, p.pid(), v) {
+                    f(k, p, v);
+                }
+            });
+        }
+    }
+
+    /// Removes those of the calling process's entries under `key` whose value satisfies
+    /// `pattern` (`Registry.unregister_match/4`) and says how many went; its other entries,
+    /// and everyone else's, stay. `owner` is the caller's own context: `NotOwner { owner:
+    /// holder }` if only others hold `key`, `NotRegistered` if nobody does.
+    pub fn unregister_match(
+        &self,
+        key: &Name,
+        owner: &Ctx,
+        pattern: impl Fn(&V) -> bool,
+    ) -> Result<usize, NamingError> {
+        let table = self.partitions.of(key);
+        let n = table.remove_matching(key, owner.pid(), |v| pattern(v));
+        if n == 0 {
+            let mut holder = None;
+            let mut mine = false;
+            table.for_each(key, |p, _| {
+                mine |= p.pid() == owner.pid();
+                holder = holder.or(Some(p.pid()));
+            });
+            return match holder {
+                _ if mine => Ok(0),
+                Some(other) => Err(NamingError::NotOwner { owner: other }),
+                None => Err(NamingError::NotRegistered),
+            };
+        }
+        for _ in 0..n {
+            owner.me().release_name(&self.observer, key, 0);
+        }
+        if !self.partitions.listeners.is_empty() {
+            self.partitions
+                .listeners
+                .unregistered::<V>(key, owner.pid());
+        }
+        Ok(n)
+    }
+
+    /// The metadata under `key` (`Registry.meta/2`): `Ok(None)` if none was put,
+    /// `MetaType` if it is not an `M`.
+    pub fn meta<M: Any + Clone>(&self, key: &str) -> Result<Option<M>, NamingError> {
+        self.partitions.meta.get(key)
+    }
+
+    /// Stores registry-wide metadata (`Registry.put_meta/3`), replacing what was under `key`.
+    pub fn put_meta<M: Any + Send + Sync>(&self, key: &str, value: M) {
+        self.partitions.meta.put(key, value);
     }
 
     /// How many entries `key` has, dead holders not yet removed included.

@@ -7,9 +7,10 @@
 //! | file | what |
 //! |---|---|
 //! | `naming.rs` | the [`Naming`] trait every backend implements, [`SyncNaming`] (a backend whose operations finish in the caller; a blanket impl makes it a [`Naming`]), [`Capabilities`], [`NamingError`], [`via`] |
-//! | `registry.rs` | [`Registry`]: Elixir's `Registry` with unique keys + `{:via, Registry, key}` |
+//! | `registry.rs` | [`Registry`]: Elixir's `Registry` with unique keys + `{:via, Registry, key}`, a value per entry, `update_value`, `keys` / `values`, `match` / `select` |
 //! | `duplicate_registry.rs` | [`DuplicateRegistry`]: `Registry` with `keys: :duplicate`, `dispatch/3` (pub/sub) |
-//! | `storage/` | the concurrent maps both registries sit on, one file per map (`dashmap.rs`, `flurry.rs`, `scc.rs`, `rwlock.rs`, `papaya.rs`), each with its unique-key [`NameTable`] and duplicate-key [`DuplicateTable`] adapter |
+//! | [`registry_api`] | what both registries share: listeners ([`RegistryEvent`]), `meta` / `put_meta`, the typed [`Query`] of `select` |
+//! | `storage/` | the concurrent maps both registries sit on, one file per map (`dashmap.rs`, `flurry.rs`, `scc.rs`, `rwlock.rs`, `papaya.rs`), each with its unique-key [`NameTable`] / [`UniqueTable`] and duplicate-key [`DuplicateTable`] adapter |
 //! | `startup_discovery.rs` | [`StartupDiscovery`]: no registry, pids handed at start or found with `which_children` |
 //! | `static_names.rs` | [`StaticNames`], [`WorkerPool`]: a fixed, declared set of registered names |
 //! | `interned_names.rs` | [`InternedNames`]: dynamic atoms, never freed |
@@ -28,7 +29,7 @@
 //!
 //! | backend | BEAM original |
 //! |---|---|
-//! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}` |
+//! | [`Registry`] | Elixir `Registry` (unique keys, partitioned) + `{:via, Registry, key}`; `Registry<T, V>` keeps a value `V` per entry, and the rest of Elixir's API (listeners, meta, match, select, `unregister_match`, `dispatch`) |
 //! | `Registry<`[`FlurryTable`]`>`, [`SccTable`], [`RwLockTable`], [`PapayaTable`] | the same, over other concurrent maps (ETS's role); [`DashMapTable`] is the default |
 //! | [`DuplicateRegistry`] | Elixir `Registry` with `keys: :duplicate`: many processes per key, `dispatch/3` (pub/sub) |
 //! | [`StartupDiscovery`] | no registry: pids handed at start, or `Supervisor.which_children` (from Saša Jurić's talk "Discovering processes") |
@@ -60,6 +61,7 @@ mod monitor_registry;
 mod naming;
 pub mod recovery;
 mod registry;
+pub mod registry_api;
 pub mod shard;
 mod startup_discovery;
 mod static_names;
@@ -71,12 +73,13 @@ pub use interned_names::{Atom, InternedNames, BEAM_ATOM_LIMIT};
 pub use monitor_registry::{MonitorRegistry, ReadPath, StaleWindow};
 pub use naming::{via, Capabilities, Capability, Naming, NamingError, SyncNaming};
 pub use registry::Registry;
+pub use registry_api::{Guard, Query, RegistryEvent, RegistryId, Selected};
 pub use startup_discovery::StartupDiscovery;
 pub use static_names::{StaticNames, StaticSlot, WorkerPool};
 pub use storage::{
     DashMapDuplicates, DashMapTable, DuplicateStorage, DuplicateTable, EntryValue, FastHasher,
     FlurryDuplicates, FlurryTable, NameTable, PapayaDuplicates, PapayaTable, RwLockDuplicates,
-    RwLockTable, SccDuplicates, SccTable,
+    RwLockTable, SccDuplicates, SccTable, UniqueTable,
 };
 
 /// Re-exported runtime, so a backend's users need one dependency.

@@ -40,6 +40,14 @@ pub enum NamingError {
     /// The backend cannot do this by design.
     #[error("unsupported by this strategy: {0}")]
     Unsupported(&'static str),
+    /// A registry's metadata under `key` is not of the type asked for.
+    #[error("registry metadata {key:?} is not a {expected}")]
+    MetaType {
+        /// The metadata key.
+        key: Arc<str>,
+        /// The type asked for.
+        expected: &'static str,
+    },
     /// A registry process did not answer in time.
     #[error("the registry timed out")]
     Timeout,

@@ -83,6 +83,33 @@ impl<V: EntryValue> Bag<V> {
         Some((holder.process, n))
     }
 
+    /// Removes those of `pid`'s entries whose value satisfies `pattern`; how many.
+    pub(crate) fn remove_matching(
+        &mut self,
+        pid: Pid,
+        mut pattern: impl FnMut(&V) -> bool,
+    ) -> usize {
+        let StdEntry::Occupied(mut held) = self.holders.entry(pid) else {
+            return 0;
+        };
+        let holder = held.get_mut();
+        let before = 1 + holder.more.len();
+        holder.more.retain(|v| !pattern(v));
+        if pattern(&holder.first) {
+            match holder.more.pop() {
+                Some(next) => holder.first = next,
+                None => {
+                    held.remove();
+                    self.entries -= before;
+                    return before;
+                }
+            }
+        }
+        let removed = before - (1 + holder.more.len());
+        self.entries -= removed;
+        removed
+    }
+
     /// A holder, a live one if there is one.
     pub(crate) fn any_holder(&self) -> Option<&ProcessRef> {
         let mut any = None;
@@ -118,5 +145,52 @@ pub(crate) fn take_holder<V: EntryValue>(
     match bag.remove_holder(pid) {
         Some(removed) => Ok(removed),
         None => Err(bag.any_holder().map(ProcessRef::pid)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use process_runtime::{Ctx, ExitReason, Runtime};
+
+    use super::*;
+
+    fn values_of(bag: &Bag<u32>, pid: Pid) -> Vec<u32> {
+        let mut out = Vec::new();
+        bag.for_each(&mut |p, v| {
+            if p.pid() == pid {
+                out.push(*v);
+            }
+        });
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn remove_matching_takes_only_the_matching_values_of_one_holder() {
+        let rt = Runtime::new();
+        let idle = || {
+            rt.spawn(|mut ctx: Ctx| async move {
+                let _ = ctx.recv().await;
+                ExitReason::Normal
+            })
+        };
+        let (a, b) = (idle(), idle());
+        let mut bag = Bag::with(a.clone(), 1);
+        for v in [2, 1, 3] {
+            bag.push(a.clone(), v);
+        }
+        bag.push(b.clone(), 1);
+        // The first value matches too: the holder keeps its other values.
+        assert_eq!(bag.remove_matching(a.pid(), |v| *v == 1), 2);
+        assert_eq!(values_of(&bag, a.pid()), vec![2, 3]);
+        assert_eq!(values_of(&bag, b.pid()), vec![1]);
+        assert_eq!(bag.entries, 3);
+        assert_eq!(bag.remove_matching(a.pid(), |v| *v == 9), 0);
+        assert_eq!(bag.remove_matching(a.pid(), |_| true), 2);
+        assert!(values_of(&bag, a.pid()).is_empty());
+        assert_eq!(bag.entries, 1);
+        assert_eq!(bag.remove_matching(a.pid(), |_| true), 0);
+        assert_eq!(bag.remove_matching(b.pid(), |_| true), 1);
+        assert!(bag.is_empty());
     }
 }

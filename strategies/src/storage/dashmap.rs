@@ -6,14 +6,18 @@ use ::dashmap::DashMap;
 use process_runtime::{Name, Pid, ProcessRef};
 
 use super::bag::{take_holder, Bag};
-use super::{DuplicateStorage, DuplicateTable, EntryValue, FastHasher, NameTable};
+use super::{
+    name_table_over_unique, DuplicateStorage, DuplicateTable, EntryValue, FastHasher, Slot,
+    UniqueTable,
+};
 
-/// Storage over [`dashmap::DashMap`] (sharded `RwLock`s around hashbrown tables).
-pub struct DashMapTable(DashMap<Name, ProcessRef, FastHasher>);
+/// Storage over [`dashmap::DashMap`] (sharded `RwLock`s around hashbrown tables); `V` is the
+/// value kept beside each process (none by default).
+pub struct DashMapTable<V = ()>(DashMap<Name, Slot<V>, FastHasher>);
 
-impl NameTable for DashMapTable {
-    const LABEL: &'static str = "dashmap";
+name_table_over_unique!(DashMapTable, "dashmap");
 
+impl<V: EntryValue> UniqueTable<V> for DashMapTable<V> {
     fn with_capacity(capacity: usize) -> Self {
         DashMapTable(DashMap::with_capacity_and_hasher(
             capacity,
@@ -23,23 +27,45 @@ impl NameTable for DashMapTable {
 
     #[inline]
     fn get(&self, name: &Name) -> Option<ProcessRef> {
-        self.0.get(name).map(|p| p.value().clone())
+        self.0.get(name).map(|s| s.value().process.clone())
     }
 
-    fn insert_new(&self, name: Name, process: ProcessRef) -> Result<(), ProcessRef> {
+    fn entry(&self, name: &Name) -> Option<(ProcessRef, V)> {
+        self.0
+            .get(name)
+            .map(|s| (s.value().process.clone(), s.value().value.clone()))
+    }
+
+    fn insert_new(&self, name: Name, process: ProcessRef, value: V) -> Result<(), ProcessRef> {
         match self.0.entry(name) {
-            Entry::Occupied(held) => Err(held.get().clone()),
+            Entry::Occupied(held) => Err(held.get().process.clone()),
             Entry::Vacant(free) => {
-                free.insert(process);
+                free.insert(Slot::new(process, value));
                 Ok(())
             }
         }
     }
 
+    fn replace_if_owner(&self, name: &Name, owner: Pid, value: V) -> Result<V, Option<Pid>> {
+        match self.0.get_mut(name) {
+            Some(mut held) if held.process.pid() == owner => {
+                Ok(std::mem::replace(&mut held.value, value))
+            }
+            Some(held) => Err(Some(held.process.pid())),
+            None => Err(None),
+        }
+    }
+
     fn remove_if_owner(&self, name: &Name, owner: Pid) -> Result<ProcessRef, Option<Pid>> {
-        match self.0.remove_if(name, |_, p| p.pid() == owner) {
-            Some((_, p)) => Ok(p),
-            None => Err(self.0.get(name).map(|p| p.pid())),
+        match self.0.remove_if(name, |_, s| s.process.pid() == owner) {
+            Some((_, s)) => Ok(s.process),
+            None => Err(self.0.get(name).map(|s| s.process.pid())),
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        for e in self.0.iter() {
+            f(e.key(), &e.value().process, &e.value().value);
         }
     }
 
@@ -101,9 +127,25 @@ impl<V: EntryValue> DuplicateTable<V> for DashMapDuplicates<V> {
         outcome
     }
 
+    fn remove_matching(&self, key: &Name, pid: Pid, mut pattern: impl FnMut(&V) -> bool) -> usize {
+        let mut removed = 0;
+        self.0.remove_if_mut(key, |_, bag| {
+            removed = bag.remove_matching(pid, &mut pattern);
+            bag.is_empty()
+        });
+        removed
+    }
+
     fn for_each(&self, key: &Name, mut f: impl FnMut(&ProcessRef, &V)) {
         if let Some(bag) = self.0.get(key) {
             bag.for_each(&mut f);
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        for e in self.0.iter() {
+            let key = e.key();
+            e.value().for_each(&mut |p, v| f(key, p, v));
         }
     }
 

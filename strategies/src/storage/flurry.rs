@@ -8,18 +8,22 @@ use parking_lot::Mutex;
 use process_runtime::{Name, Pid, ProcessRef};
 
 use super::bag::{take_holder, Bag};
-use super::{DuplicateStorage, DuplicateTable, EntryValue, FastHasher, NameTable};
+use super::{
+    name_table_over_unique, DuplicateStorage, DuplicateTable, EntryValue, FastHasher, Slot,
+    UniqueTable,
+};
 
 /// Storage over [`flurry::HashMap`](::flurry::HashMap), a port of Java's `ConcurrentHashMap`: lock-free reads
-/// under a pinned epoch guard, a lock per bin for writes.
+/// under a pinned epoch guard, a lock per bin for writes; `V` is the value kept beside each
+/// process (none by default).
 ///
 /// Each operation pins its own guard and drops it before returning; no guard is ever held
 /// across an `.await` or handed out.
-pub struct FlurryTable(::flurry::HashMap<Name, ProcessRef, FastHasher>);
+pub struct FlurryTable<V = ()>(::flurry::HashMap<Name, Slot<V>, FastHasher>);
 
-impl NameTable for FlurryTable {
-    const LABEL: &'static str = "flurry";
+name_table_over_unique!(FlurryTable, "flurry");
 
+impl<V: EntryValue> UniqueTable<V> for FlurryTable<V> {
     fn with_capacity(capacity: usize) -> Self {
         FlurryTable(::flurry::HashMap::with_capacity_and_hasher(
             capacity,
@@ -29,14 +33,38 @@ impl NameTable for FlurryTable {
 
     #[inline]
     fn get(&self, name: &Name) -> Option<ProcessRef> {
-        self.0.pin().get(name).cloned()
+        self.0.pin().get(name).map(|s| s.process.clone())
     }
 
-    fn insert_new(&self, name: Name, process: ProcessRef) -> Result<(), ProcessRef> {
-        match self.0.pin().try_insert(name, process) {
+    fn entry(&self, name: &Name) -> Option<(ProcessRef, V)> {
+        self.0
+            .pin()
+            .get(name)
+            .map(|s| (s.process.clone(), s.value.clone()))
+    }
+
+    fn insert_new(&self, name: Name, process: ProcessRef, value: V) -> Result<(), ProcessRef> {
+        match self.0.pin().try_insert(name, Slot::new(process, value)) {
             Ok(_) => Ok(()),
-            Err(taken) => Err(taken.current.clone()),
+            Err(taken) => Err(taken.current.process.clone()),
         }
+    }
+
+    fn replace_if_owner(&self, name: &Name, owner: Pid, value: V) -> Result<V, Option<Pid>> {
+        // Values are immutable once published: the entry is replaced under the bin lock,
+        // and left as it is if someone else holds the name.
+        let map = self.0.pin();
+        let mut outcome = Err(None);
+        map.compute_if_present(name, |_, held| {
+            if held.process.pid() == owner {
+                outcome = Ok(held.value.clone());
+                Some(Slot::new(held.process.clone(), value))
+            } else {
+                outcome = Err(Some(held.process.pid()));
+                Some(held.clone())
+            }
+        });
+        outcome
     }
 
     fn remove_if_owner(&self, name: &Name, owner: Pid) -> Result<ProcessRef, Option<Pid>> {
@@ -44,15 +72,15 @@ impl NameTable for FlurryTable {
         // Read first: a refusal (the common case of a stale exit notice) writes nothing.
         match map.get(name) {
             None => return Err(None),
-            Some(held) if held.pid() != owner => return Err(Some(held.pid())),
+            Some(held) if held.process.pid() != owner => return Err(Some(held.process.pid())),
             Some(_) => {}
         }
         // flurry has no conditional remove: `compute_if_present` runs the check under the
         // bin lock; if the holder changed in between, the value is put back unchanged.
         let mut removed = None;
         let after = map.compute_if_present(name, |_, held| {
-            if held.pid() == owner {
-                removed = Some(held.clone());
+            if held.process.pid() == owner {
+                removed = Some(held.process.clone());
                 None
             } else {
                 Some(held.clone())
@@ -60,7 +88,13 @@ impl NameTable for FlurryTable {
         });
         match removed {
             Some(process) => Ok(process),
-            None => Err(after.map(ProcessRef::pid)),
+            None => Err(after.map(|s| s.process.pid())),
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        for (k, s) in self.0.pin().iter() {
+            f(k, &s.process, &s.value);
         }
     }
 
@@ -185,12 +219,26 @@ impl<V: EntryValue> DuplicateTable<V> for FlurryDuplicates<V> {
         self.edit(key, Err(None), |bag| take_holder(bag, pid))
     }
 
+    fn remove_matching(&self, key: &Name, pid: Pid, pattern: impl FnMut(&V) -> bool) -> usize {
+        self.edit(key, 0, |bag| bag.remove_matching(pid, pattern))
+    }
+
     fn for_each(&self, key: &Name, mut f: impl FnMut(&ProcessRef, &V)) {
         let map = self.0.pin();
         if let Some(shared) = map.get(key) {
             let b = shared.lock();
             if !b.dead {
                 b.bag.for_each(&mut f);
+            }
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        let map = self.0.pin();
+        for (key, shared) in map.iter() {
+            let b = shared.lock();
+            if !b.dead {
+                b.bag.for_each(&mut |p, v| f(key, p, v));
             }
         }
     }

@@ -6,19 +6,23 @@ use parking_lot::Mutex;
 use process_runtime::{Name, Pid, ProcessRef};
 
 use super::bag::{take_holder, Bag};
-use super::{DuplicateStorage, DuplicateTable, EntryValue, FastHasher, NameTable};
+use super::{
+    name_table_over_unique, DuplicateStorage, DuplicateTable, EntryValue, FastHasher, Slot,
+    UniqueTable,
+};
 
 /// Storage over [`papaya::HashMap`](::papaya::HashMap): lock-free reads and writes under a
 /// pinned guard, incremental resizing (papaya's default, so no insert pays for a whole
-/// resize; the registry's names are dynamic).
+/// resize; the registry's names are dynamic); `V` is the value kept beside each process
+/// (none by default).
 ///
 /// Each operation pins one guard and drops it before returning; no guard is ever held
 /// across an `.await` or handed out.
-pub struct PapayaTable(::papaya::HashMap<Name, ProcessRef, FastHasher>);
+pub struct PapayaTable<V = ()>(::papaya::HashMap<Name, Slot<V>, FastHasher>);
 
-impl NameTable for PapayaTable {
-    const LABEL: &'static str = "papaya";
+name_table_over_unique!(PapayaTable, "papaya");
 
+impl<V: EntryValue> UniqueTable<V> for PapayaTable<V> {
     fn with_capacity(capacity: usize) -> Self {
         PapayaTable(::papaya::HashMap::with_capacity_and_hasher(
             capacity,
@@ -28,23 +32,59 @@ impl NameTable for PapayaTable {
 
     #[inline]
     fn get(&self, name: &Name) -> Option<ProcessRef> {
-        self.0.pin().get(name).cloned()
+        self.0.pin().get(name).map(|s| s.process.clone())
     }
 
-    fn insert_new(&self, name: Name, process: ProcessRef) -> Result<(), ProcessRef> {
-        match self.0.pin().try_insert(name, process) {
+    fn entry(&self, name: &Name) -> Option<(ProcessRef, V)> {
+        self.0
+            .pin()
+            .get(name)
+            .map(|s| (s.process.clone(), s.value.clone()))
+    }
+
+    fn insert_new(&self, name: Name, process: ProcessRef, value: V) -> Result<(), ProcessRef> {
+        match self.0.pin().try_insert(name, Slot::new(process, value)) {
             Ok(_) => Ok(()),
-            Err(taken) => Err(taken.current.clone()),
+            Err(taken) => Err(taken.current.process.clone()),
+        }
+    }
+
+    fn replace_if_owner(&self, name: &Name, owner: Pid, value: V) -> Result<V, Option<Pid>> {
+        // papaya's compute checks the very entry it replaces (a lost race re-checks the
+        // newer one), so the owner check and the replacement are one atomic step.
+        let map = self.0.pin();
+        let outcome = map.compute(name.clone(), |entry| match entry {
+            Some((_, held)) if held.process.pid() == owner => {
+                ::papaya::Operation::Insert(Slot::new(held.process.clone(), value.clone()))
+            }
+            Some((_, held)) => ::papaya::Operation::Abort(Some(held.process.pid())),
+            None => ::papaya::Operation::Abort(None),
+        });
+        match outcome {
+            ::papaya::Compute::Updated { old: (_, old), .. } => Ok(old.value.clone()),
+            ::papaya::Compute::Aborted(holder) => Err(holder),
+            // Not produced by the operations above; reported as nobody holding the name.
+            ::papaya::Compute::Inserted(..) | ::papaya::Compute::Removed(..) => Err(None),
         }
     }
 
     fn remove_if_owner(&self, name: &Name, owner: Pid) -> Result<ProcessRef, Option<Pid>> {
         // papaya's conditional remove checks the very entry it then removes (a lost race
         // re-checks the newer one), so owner check and removal are one atomic step.
-        match self.0.pin().remove_if(name, |_, held| held.pid() == owner) {
-            Ok(Some((_, removed))) => Ok(removed.clone()),
+        match self
+            .0
+            .pin()
+            .remove_if(name, |_, held| held.process.pid() == owner)
+        {
+            Ok(Some((_, removed))) => Ok(removed.process.clone()),
             Ok(None) => Err(None),
-            Err((_, held)) => Err(Some(held.pid())),
+            Err((_, held)) => Err(Some(held.process.pid())),
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        for (k, s) in self.0.pin().iter() {
+            f(k, &s.process, &s.value);
         }
     }
 
@@ -165,12 +205,26 @@ impl<V: EntryValue> DuplicateTable<V> for PapayaDuplicates<V> {
         self.edit(key, Err(None), |bag| take_holder(bag, pid))
     }
 
+    fn remove_matching(&self, key: &Name, pid: Pid, pattern: impl FnMut(&V) -> bool) -> usize {
+        self.edit(key, 0, |bag| bag.remove_matching(pid, pattern))
+    }
+
     fn for_each(&self, key: &Name, mut f: impl FnMut(&ProcessRef, &V)) {
         let map = self.0.pin();
         if let Some(shared) = map.get(key) {
             let b = shared.lock();
             if !b.dead {
                 b.bag.for_each(&mut f);
+            }
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        let map = self.0.pin();
+        for (key, shared) in map.iter() {
+            let b = shared.lock();
+            if !b.dead {
+                b.bag.for_each(&mut |p, v| f(key, p, v));
             }
         }
     }

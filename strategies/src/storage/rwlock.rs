@@ -8,7 +8,10 @@ use parking_lot::RwLock;
 use process_runtime::{Name, Pid, ProcessRef};
 
 use super::bag::{take_holder, Bag};
-use super::{DuplicateStorage, DuplicateTable, EntryValue, FastHasher, NameTable};
+use super::{
+    name_table_over_unique, DuplicateStorage, DuplicateTable, EntryValue, FastHasher, Slot,
+    UniqueTable,
+};
 
 /// A cache-line-aligned cell, so that two shards' locks never share a line.
 #[repr(align(128))]
@@ -62,12 +65,13 @@ impl<V> Shards<V> {
 }
 
 /// The baseline: a boxed slice of `parking_lot::RwLock<hashbrown::HashMap>` shards, the
-/// shard picked by the key's hash. What dashmap does, written out by hand.
-pub struct RwLockTable(Shards<ProcessRef>);
+/// shard picked by the key's hash. What dashmap does, written out by hand; `V` is the value
+/// kept beside each process (none by default).
+pub struct RwLockTable<V = ()>(Shards<Slot<V>>);
 
-impl NameTable for RwLockTable {
-    const LABEL: &'static str = "rwlock";
+name_table_over_unique!(RwLockTable, "rwlock");
 
+impl<V: EntryValue> UniqueTable<V> for RwLockTable<V> {
     fn with_capacity(capacity: usize) -> Self {
         RwLockTable(Shards::with_capacity(capacity))
     }
@@ -78,18 +82,40 @@ impl NameTable for RwLockTable {
         let map = shard.read();
         map.raw_entry()
             .from_key_hashed_nocheck(hash, name)
-            .map(|(_, p)| p.clone())
+            .map(|(_, s)| s.process.clone())
     }
 
-    fn insert_new(&self, name: Name, process: ProcessRef) -> Result<(), ProcessRef> {
+    fn entry(&self, name: &Name) -> Option<(ProcessRef, V)> {
+        let (hash, shard) = self.0.locate(name);
+        let map = shard.read();
+        map.raw_entry()
+            .from_key_hashed_nocheck(hash, name)
+            .map(|(_, s)| (s.process.clone(), s.value.clone()))
+    }
+
+    fn insert_new(&self, name: Name, process: ProcessRef, value: V) -> Result<(), ProcessRef> {
         let (hash, shard) = self.0.locate(&name);
         let mut map = shard.write();
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, &name) {
-            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(held.get().clone()),
+            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(held.get().process.clone()),
             hashbrown::hash_map::RawEntryMut::Vacant(free) => {
-                free.insert_hashed_nocheck(hash, name, process);
+                free.insert_hashed_nocheck(hash, name, Slot::new(process, value));
                 Ok(())
             }
+        }
+    }
+
+    fn replace_if_owner(&self, name: &Name, owner: Pid, value: V) -> Result<V, Option<Pid>> {
+        let (hash, shard) = self.0.locate(name);
+        let mut map = shard.write();
+        match map.raw_entry_mut().from_key_hashed_nocheck(hash, name) {
+            hashbrown::hash_map::RawEntryMut::Occupied(mut held)
+                if held.get().process.pid() == owner =>
+            {
+                Ok(std::mem::replace(&mut held.get_mut().value, value))
+            }
+            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(Some(held.get().process.pid())),
+            hashbrown::hash_map::RawEntryMut::Vacant(_) => Err(None),
         }
     }
 
@@ -97,11 +123,21 @@ impl NameTable for RwLockTable {
         let (hash, shard) = self.0.locate(name);
         let mut map = shard.write();
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, name) {
-            hashbrown::hash_map::RawEntryMut::Occupied(held) if held.get().pid() == owner => {
-                Ok(held.remove())
+            hashbrown::hash_map::RawEntryMut::Occupied(held)
+                if held.get().process.pid() == owner =>
+            {
+                Ok(held.remove().process)
             }
-            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(Some(held.get().pid())),
+            hashbrown::hash_map::RawEntryMut::Occupied(held) => Err(Some(held.get().process.pid())),
             hashbrown::hash_map::RawEntryMut::Vacant(_) => Err(None),
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        for shard in self.0.all() {
+            for (k, s) in shard.read().iter() {
+                f(k, &s.process, &s.value);
+            }
         }
     }
 
@@ -177,6 +213,29 @@ impl<V: EntryValue> DuplicateTable<V> for RwLockDuplicates<V> {
                 outcome
             }
             hashbrown::hash_map::RawEntryMut::Vacant(_) => Err(None),
+        }
+    }
+
+    fn remove_matching(&self, key: &Name, pid: Pid, pattern: impl FnMut(&V) -> bool) -> usize {
+        let (hash, shard) = self.0.locate(key);
+        let mut map = shard.write();
+        match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+            hashbrown::hash_map::RawEntryMut::Occupied(mut bag) => {
+                let removed = bag.get_mut().remove_matching(pid, pattern);
+                if bag.get().is_empty() {
+                    bag.remove();
+                }
+                removed
+            }
+            hashbrown::hash_map::RawEntryMut::Vacant(_) => 0,
+        }
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(&Name, &ProcessRef, &V)) {
+        for shard in self.0.all() {
+            for (key, bag) in shard.read().iter() {
+                bag.for_each(&mut |p, v| f(key, p, v));
+            }
         }
     }
 
