@@ -26,11 +26,12 @@
 //! - [`netns`]: nodes in network namespaces and real partitions;
 //! - [`harness`]: starts and tears down a [`Cluster`] of node processes and etcd;
 //! - [`measure`]: the multi-node workloads, one module each ([`measure::call`],
-//!   [`measure::register`], [`measure::crash`], [`measure::netsplit`]), and the driver
+//!   [`measure::register`], [`measure::crash`], [`measure::netsplit`],
+//!   [`measure::groups`]), and the driver
 //!   [`multinode_rows`] that runs them all into [`naming_schema::Row`]s.
 //!
 //! What the report reads, declared here once:
-//! - [`WORKLOADS`]: the four multi-node [`Workload`](naming_schema::Workload) declarations
+//! - [`WORKLOADS`]: the five multi-node [`Workload`](naming_schema::Workload) declarations
 //!   (metrics, charts, summary columns);
 //! - [`identities`]: every backend label the multi-node rows carry, with its family.
 
@@ -51,8 +52,8 @@ pub mod wire;
 
 pub use harness::{Cluster, ClusterError, ClusterOpts, NetworkMode};
 pub use measure::{
-    multinode_rows, MultiNodeSpec, MULTINODE_CALL, MULTINODE_CRASH, MULTINODE_NETSPLIT,
-    MULTINODE_REGISTER, WORKLOADS,
+    multinode_rows, MultiNodeSpec, MULTINODE_CALL, MULTINODE_CRASH, MULTINODE_GROUPS,
+    MULTINODE_NETSPLIT, MULTINODE_REGISTER, WORKLOADS,
 };
 pub use server::{run_node, Node, NodeConfig, NodeError};
 pub use wire::{Backend, Payload};

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
+use dashmap::{DashMap, DashSet};
 use parking_lot::RwLock;
 use process_runtime::{CallRequest, Ctx, Envelope, ExitReason, Pid, ProcessRef, Runtime};
 use tarpc::tokio_serde::formats::Bincode;
 use tarpc::{client, context};
 
-use crate::wire::{NodeApiClient, Payload, WireCallError, WirePid};
+use crate::wire::{NodeApiClient, Payload, WireCallError, WireExitReason, WirePid};
 
 /// How long a proxy waits for a remote node to answer a forwarded call before giving up.
 /// The caller's own timeout (usually shorter) still applies on its side.
@@ -28,6 +28,9 @@ pub struct NodeCore {
     runtime: Runtime,
     peers: HashMap<u32, Peer>,
     proxies: DashMap<Pid, ProcessRef>,
+    /// Local processes other nodes hold proxies of, with the watching node: each pair is
+    /// told once, when the process exits (see [`watch_local`](Self::watch_local)).
+    watched: DashSet<(Pid, u32)>,
     /// Peers cut off by fault injection (the fallback where network namespaces are not
     /// available): calls to them fail at once with `NoConnection`.
     blocked: RwLock<HashSet<u32>>,
@@ -103,6 +106,7 @@ impl NodeCore {
             runtime,
             peers,
             proxies: DashMap::new(),
+            watched: DashSet::new(),
             blocked: RwLock::new(HashSet::new()),
             clock_offset_ns: AtomicI64::new(0),
             watchdog: parking_lot::Mutex::new(Watchdog::default()),
@@ -307,6 +311,80 @@ impl NodeCore {
         }
     }
 
+    /// Node `watcher` holds a proxy of local process `pid`: once `pid` exits, `watcher` is
+    /// told its exit reason (the remote half of a cross-node monitor or link). `false` if
+    /// no such process is alive here. Watching the same pair twice tells `watcher` once.
+    pub fn watch_local(self: &Arc<Self>, pid: Pid, watcher: u32) -> bool {
+        let Some(process) = self.runtime.process(pid) else {
+            return false;
+        };
+        if !self.watched.insert((pid, watcher)) {
+            return true;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let reason = WireExitReason::from(&process.exited().await);
+            let Some(core) = weak.upgrade() else { return };
+            core.watched.remove(&(pid, watcher));
+            let to = WirePid::from(pid);
+            // Unreachable watcher: its own failure detection ends its proxies instead.
+            let _ = core
+                .rpc(watcher, REMOTE_CALL_DEADLINE, |c, ctx| async move {
+                    c.exited(ctx, to, reason).await
+                })
+                .await;
+        });
+        true
+    }
+
+    /// The remote process `pid` exited with `reason`: this node's proxy of it ends with
+    /// that reason, so monitors of it get a `Down` and processes linked to it the signal.
+    pub fn remote_exited(&self, pid: Pid, reason: ExitReason) {
+        if let Some((_, proxy)) = self.proxies.remove(&pid) {
+            proxy.exit(reason);
+        }
+    }
+
+    /// Delivers the exit signal of process `from` on another node, linked to local process
+    /// `to`: `to` dies with `reason` (unless it is `Normal`), or, trapping exits, gets an
+    /// `Exit` message from `from`, as a local link would. `false` if `to` is not alive here
+    /// or `from` names this node.
+    pub fn deliver_exit_signal(&self, from: Pid, to: Pid, reason: ExitReason) -> bool {
+        let Some(target) = self.runtime.process(to) else {
+            return false;
+        };
+        // A short-lived stand-in for `from` links to `to` and exits with `reason`: the
+        // runtime's own link semantics (trap or die, `Normal` ignored) then apply.
+        self.runtime
+            .spawn_remote_proxy::<Payload, Payload, _, _>(from, move |ctx| async move {
+                match ctx.link(&target) {
+                    Ok(()) => reason,
+                    Err(_) => ExitReason::Normal,
+                }
+            })
+            .is_ok()
+    }
+
+    /// Asks the node of `pid` to tell this one when `pid` exits; ends `proxy` at once with
+    /// `noproc` if `pid` is dead, or `noconnection` if its node cannot be reached.
+    async fn watch_remote(self: Arc<Self>, pid: Pid, proxy: ProcessRef) {
+        let (to, me) = (WirePid::from(pid), self.id);
+        let ended = match self
+            .rpc(pid.node(), REMOTE_CALL_DEADLINE, |c, ctx| async move {
+                c.watch(ctx, to, me).await
+            })
+            .await
+        {
+            Ok(true) => return,
+            Ok(false) => ExitReason::error("noproc"),
+            Err(WireCallError::NoConnection) => ExitReason::error("noconnection"),
+            // No answer in time: calls through the proxy still find out.
+            Err(_) => return,
+        };
+        proxy.exit(ended);
+        self.proxies.remove_if(&pid, |_, p| !p.is_alive());
+    }
+
     fn spawn_proxy(self: &Arc<Self>, pid: Pid) -> Option<ProcessRef> {
         let core = Arc::clone(self);
         self.runtime
@@ -399,7 +477,14 @@ where
 /// A proxy's body: calls are forwarded concurrently (each waits for its own reply); sends
 /// and casts are forwarded one at a time, in order, as the BEAM orders messages between a
 /// pair of processes. A `NoProc` from the remote node ends the proxy.
+///
+/// Monitors and links: the remote node is asked to report the process's exit, and the
+/// proxy then ends with its reason (`noconnection` when its node leaves). The proxy traps
+/// exits: a local process linked to it that exits has its signal forwarded, in order
+/// after its messages, to the remote process.
 async fn proxy_loop(core: Arc<NodeCore>, pid: Pid, mut ctx: Ctx) -> ExitReason {
+    ctx.trap_exit(true);
+    tokio::spawn(Arc::clone(&core).watch_remote(pid, ctx.me().clone()));
     let reason = loop {
         match ctx.recv().await {
             Envelope::Call(call) => match call.downcast::<Payload, Payload>() {
@@ -429,7 +514,16 @@ async fn proxy_loop(core: Arc<NodeCore>, pid: Pid, mut ctx: Ctx) -> ExitReason {
                     }
                 }
             }
-            Envelope::Down(_) | Envelope::Exit(_) => {}
+            Envelope::Exit(signal) => {
+                let (from, to) = (WirePid::from(signal.from), WirePid::from(pid));
+                let reason = WireExitReason::from(&signal.reason);
+                let _ = core
+                    .rpc(pid.node(), REMOTE_CALL_DEADLINE, |c, ctx| async move {
+                        c.exit_signal(ctx, from, to, reason).await
+                    })
+                    .await;
+            }
+            Envelope::Down(_) => {}
         }
     };
     core.proxies.remove(&pid);

@@ -18,7 +18,8 @@ use crate::gossip_names::GossipNames;
 use crate::node::{spawn_echo, NodeCore};
 use crate::ring::RingNames;
 use crate::wire::{
-    Backend, NodeApi, NodeStats, Payload, ProbeReport, WireCallError, WireNamingError, WirePid,
+    Backend, NodeApi, NodeStats, Payload, ProbeReport, WireCallError, WireExitReason,
+    WireNamingError, WirePid,
 };
 
 /// Where a node listens, who its peers are, and where etcd is.
@@ -87,6 +88,49 @@ pub struct Node {
     gossip: Arc<Gossip>,
     faults: Faults,
     gossip_addrs: Vec<(u32, SocketAddr)>,
+    group_inbox: Arc<GroupInbox>,
+}
+
+/// What this node's group members (see [`Node::join_group`]) received: per group, the
+/// delivery latency of each message, until the harness collects them.
+#[derive(Default)]
+struct GroupInbox(parking_lot::Mutex<std::collections::HashMap<String, Vec<u64>>>);
+
+/// The payload of a dispatched group message: the sender's unix-nanosecond clock, so the
+/// receiver can time the delivery (the nodes share the machine's clock).
+fn stamped_payload() -> Payload {
+    Payload(crate::ring::now_stamp().to_le_bytes().to_vec())
+}
+
+/// A group member: records the delivery latency of every stamped message under `group`;
+/// answers calls like an echo worker.
+fn spawn_group_member(
+    runtime: &process_runtime::Runtime,
+    inbox: Arc<GroupInbox>,
+    group: String,
+) -> process_runtime::ProcessRef {
+    use process_runtime::{CallRequest, Envelope};
+    runtime.spawn(move |mut ctx: process_runtime::Ctx| async move {
+        loop {
+            match ctx.recv().await {
+                Envelope::Info(msg) | Envelope::Cast(msg) => {
+                    let Ok(payload) = msg.downcast::<Payload>() else {
+                        continue;
+                    };
+                    let Ok(stamp) = <[u8; 8]>::try_from(payload.0.as_slice()) else {
+                        continue;
+                    };
+                    let took = crate::ring::now_stamp().saturating_sub(u64::from_le_bytes(stamp));
+                    inbox.0.lock().entry(group.clone()).or_default().push(took);
+                }
+                Envelope::Call(call) => match call.downcast::<Payload, Payload>() {
+                    Ok(CallRequest { request, reply_to }) => reply_to.reply(request),
+                    Err(other) => other.reject(),
+                },
+                Envelope::Down(_) | Envelope::Exit(_) => {}
+            }
+        }
+    })
 }
 
 /// Runs `$body` with `$n` bound to the backend `$b` of node `$node` (static dispatch: the
@@ -198,6 +242,7 @@ impl Node {
             gossip,
             faults,
             gossip_addrs: cfg.nodes.iter().map(|&(id, _, g)| (id, g)).collect(),
+            group_inbox: Arc::default(),
         });
         let listener = tokio::net::TcpListener::bind(cfg.rpc)
             .await
@@ -285,6 +330,57 @@ impl Node {
                 Err(e)
             }
         }
+    }
+
+    /// Starts `count` members on this node and joins them to `group` in `backend`; the
+    /// first refusal ends it (the member refused is stopped).
+    pub async fn join_group(
+        &self,
+        backend: Backend,
+        group: &str,
+        count: u32,
+    ) -> Result<Vec<Pid>, NamingError> {
+        let mut pids = Vec::new();
+        for _ in 0..count {
+            let member = spawn_group_member(
+                self.core.runtime(),
+                Arc::clone(&self.group_inbox),
+                group.to_string(),
+            );
+            let joined: Result<(), NamingError> = on_backend!(
+                self,
+                backend,
+                |n| n.join(Name::from(group.to_string()), &member).await,
+                Err(NamingError::Unsupported("no etcd on this node"))
+            );
+            if let Err(e) = joined {
+                member.kill();
+                return Err(e);
+            }
+            pids.push(member.pid());
+        }
+        Ok(pids)
+    }
+
+    /// Dispatches `messages` stamped messages to `group` in `backend`; members reached.
+    pub async fn dispatch_group(
+        &self,
+        backend: Backend,
+        group: &str,
+        messages: u32,
+    ) -> Result<u64, NamingError> {
+        let group = Name::from(group.to_string());
+        let mut reached = 0u64;
+        for _ in 0..messages {
+            let n: Result<usize, NamingError> = on_backend!(
+                self,
+                backend,
+                |n| n.dispatch(&group, stamped_payload()).await,
+                Err(NamingError::Unsupported("no etcd on this node"))
+            );
+            reached += n? as u64;
+        }
+        Ok(reached)
     }
 
     /// This node's view of every name in `backend`.
@@ -401,6 +497,26 @@ impl NodeApi for NodeServer {
     async fn kill(self, _: context::Context, pid: WirePid, reason: Option<String>) -> bool {
         let pid = Pid::from(pid);
         pid.node() == self.0.core.id() && self.0.core.kill(pid, reason).await
+    }
+
+    async fn watch(self, _: context::Context, pid: WirePid, watcher: u32) -> bool {
+        self.0.core.watch_local(pid.into(), watcher)
+    }
+
+    async fn exited(self, _: context::Context, pid: WirePid, reason: WireExitReason) {
+        self.0.core.remote_exited(pid.into(), reason.into());
+    }
+
+    async fn exit_signal(
+        self,
+        _: context::Context,
+        from: WirePid,
+        to: WirePid,
+        reason: WireExitReason,
+    ) -> bool {
+        self.0
+            .core
+            .deliver_exit_signal(from.into(), to.into(), reason.into())
     }
 
     async fn ring_claim(
@@ -575,6 +691,59 @@ impl NodeApi for NodeServer {
             return core.runtime().send(pid, msg).map_err(Into::into);
         }
         core.remote_send(pid, msg).await
+    }
+
+    async fn join_group(
+        self,
+        _: context::Context,
+        backend: Backend,
+        group: String,
+        count: u32,
+    ) -> Result<Vec<WirePid>, WireNamingError> {
+        match self.0.join_group(backend, &group, count).await {
+            Ok(pids) => Ok(pids.into_iter().map(Into::into).collect()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn group_members(
+        self,
+        _: context::Context,
+        backend: Backend,
+        group: String,
+    ) -> Vec<WirePid> {
+        match backend {
+            Backend::Gossip => self
+                .0
+                .gossip_names
+                .members(&Name::from(group))
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            Backend::Local | Backend::Global | Backend::Ring => Vec::new(),
+        }
+    }
+
+    async fn dispatch_group(
+        self,
+        _: context::Context,
+        backend: Backend,
+        group: String,
+        messages: u32,
+    ) -> Result<u64, WireNamingError> {
+        self.0
+            .dispatch_group(backend, &group, messages)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn group_received(self, _: context::Context, group: String) -> Vec<u64> {
+        self.0
+            .group_inbox
+            .0
+            .lock()
+            .remove(&group)
+            .unwrap_or_default()
     }
 
     async fn set_clock_offset(self, _: context::Context, offset_ms: i64) {

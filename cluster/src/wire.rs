@@ -9,7 +9,7 @@ use std::fmt;
 
 use naming_schema::{Family, Identity};
 use naming_strategies::NamingError;
-use process_runtime::{CallError, Pid};
+use process_runtime::{CallError, ExitReason, Pid};
 use serde::{Deserialize, Serialize};
 
 /// A pid on the wire.
@@ -49,6 +49,46 @@ pub struct Payload(pub Vec<u8>);
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Payload({} bytes)", self.0.len())
+    }
+}
+
+/// Why a process exited, on the wire: carried by cross-node monitors (`Down`) and links
+/// (exit signals), as the BEAM carries an exit reason between nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WireExitReason {
+    /// Returned normally.
+    Normal,
+    /// Stopped on purpose.
+    Shutdown,
+    /// Killed.
+    Killed,
+    /// Panicked, with the panic message.
+    Panic(String),
+    /// Any other error reason.
+    Error(String),
+}
+
+impl From<&ExitReason> for WireExitReason {
+    fn from(r: &ExitReason) -> Self {
+        match r {
+            ExitReason::Normal => WireExitReason::Normal,
+            ExitReason::Shutdown => WireExitReason::Shutdown,
+            ExitReason::Killed => WireExitReason::Killed,
+            ExitReason::Panic(m) => WireExitReason::Panic(m.to_string()),
+            ExitReason::Error(m) => WireExitReason::Error(m.to_string()),
+        }
+    }
+}
+
+impl From<WireExitReason> for ExitReason {
+    fn from(r: WireExitReason) -> Self {
+        match r {
+            WireExitReason::Normal => ExitReason::Normal,
+            WireExitReason::Shutdown => ExitReason::Shutdown,
+            WireExitReason::Killed => ExitReason::Killed,
+            WireExitReason::Panic(m) => ExitReason::Panic(m.into()),
+            WireExitReason::Error(m) => ExitReason::error(m),
+        }
     }
 }
 
@@ -234,6 +274,18 @@ pub trait NodeApi {
     /// Kills a local process (reason `Killed`, or an error reason if `reason` is given).
     async fn kill(pid: WirePid, reason: Option<String>) -> bool;
 
+    /// Monitors and links: node `watcher` holds a proxy of local process `pid` and wants
+    /// to hear (through [`exited`](NodeApi::exited)) when it exits; `false` if no such
+    /// process is alive (the proxy then ends with `noproc`, as a BEAM monitor of a dead pid).
+    async fn watch(pid: WirePid, watcher: u32) -> bool;
+    /// Monitors and links: the remote process `pid` exited with `reason`; this node's proxy
+    /// of it ends with that reason, so its monitors get `Down` and its links the signal.
+    async fn exited(pid: WirePid, reason: WireExitReason);
+    /// Links: process `from` of the calling node, linked to local process `to`, exited with
+    /// `reason`; `to` gets the exit signal (dies, or an `Exit` message if it traps exits).
+    /// `false` if `to` is not alive.
+    async fn exit_signal(from: WirePid, to: WirePid, reason: WireExitReason) -> bool;
+
     /// As ring owner: records `name -> pid` (unique), `stamp` is its registration time.
     async fn ring_claim(name: String, pid: WirePid, stamp: u64) -> Result<(), WireNamingError>;
     /// As ring owner: removes `name` if `pid` holds it.
@@ -277,6 +329,27 @@ pub trait NodeApi {
     ) -> Result<Payload, WireCallError>;
     /// Control: this node sends a plain message to process `pid` (local or remote).
     async fn send_pid(pid: WirePid, msg: Payload) -> Result<(), WireCallError>;
+    /// Control: starts `count` group members on this node and joins them to `group` in
+    /// `backend`; each records, for [`group_received`](NodeApi::group_received), how long
+    /// every dispatched message took to reach it. The error of the first refused join.
+    async fn join_group(
+        backend: Backend,
+        group: String,
+        count: u32,
+    ) -> Result<Vec<WirePid>, WireNamingError>;
+    /// Control: the members of `group` this node sees in `backend` (only the
+    /// gossip-replicated backend has cross-node groups; the others answer none).
+    async fn group_members(backend: Backend, group: String) -> Vec<WirePid>;
+    /// Control: this node dispatches `messages` time-stamped messages to `group` in
+    /// `backend`; how many members they reached in all.
+    async fn dispatch_group(
+        backend: Backend,
+        group: String,
+        messages: u32,
+    ) -> Result<u64, WireNamingError>;
+    /// Control: the delivery latencies (ns, dispatch to receipt) of the messages this
+    /// node's members of `group` received since the last ask.
+    async fn group_received(group: String) -> Vec<u64>;
     /// Control: skews this node's registration clock by `offset_ms` (test hook).
     async fn set_clock_offset(offset_ms: i64);
 }

@@ -7,6 +7,7 @@
 //! | [`register`] | [`MULTINODE_REGISTER`] | registration rate on one node; time until a name registered on one node is visible on another |
 //! | [`crash`] | [`MULTINODE_CRASH`] | a node killed with SIGKILL: time until its names are released, and whether they can be taken again |
 //! | [`netsplit`] | [`MULTINODE_NETSPLIT`] | a cut, the same names registered on both sides, a heal: duplicates, losses, convergence |
+//! | [`groups`] | [`MULTINODE_GROUPS`] | process groups: join visible on every node, dispatch to members on every node, member lists through a netsplit and a crash |
 //!
 //! This module holds what they share: the sizes ([`MultiNodeSpec`]), the control requests
 //! that start a named worker ([`spawn_named`]) and ask a node for a name ([`whereis`]),
@@ -21,20 +22,23 @@ use crate::wire::{Backend, WirePid};
 
 pub mod call;
 pub mod crash;
+pub mod groups;
 pub mod netsplit;
 pub mod register;
 
 pub use call::{call_latency, MULTINODE_CALL, RPC_FLOOR};
 pub use crash::{crash_release, CrashOutcome, MULTINODE_CRASH};
+pub use groups::MULTINODE_GROUPS;
 pub use netsplit::{cluster_stats, netsplit, SplitOutcome, MULTINODE_NETSPLIT};
 pub use register::{propagation, registration_rate, MULTINODE_REGISTER};
 
-/// The four multi-node workloads, in report order.
-pub const WORKLOADS: [&Workload; 4] = [
+/// The five multi-node workloads, in report order.
+pub const WORKLOADS: [&Workload; 5] = [
     &MULTINODE_CALL,
     &MULTINODE_REGISTER,
     &MULTINODE_CRASH,
     &MULTINODE_NETSPLIT,
+    &MULTINODE_GROUPS,
 ];
 
 /// The distributed backends, in report order.
@@ -208,6 +212,9 @@ pub async fn multinode_rows(
     // Registration rate on node 1, and propagation from node 1 to node 2.
     rows.extend(register::register_rows(&cluster, &all, spec, &p, (n1, n2), progress).await?);
 
+    // Process groups: joins listed everywhere, dispatch to members on every node.
+    rows.extend(groups::group_rows(&cluster, &distributed, spec, &p, progress).await?);
+
     // Node crash: the last node dies with names in every distributed backend.
     progress(&format!("{}: SIGKILL one node", MULTINODE_CRASH.name));
     let victim = *ids.last().unwrap_or(&n2);
@@ -219,8 +226,15 @@ pub async fn multinode_rows(
         "{}: partition, register on both sides, heal",
         MULTINODE_NETSPLIT.name
     ));
-    let cluster = Cluster::start(opts).await?;
+    let mut cluster = Cluster::start(opts).await?;
     rows.extend(netsplit::netsplit_rows(&cluster, &distributed, spec, &p, progress).await?);
+
+    // Process groups through the same cut, a heal, and a crash (which ends this cluster).
+    let ids = cluster.ids();
+    let side_a = ids[..ids.len().div_ceil(2)].to_vec();
+    rows.extend(
+        groups::group_fault_rows(&mut cluster, &distributed, spec, &p, &side_a, progress).await?,
+    );
     Ok(rows)
 }
 
@@ -241,7 +255,8 @@ mod tests {
                 "multinode-call",
                 "multinode-register",
                 "multinode-crash",
-                "multinode-netsplit"
+                "multinode-netsplit",
+                "multinode-groups"
             ]
         );
     }
