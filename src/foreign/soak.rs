@@ -10,14 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use naming_schema::{Metric, Params, Row};
+use naming_schema::{Params, Row};
 use parking_lot::Mutex;
 
 use super::actor_system::ActorSystem;
 use crate::alloc::{counted_bytes, flush_deferred_frees, Counting};
 use crate::workloads::common::CALL_TIMEOUT;
-use crate::workloads::common::{heap_row, run_on, tokio_runtime, wait_until, SplitMix64};
-use crate::workloads::soak::{self, SoakSpec, SOAK};
+use crate::workloads::common::{run_on, tokio_runtime, wait_until, SplitMix64};
+use crate::workloads::soak::{self, heap_rows, PhaseCheck, SoakSpec, SOAK};
 use crate::workloads::Progress;
 
 /// Live sessions: slot -> (session id, actor). Ids only ever grow.
@@ -105,34 +105,19 @@ pub fn soak<S: ActorSystem>(
                 next_id.load(Ordering::Relaxed),
             ),
         );
-        let row = |metric: &Metric, value: f64| SOAK.row(label, &p, metric, value);
-        rows.push(row(&soak::REGISTERED, registered as f64));
-        rows.push(row(&soak::DEAD_NAMES_LEFT, dead_left as f64));
-        rows.push(row(&soak::WRONG_OWNER, wrong_owner as f64));
-        rows.push(row(
-            &soak::SESSIONS_STARTED,
-            next_id.load(Ordering::Relaxed) as f64,
-        ));
+        let check = PhaseCheck {
+            registered,
+            dead_left,
+            wrong_owner,
+            sessions_started: next_id.load(Ordering::Relaxed),
+        };
+        rows.extend(check.rows(label, &p));
         let now = run_on(&rt, async {
             flush_deferred_frees().await;
             counted_bytes()
         });
         match (start, now) {
-            (Some(start), Some(now)) => {
-                let held = now - start;
-                rows.push(heap_row(
-                    &SOAK,
-                    label,
-                    &p,
-                    "reading",
-                    &soak::LIVE_BYTES,
-                    held,
-                ));
-                if held >= 0 {
-                    let first = *phase0.get_or_insert(held);
-                    rows.push(row(&soak::LIVE_BYTES_GROWTH, (held - first) as f64));
-                }
-            }
+            (Some(start), Some(now)) => rows.extend(heap_rows(label, &p, now - start, &mut phase0)),
             _ => rows.push(SOAK.skip(
                 label,
                 &p.clone().with("reading", soak::LIVE_BYTES.name),

@@ -287,31 +287,62 @@ pub fn soak<C: Contender>(contender: &C, spec: &SoakSpec, progress: &dyn Progres
                 (naming.registered_count().await, dead_left, wrong_owner)
             }
         });
-        let row = |metric: &Metric, value: f64| SOAK.row(label, &p, metric, value);
-        rows.push(row(&REGISTERED, registered as f64));
-        rows.push(row(&DEAD_NAMES_LEFT, dead_left as f64));
-        rows.push(row(&WRONG_OWNER, wrong_owner as f64));
-        rows.push(row(
-            &SESSIONS_STARTED,
-            next_id.load(Ordering::Relaxed) as f64,
-        ));
+        let check = PhaseCheck {
+            registered,
+            dead_left,
+            wrong_owner,
+            sessions_started: next_id.load(Ordering::Relaxed),
+        };
+        rows.extend(check.rows(label, &p));
         let now = run_on(&rt_tokio, async {
             flush_deferred_frees().await;
             counted_bytes()
         });
         if let (Some(start), Some(now)) = (start, now) {
-            let held = now - start;
-            // Frees of allocations made before the soak began can take it below zero.
-            rows.push(heap_row(&SOAK, label, &p, "reading", &LIVE_BYTES, held));
-            if held >= 0 {
-                let first = *phase0.get_or_insert(held);
-                rows.push(row(&LIVE_BYTES_GROWTH, (held - first) as f64));
-            }
+            rows.extend(heap_rows(label, &p, now - start, &mut phase0));
         }
         rows.extend(gauge_rows(&SOAK, label, &p, naming.gauges()));
     }
     let procs: Vec<ProcessRef> = slots.iter().filter_map(|s| s.lock().1.clone()).collect();
     run_on(&rt_tokio, async move { kill_all(&procs).await });
+    rows
+}
+
+/// What the invariants say after one phase.
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseCheck {
+    /// Names the backend holds.
+    pub registered: usize,
+    /// Names of ended sessions it still resolves.
+    pub dead_left: u64,
+    /// Live sessions it resolves to another process, or to none.
+    pub wrong_owner: u64,
+    /// Sessions started so far.
+    pub sessions_started: u64,
+}
+
+impl PhaseCheck {
+    /// The phase's invariant rows for `label` at `p`.
+    pub fn rows(&self, label: &str, p: &Params) -> Vec<Row> {
+        let row = |metric: &Metric, value: f64| SOAK.row(label, p, metric, value);
+        vec![
+            row(&REGISTERED, self.registered as f64),
+            row(&DEAD_NAMES_LEFT, self.dead_left as f64),
+            row(&WRONG_OWNER, self.wrong_owner as f64),
+            row(&SESSIONS_STARTED, self.sessions_started as f64),
+        ]
+    }
+}
+
+/// The heap rows of one phase from `held`, the bytes counted since the soak began: the
+/// reading (a skip row below zero, which frees of allocations made before the soak can
+/// cause) and its growth since the first phase that read at or above zero (`phase0`).
+pub fn heap_rows(label: &str, p: &Params, held: isize, phase0: &mut Option<isize>) -> Vec<Row> {
+    let mut rows = vec![heap_row(&SOAK, label, p, "reading", &LIVE_BYTES, held)];
+    if held >= 0 {
+        let first = *phase0.get_or_insert(held);
+        rows.push(SOAK.row(label, p, &LIVE_BYTES_GROWTH, (held - first) as f64));
+    }
     rows
 }
 
