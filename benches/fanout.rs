@@ -45,7 +45,7 @@ impl Visitor for Micro<'_, '_> {
         }
         let remaining = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(Notify::new());
-        let group = Name::Tagged("group", 1);
+        let group = Name::tagged("group", 1);
         let members: Vec<_> = self.tokio.block_on(async {
             let mut members = Vec::new();
             for _ in 0..MEMBERS {

@@ -48,7 +48,7 @@ impl Visitor for Micro<'_, '_> {
                     let (naming, rt) = (&naming, &rt);
                     async move {
                         let opts = StartOpts {
-                            register: Some(via(naming, Name::Tagged("session", id))),
+                            register: Some(via(naming, Name::tagged("session", id))),
                             ..StartOpts::default()
                         };
                         if let Ok(s) = rt.start_opts(Worker::plain(), opts).await {

@@ -24,7 +24,7 @@ pub fn conformance_names() -> Vec<Name> {
     let mut names = vec![
         Name::text("worker"),
         Name::text("nobody"),
-        Name::Tagged("session", 42),
+        Name::tagged("session", 42),
         // Same display text as `Id(5)` and `Tagged("session", 42)`: distinct names all the same.
         Name::text("5"),
         Name::text("session_42"),
@@ -101,7 +101,7 @@ pub async fn register_then_whereis<N: Naming>(naming: N, rt: Runtime) {
     let reply: u64 = naming.call(&name, 41u64, T).await.unwrap();
     assert_eq!(reply, 42);
     // Names of every shape.
-    for other in [Name::Id(7), Name::Tagged("session", 42)] {
+    for other in [Name::Id(7), Name::tagged("session", 42)] {
         let q = echo(&rt).await;
         naming.register(other.clone(), &q).await.unwrap();
         assert_eq!(naming.whereis(&other).await.map(|w| w.pid()), Some(q.pid()));
@@ -382,7 +382,7 @@ pub async fn distinct_names_with_the_same_text_stay_distinct<N: Naming>(naming: 
     }
     let pairs = [
         (Name::Id(5), Name::text("5")),
-        (Name::Tagged("session", 42), Name::text("session_42")),
+        (Name::tagged("session", 42), Name::text("session_42")),
     ];
     for (a, b) in pairs {
         assert_eq!(a.to_string(), b.to_string(), "the pair must print alike");

@@ -109,7 +109,7 @@ async fn dispatch_reaches_all<S: DuplicateStorage>() {
     let rt = Runtime::new();
     let reg = DuplicateRegistry::<S>::new(4);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let key = Name::Tagged("room", 1);
+    let key = Name::tagged("room", 1);
     let subs: Vec<_> = (0..100).map(|_| subscriber(&rt, tx.clone())).collect();
     for s in &subs {
         reg.register(key.clone(), s, ()).unwrap();
@@ -131,7 +131,7 @@ async fn dispatch_reaches_all<S: DuplicateStorage>() {
     assert_eq!(got, want, "every subscriber got the message exactly once");
     // Nobody under another key.
     assert_eq!(
-        reg.dispatch(&Name::Tagged("room", 2), 1u32),
+        reg.dispatch(&Name::tagged("room", 2), 1u32),
         Default::default()
     );
 }

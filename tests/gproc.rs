@@ -67,7 +67,7 @@ async fn capabilities_include_duplicate_keys_and_await() {
 async fn properties_have_many_holders_each_with_its_value() {
     let rt = Runtime::new();
     let g: Gproc<u32> = Gproc::new();
-    let job = Name::Tagged("job", 123);
+    let job = Name::tagged("job", 123);
     let holders: Vec<ProcessRef> = (0..3).map(|_| idle(&rt)).collect();
     for (i, p) in holders.iter().enumerate() {
         g.reg_property(job.clone(), p, 10 * (i as u32 + 1)).unwrap();
@@ -189,7 +189,7 @@ async fn counters_and_aggregated_counters_stay_current() {
 async fn aggregate_is_exact_under_concurrent_updates_and_exits() {
     let rt = Runtime::new();
     let g: Gproc = Gproc::new();
-    let key = Name::Tagged("load", 1);
+    let key = Name::tagged("load", 1);
     let agg = idle(&rt);
     g.reg_aggregated(key.clone(), &agg).unwrap();
     let workers: Vec<ProcessRef> = (0..8).map(|_| idle(&rt)).collect();
@@ -230,7 +230,7 @@ async fn aggregate_is_exact_under_concurrent_updates_and_exits() {
 async fn await_resolves_when_the_name_is_registered() {
     let rt = Runtime::new();
     let g: Gproc = Gproc::new();
-    let name = Name::Tagged("service", 1);
+    let name = Name::tagged("service", 1);
     let waiters: Vec<_> = (0..5)
         .map(|_| {
             let g = g.clone();
@@ -387,7 +387,7 @@ async fn await_loses_no_wake_up_when_racing_registration() {
 async fn send_to_a_property_reaches_every_holder() {
     let rt = Runtime::new();
     let g: Gproc = Gproc::new();
-    let topic = Name::Tagged("topic", 7);
+    let topic = Name::tagged("topic", 7);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let subs: Vec<ProcessRef> = (0..5).map(|_| forwarder(&rt, tx.clone())).collect();
     for s in &subs {
@@ -514,12 +514,12 @@ async fn select_by_tag_text_prefix_and_predicate() {
     let mut sessions = Vec::new();
     for id in [3u64, 1, 2, u64::MAX] {
         let p = idle(&rt);
-        g.reg_name(Name::Tagged("session", id), &p).unwrap();
+        g.reg_name(Name::tagged("session", id), &p).unwrap();
         sessions.push((id, p));
     }
     for (name, p) in [
-        (Name::Tagged("user", 1), idle(&rt)),
-        (Name::Tagged("sessions", 1), idle(&rt)),
+        (Name::tagged("user", 1), idle(&rt)),
+        (Name::tagged("sessions", 1), idle(&rt)),
         (Name::text("session_9"), idle(&rt)),
         (Name::text("sess"), idle(&rt)),
         (Name::text("server"), idle(&rt)),
@@ -536,10 +536,10 @@ async fn select_by_tag_text_prefix_and_predicate() {
     assert_eq!(
         got,
         vec![
-            Name::Tagged("session", 1),
-            Name::Tagged("session", 2),
-            Name::Tagged("session", 3),
-            Name::Tagged("session", u64::MAX),
+            Name::tagged("session", 1),
+            Name::tagged("session", 2),
+            Name::tagged("session", 3),
+            Name::tagged("session", u64::MAX),
         ]
     );
     let texts: Vec<Name> = g
@@ -548,7 +548,7 @@ async fn select_by_tag_text_prefix_and_predicate() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(texts, vec![Name::text("sess"), Name::text("session_9")]);
-    let odd = |n: &Name| matches!(n, Name::Tagged("session", id) if id % 2 == 1);
+    let odd = |n: &Name| matches!(n, Name::Tagged(t, id) if t.as_str() == "session" && id % 2 == 1);
     assert_eq!(g.select_names(KeyPattern::Where(&odd)).len(), 3);
     assert_eq!(g.select_names(KeyPattern::All).len(), 10);
 
@@ -559,9 +559,9 @@ async fn select_by_tag_text_prefix_and_predicate() {
 
     // Properties select by the same patterns.
     let a = idle(&rt);
-    g.reg_property(Name::Tagged("room", 1), &a, "lobby")
+    g.reg_property(Name::tagged("room", 1), &a, "lobby")
         .unwrap();
-    g.reg_property(Name::Tagged("room", 2), &a, "kitchen")
+    g.reg_property(Name::tagged("room", 2), &a, "kitchen")
         .unwrap();
     g.reg_property(Name::text("other"), &a, "x").unwrap();
     let rooms: Vec<(Name, &str)> = g
@@ -572,8 +572,8 @@ async fn select_by_tag_text_prefix_and_predicate() {
     assert_eq!(
         rooms,
         vec![
-            (Name::Tagged("room", 1), "lobby"),
-            (Name::Tagged("room", 2), "kitchen")
+            (Name::tagged("room", 1), "lobby"),
+            (Name::tagged("room", 2), "kitchen")
         ]
     );
 }
@@ -589,7 +589,7 @@ async fn many_processes_many_keys_leave_nothing_behind() {
         let procs: Vec<ProcessRef> = (0..50).map(|_| idle(&rt)).collect();
         for (i, p) in procs.iter().enumerate() {
             let i = i as u64;
-            g.reg_name(Name::Tagged("w", round * 100 + i), p).unwrap();
+            g.reg_name(Name::tagged("w", round * 100 + i), p).unwrap();
             g.reg_property((*shared).clone(), p, i).unwrap();
             g.reg_counter(Name::text("count"), p, 1).unwrap();
         }
@@ -616,7 +616,7 @@ async fn many_processes_many_keys_leave_nothing_behind() {
 async fn groups_through_the_naming_trait_are_properties() {
     let rt = Runtime::new();
     let g: Gproc = Gproc::new();
-    let group = Name::Tagged("group", 1);
+    let group = Name::tagged("group", 1);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let members: Vec<ProcessRef> = (0..3).map(|_| forwarder(&rt, tx.clone())).collect();
     for m in &members {
@@ -746,7 +746,7 @@ async fn reg_or_locate_from_many_tasks_leaves_exactly_one_owner() {
     let rt = Runtime::new();
     for round in 0..20u64 {
         let g: Gproc<u64> = Gproc::new();
-        let name = Name::Tagged("singleton", round);
+        let name = Name::tagged("singleton", round);
         let contenders: Vec<ProcessRef> = (0..16).map(|_| idle(&rt)).collect();
         let tasks: Vec<_> = contenders
             .iter()
@@ -796,7 +796,7 @@ async fn mreg_registers_all_or_none() {
     let rt = Runtime::new();
     let g: Gproc<u8> = Gproc::new();
     let (a, b) = (idle(&rt), idle(&rt));
-    let names: Vec<Name> = (0..5).map(|i| Name::Tagged("m", i)).collect();
+    let names: Vec<Name> = (0..5).map(|i| Name::tagged("m", i)).collect();
     g.reg_name(names[3].clone(), &b).unwrap();
     let entries: Vec<(Name, Option<u8>)> = names.iter().map(|n| (n.clone(), Some(1))).collect();
     assert_eq!(
@@ -843,7 +843,7 @@ async fn racing_mregs_over_overlapping_names_leave_each_all_or_nothing() {
         let sets: Vec<Vec<Name>> = (0..6u64)
             .map(|i| {
                 (0..4)
-                    .map(|j| Name::Tagged("r", round * 100 + i * 2 + j))
+                    .map(|j| Name::tagged("r", round * 100 + i * 2 + j))
                     .collect()
             })
             .collect();
@@ -1077,13 +1077,13 @@ async fn select_by_value_over_names_properties_and_counters() {
     let ps: Vec<ProcessRef> = (0..4).map(|_| idle(&rt)).collect();
     for (i, p) in ps.iter().enumerate() {
         let v = i as u32 * 10;
-        g.reg_name_with_value(Name::Tagged("svc", i as u64), p, v)
+        g.reg_name_with_value(Name::tagged("svc", i as u64), p, v)
             .unwrap();
         g.reg_property(Name::text("load"), p, v).unwrap();
         g.reg_counter(Name::text("jobs"), p, i as i64).unwrap();
     }
     // A name without a value is never selected by value.
-    g.reg_name(Name::Tagged("svc", 9), &ps[0]).unwrap();
+    g.reg_name(Name::tagged("svc", 9), &ps[0]).unwrap();
     let names = g.select_names_by_value(KeyPattern::Tagged("svc"), &|v| *v >= 20);
     assert_eq!(
         names
@@ -1091,8 +1091,8 @@ async fn select_by_value_over_names_properties_and_counters() {
             .map(|(n, p, v)| (n.clone(), p.pid(), *v))
             .collect::<Vec<_>>(),
         vec![
-            (Name::Tagged("svc", 2), ps[2].pid(), 20),
-            (Name::Tagged("svc", 3), ps[3].pid(), 30)
+            (Name::tagged("svc", 2), ps[2].pid(), 20),
+            (Name::tagged("svc", 3), ps[3].pid(), 30)
         ]
     );
     let props = g.select_properties_by_value(KeyPattern::All, &|v| *v < 20);

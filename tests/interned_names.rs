@@ -30,7 +30,7 @@ async fn limit_gives_system_limit_but_old_atoms_still_work() {
     for id in 0..8 {
         let p = session(&rt);
         atoms
-            .register(Name::Tagged("session", id), &p)
+            .register(Name::tagged("session", id), &p)
             .await
             .unwrap();
         sessions.push(p);
@@ -40,7 +40,7 @@ async fn limit_gives_system_limit_but_old_atoms_still_work() {
     let p = session(&rt);
     for id in 8..12 {
         assert_eq!(
-            atoms.register(Name::Tagged("session", id), &p).await,
+            atoms.register(Name::tagged("session", id), &p).await,
             Err(NamingError::SystemLimit {
                 what: "atoms",
                 limit: 8
@@ -49,21 +49,21 @@ async fn limit_gives_system_limit_but_old_atoms_still_work() {
     }
     assert_eq!(atoms.atom_count(), 8);
     // ... a lookup of a new name finds nothing (it cannot even make the atom) ...
-    assert!(atoms.whereis(&Name::Tagged("session", 99)).await.is_none());
+    assert!(atoms.whereis(&Name::tagged("session", 99)).await.is_none());
     // ... but names that are atoms already can be registered again once free.
     end(&sessions[3]).await;
     atoms
-        .register(Name::Tagged("session", 3), &p)
+        .register(Name::tagged("session", 3), &p)
         .await
         .unwrap();
     assert_eq!(
         atoms
-            .whereis(&Name::Tagged("session", 3))
+            .whereis(&Name::tagged("session", 3))
             .await
             .map(|w| w.pid()),
         Some(p.pid())
     );
-    assert!(atoms.intern(&Name::Tagged("session", 7)).is_ok());
+    assert!(atoms.intern(&Name::tagged("session", 7)).is_ok());
     assert!(atoms.intern(&Name::text("fresh")).is_err());
 }
 
@@ -102,7 +102,7 @@ async fn memory_grows_under_churn_with_fresh_names() {
             let p = session(&rt);
             let id = round * 200 + i;
             atoms
-                .register(Name::Tagged("session", id), &p)
+                .register(Name::tagged("session", id), &p)
                 .await
                 .unwrap();
             end(&p).await;
@@ -121,7 +121,7 @@ async fn memory_grows_under_churn_with_fresh_names() {
     for i in 0..1_000u64 {
         let p = session(&rt);
         atoms
-            .register(Name::Tagged("session", i % 10), &p)
+            .register(Name::tagged("session", i % 10), &p)
             .await
             .unwrap();
         end(&p).await;
@@ -152,15 +152,15 @@ async fn lookups_intern_like_to_atom_unless_existing_only() {
     atoms.register(Name::text("session_1"), &p).await.unwrap();
     assert_ne!(
         atoms.intern(&Name::text("session_1")),
-        atoms.intern(&Name::Tagged("session", 1))
+        atoms.intern(&Name::tagged("session", 1))
     );
     assert_ne!(atoms.intern(&Name::Id(5)), atoms.intern(&Name::text("5")));
-    assert!(atoms.whereis(&Name::Tagged("session", 1)).await.is_none());
+    assert!(atoms.whereis(&Name::tagged("session", 1)).await.is_none());
     let q = session(&rt);
-    assert_eq!(atoms.register(Name::Tagged("session", 1), &q).await, Ok(()));
+    assert_eq!(atoms.register(Name::tagged("session", 1), &q).await, Ok(()));
     assert_eq!(
         atoms
-            .whereis(&Name::Tagged("session", 1))
+            .whereis(&Name::tagged("session", 1))
             .await
             .map(|w| w.pid()),
         Some(q.pid())

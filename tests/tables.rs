@@ -66,7 +66,7 @@ async fn concurrent<T: NameTable>() {
                     }
                     // Shared names: exactly one thread wins each.
                     if table
-                        .insert_new(Name::Tagged("shared", i), p.clone())
+                        .insert_new(Name::tagged("shared", i), p.clone())
                         .is_ok()
                     {
                         won += 1;

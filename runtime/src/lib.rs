@@ -28,6 +28,7 @@ mod dynamic_supervisor;
 mod envelope;
 mod error;
 mod gen_server;
+mod mailbox;
 mod name;
 mod pid;
 mod process;
@@ -39,7 +40,7 @@ pub use dynamic_supervisor::{ChildCounts, DynamicSupervisor, DynamicSupervisorOp
 pub use envelope::{CallRequest, Down, Envelope, ErasedCall, ExitSignal, MonitorRef, Msg, ReplyTo};
 pub use error::{CallError, ExitReason, StartError};
 pub use gen_server::{GenServer, Info, RegisterHook, ServerRef, StartOpts};
-pub use name::Name;
+pub use name::{Name, Tag, TextName};
 pub use pid::Pid;
 pub use process::{Ctx, ExitObserver, HoldError, ProcessRef};
 pub use runtime::{Runtime, SpawnOpts};

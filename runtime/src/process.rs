@@ -9,9 +9,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 use tokio::task::AbortHandle;
 
+use crate::mailbox::Mailbox;
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
 use crate::runtime::RuntimeInner;
 use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
@@ -67,7 +68,7 @@ struct Hold {
 }
 
 /// Where a monitor's `Down` goes: the watching process's mailbox.
-struct Watcher(mpsc::UnboundedSender<Envelope>);
+struct Watcher(ProcessRef);
 
 /// The names a process holds: the first inline (most processes hold one name or none, and
 /// a spawn should not allocate for it), the rest in a list.
@@ -131,8 +132,8 @@ struct CellState {
 pub(crate) struct ProcessCell {
     alive: AtomicBool,
     pid: Pid,
-    mailbox: mpsc::UnboundedSender<Envelope>,
     protocol: Protocol,
+    mailbox: Mailbox,
     state: Mutex<CellState>,
     /// Wakes [`ProcessRef::exited`] waiters once the exit path is done (no allocation per
     /// waiter).
@@ -153,11 +154,10 @@ impl ProcessRef {
         protocol: Protocol,
         trap_exit: bool,
         runtime: Weak<RuntimeInner>,
-    ) -> (ProcessRef, mpsc::UnboundedReceiver<Envelope>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> ProcessRef {
         let cell = ProcessCell {
             pid,
-            mailbox: tx,
+            mailbox: Mailbox::default(),
             protocol,
             alive: AtomicBool::new(true),
             state: Mutex::new(CellState {
@@ -167,7 +167,7 @@ impl ProcessRef {
             exit_notify: Notify::new(),
             runtime,
         };
-        (ProcessRef(Arc::new(cell)), rx)
+        ProcessRef(Arc::new(cell))
     }
 
     /// This process's pid.
@@ -278,7 +278,7 @@ impl ProcessRef {
         if !self.is_alive() {
             return Err(CallError::NoProc);
         }
-        self.0.mailbox.send(env).map_err(|_| CallError::NoProc)
+        self.0.mailbox.push(env).map_err(|_| CallError::NoProc)
     }
 
     /// Ends the process at once with reason `Killed` (untrappable, like `Process.exit(pid, :kill)`).
@@ -397,7 +397,7 @@ impl ProcessRef {
     pub(crate) fn add_monitor(
         &self,
         id: u64,
-        watcher: mpsc::UnboundedSender<Envelope>,
+        watcher: ProcessRef,
     ) -> Result<MonitorRef, CallError> {
         let st = &mut *self.0.state.lock();
         if st.exited.is_some() && st.released {
@@ -420,10 +420,6 @@ impl ProcessRef {
             }
             None => false,
         }
-    }
-
-    pub(crate) fn mailbox(&self) -> &mpsc::UnboundedSender<Envelope> {
-        &self.0.mailbox
     }
 
     pub(crate) fn set_trap_exit(&self, on: bool) {
@@ -483,7 +479,7 @@ impl ProcessRef {
                 self.exit(reason.clone());
             }
         } else {
-            let _ = self.0.mailbox.send(Envelope::Exit(Box::new(ExitSignal {
+            let _ = self.0.mailbox.push(Envelope::Exit(Box::new(ExitSignal {
                 from,
                 reason: reason.clone(),
             })));
@@ -524,15 +520,15 @@ impl ProcessRef {
             reason: reason.clone(),
         };
         // Then every monitor's `Down` is queued (a monitor registry cleans up on it) ...
-        for (mref, Watcher(tx)) in monitors {
-            let _ = tx.send(Envelope::Down(Box::new(down(mref))));
+        for (mref, Watcher(w)) in monitors {
+            let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
         }
         {
             // ... including monitors that arrived meanwhile: queued under the lock, so that
             // once `released` is set no monitor's `Down` is still to be sent ...
             let st = &mut *self.0.state.lock();
-            for (mref, Watcher(tx)) in std::mem::take(&mut st.monitors) {
-                let _ = tx.send(Envelope::Down(Box::new(down(mref))));
+            for (mref, Watcher(w)) in std::mem::take(&mut st.monitors) {
+                let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
             }
             st.released = true;
         }
@@ -584,9 +580,23 @@ impl Drop for ExitGuard {
 /// Operations only the owner may do (unregistering its own name) take it.
 pub struct Ctx {
     pub(crate) me: ProcessRef,
-    pub(crate) rx: mpsc::UnboundedReceiver<Envelope>,
     pub(crate) runtime: Runtime,
     pub(crate) stop: Option<ExitReason>,
+    /// Items left to take before [`recv`](Ctx::recv) yields once to the scheduler.
+    pub(crate) budget: u8,
+}
+
+/// How many queued items [`Ctx::recv`] takes in a row before it yields once, so a process
+/// whose mailbox never empties cannot keep its worker thread from other tasks (as tokio's
+/// own channels do with their cooperative budget, and the BEAM with reductions).
+pub(crate) const RECV_BUDGET: u8 = 128;
+
+/// The process is gone when its `Ctx` is: its mailbox refuses messages and drops those
+/// queued.
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        self.me.0.mailbox.close();
+    }
 }
 
 // Owner-only operations hold `&Ctx` across an `.await` in a `Send` future.
@@ -613,16 +623,31 @@ impl Ctx {
 
     /// The next item in the mailbox, in arrival order.
     pub async fn recv(&mut self) -> Envelope {
-        match self.rx.recv().await {
-            Some(env) => env,
-            // Unreachable: the process's own cell keeps a sender open.
-            None => std::future::pending().await,
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Envelope> {
+        use std::task::Poll;
+        if self.budget == 0 {
+            self.budget = RECV_BUDGET;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        match self.me.0.mailbox.poll_pop(cx) {
+            Poll::Ready(env) => {
+                self.budget -= 1;
+                Poll::Ready(env)
+            }
+            Poll::Pending => {
+                self.budget = RECV_BUDGET;
+                Poll::Pending
+            }
         }
     }
 
     /// The next item if one is queued now.
     pub fn try_recv(&mut self) -> Option<Envelope> {
-        self.rx.try_recv().ok()
+        self.me.0.mailbox.try_pop()
     }
 
     /// Exit signals from links arrive as [`Envelope::Exit`] messages instead of killing us.
@@ -643,7 +668,7 @@ impl Ctx {
     /// Monitors `target`: a [`Down`] arrives in this mailbox when it exits.
     /// `NoProc` at once if it has already exited.
     pub fn monitor(&self, target: &ProcessRef) -> Result<MonitorRef, CallError> {
-        target.add_monitor(self.runtime.next_ref(), self.me.mailbox().clone())
+        target.add_monitor(self.runtime.next_ref(), self.me.clone())
     }
 
     /// Removes a monitor; `false` if it had already fired or was removed.
@@ -862,9 +887,13 @@ mod tests {
             let exited = p.exited();
             let mut watchers = Vec::new();
             for id in 0..32 {
-                let (tx, rx) = mpsc::unbounded_channel();
-                p.add_monitor(id, tx).unwrap();
-                watchers.push(rx);
+                // A watcher that never reads its mailbox, so the test can look into it.
+                let w = rt.spawn(|ctx: Ctx| async move {
+                    let _keep_the_mailbox_open = ctx;
+                    std::future::pending::<ExitReason>().await
+                });
+                p.add_monitor(id, w.clone()).unwrap();
+                watchers.push(w);
             }
             if i % 2 == 0 {
                 p.send(()).unwrap();
@@ -872,11 +901,12 @@ mod tests {
                 p.kill();
             }
             exited.await;
-            for (id, rx) in watchers.iter_mut().enumerate() {
+            for (id, w) in watchers.iter().enumerate() {
                 assert!(
-                    matches!(rx.try_recv(), Ok(Envelope::Down(_))),
+                    matches!(w.0.mailbox.try_pop(), Some(Envelope::Down(_))),
                     "iteration {i}: exited() resolved before monitor {id}'s Down was queued"
                 );
+                w.kill();
             }
         }
     }

@@ -125,17 +125,15 @@ impl Runtime {
     {
         let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
         let pid = Pid::with_creation(self.0.node, self.0.creation, serial);
-        let (me, rx) =
-            ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit, Arc::downgrade(&self.0));
+        let me = ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit, Arc::downgrade(&self.0));
         self.0.table.insert(serial, me.clone());
-        self.run_body(me, rx, opts.link.as_ref(), body)
+        self.run_body(me, opts.link.as_ref(), body)
     }
 
     /// Links (if asked), then runs `body` as the task of process `me`, with its exit path.
     fn run_body<F, Fut>(
         &self,
         me: ProcessRef,
-        rx: tokio::sync::mpsc::UnboundedReceiver<crate::Envelope>,
         link: Option<&ProcessRef>,
         body: F,
     ) -> ProcessRef
@@ -150,8 +148,8 @@ impl Runtime {
         }
         let ctx = Ctx {
             me: me.clone(),
-            rx,
             runtime: self.clone(),
+            budget: crate::process::RECV_BUDGET,
             stop: None,
         };
         let guard = ExitGuard {
@@ -197,8 +195,8 @@ impl Runtime {
             cast: Some(std::any::TypeId::of::<Req>()),
             info: Some(std::any::TypeId::of::<Req>()),
         };
-        let (me, rx) = ProcessRef::new_cell(remote, protocol, false, Arc::downgrade(&self.0));
-        Ok(self.run_body(me, rx, None, body))
+        let me = ProcessRef::new_cell(remote, protocol, false, Arc::downgrade(&self.0));
+        Ok(self.run_body(me, None, body))
     }
 
     /// The live process with this pid, if any: not a killed one (even before its exit path

@@ -164,7 +164,7 @@ async fn measure<N: Naming>(
 ) -> Vec<Row> {
     let remaining = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(Notify::new());
-    let group = Name::Tagged("group", 1);
+    let group = Name::tagged("group", 1);
     let mut procs = Vec::with_capacity(members);
     for _ in 0..members {
         let (remaining, done) = (remaining.clone(), done.clone());

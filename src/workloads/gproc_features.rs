@@ -315,7 +315,7 @@ async fn await_latencies(g: Gproc, registrant: ProcessRef, rounds: usize) -> (Ve
     let mut out = Vec::with_capacity(rounds);
     let mut missed = 0;
     for i in 0..rounds {
-        let name = Name::Tagged("awaited", i as u64);
+        let name = Name::tagged("awaited", i as u64);
         let waiter = {
             let (g, name) = (g.clone(), name.clone());
             tokio::spawn(async move {

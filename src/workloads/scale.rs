@@ -462,7 +462,7 @@ async fn register_and_release<N: Naming>(
                     let mut started = Vec::new();
                     for i in (t * chunk)..((t + 1) * chunk).min(size) {
                         let opts = StartOpts {
-                            register: Some(via(&naming, Name::Tagged("scale", i as u64))),
+                            register: Some(via(&naming, Name::tagged("scale", i as u64))),
                             ..StartOpts::default()
                         };
                         match rt.start_opts(Worker::plain(), opts).await {

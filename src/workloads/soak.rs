@@ -179,7 +179,7 @@ impl SoakSpec {
 type Slots = Arc<Vec<Mutex<(u64, Option<ProcessRef>)>>>;
 
 fn session_name(id: u64) -> Name {
-    Name::Tagged("session", id)
+    Name::tagged("session", id)
 }
 
 async fn start_session<N: Naming>(rt: &Runtime, naming: &N, id: u64) -> Result<ProcessRef, String> {

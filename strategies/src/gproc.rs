@@ -107,7 +107,7 @@ impl KeyPattern<'_> {
     pub fn matches(&self, name: &Name) -> bool {
         match self {
             KeyPattern::All => true,
-            KeyPattern::Tagged(tag) => matches!(name, Name::Tagged(t, _) if t == tag),
+            KeyPattern::Tagged(tag) => matches!(name, Name::Tagged(t, _) if t.as_str() == *tag),
             KeyPattern::TextPrefix(prefix) => {
                 matches!(name, Name::Text(s) if s.starts_with(prefix))
             }
@@ -893,7 +893,7 @@ impl<V: Clone + Send + Sync + 'static> Gproc<V> {
             KeyPattern::Tagged(tag) => self
                 .inner
                 .names
-                .range(Name::Tagged(tag, 0)..=Name::Tagged(tag, u64::MAX), &guard)
+                .range(Name::tagged(tag, 0)..=Name::tagged(tag, u64::MAX), &guard)
                 .filter_map(live)
                 .collect(),
             KeyPattern::TextPrefix(prefix) => self

@@ -18,7 +18,7 @@
 //! [`atom_bytes`](InternedNames::atom_bytes) expose the leak. The atom is made from the
 //! name's unambiguous text ([`Name::encoded`]: a kind tag, then the content), so names of
 //! different kinds that print alike (`Name::text("session_1")` and
-//! `Name::Tagged("session", 1)`, `Name::Id(5)` and `Name::text("5")`) stay different names,
+//! `Name::tagged("session", 1)`, `Name::Id(5)` and `Name::text("5")`) stay different names,
 //! as in every other backend: they are different terms on the BEAM too.
 //!
 //! **Costs**: a lookup formats the name into a reused per-thread buffer, probes the atom

@@ -377,6 +377,7 @@ impl<T: NameTable, V: EntryValue + Default> SyncNaming for Registry<T, V> {
         self.remove_own(name, owner)
     }
 
+    #[inline]
     fn whereis_sync(&self, name: &Name) -> Option<ProcessRef> {
         self.lookup(name)
     }

@@ -63,7 +63,7 @@ impl StartupDiscovery {
         Ok(Self::handed(children.into_iter().filter_map(|c| {
             let id = c.id?;
             let process = c.process?;
-            Some((Name::Text(id), process))
+            Some((Name::text(&id), process))
         })))
     }
 

@@ -297,8 +297,8 @@ impl<N: Naming> CounterService<N> {
         backup: Backup,
         opts: CounterOpts,
     ) -> Result<Self, CounterError> {
-        let name = Name::Tagged("counter", opts.id);
-        let keeper_name = Name::Tagged("keeper", opts.id);
+        let name = Name::tagged("counter", opts.id);
+        let keeper_name = Name::tagged("keeper", opts.id);
         let mut children = Vec::new();
         let (source, table, strategy) = match backup {
             Backup::SupervisorTable => {

@@ -37,7 +37,7 @@ pub use ring::RingRouter;
 use naming_schema::Params;
 use process_runtime::Name;
 
-/// The tag of shard names: shard `k` is registered as `Name::Tagged("shard", k)` (`{:shard, k}`).
+/// The tag of shard names: shard `k` is registered as `Name::tagged("shard", k)` (`{:shard, k}`).
 pub const SHARD_TAG: &str = "shard";
 
 /// Why a router could not be built.
@@ -108,7 +108,7 @@ pub trait ShardRouter: Send + Sync {
 /// The registered name of shard `k`: `{:shard, k}`.
 #[inline]
 pub fn shard_name(k: usize) -> Name {
-    Name::Tagged(SHARD_TAG, k as u64)
+    Name::tagged(SHARD_TAG, k as u64)
 }
 
 /// The name of the shard worker that serves `user_id` under `router`, as in seed 000:
