@@ -41,6 +41,7 @@ fn main() {
         let workers = Arc::new(tokio.block_on(start_workers(&rt, WORKERS)));
         let registry: Registry<DashMapTable> = Registry::with_capacity(1, WORKERS);
         let by_u64: U64Map = DashMap::with_capacity_and_hasher(WORKERS, FastHasher::default());
+        let keys: Vec<u64> = (0..WORKERS as u64).collect();
         let by_name = DashMapTable::with_capacity(WORKERS);
         for (i, (name, p)) in names.iter().zip(workers.iter()).enumerate() {
             let _ = registry.register_sync(name.clone(), p);
@@ -65,7 +66,7 @@ fn main() {
 
         // whereis beside the same dashmap's get on u64 keys and on name keys.
         group.bench_function(BenchmarkId::new(DASHMAP_U64.label, "lookup"), |b| {
-            b.iter_custom(|n| u64_gets(&by_u64, WORKERS, n))
+            b.iter_custom(|n| u64_gets(&by_u64, &keys, n))
         });
         group.bench_function(BenchmarkId::new(DashMapTable::FLOOR.label, "lookup"), |b| {
             b.iter_custom(|n| {

@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::AbortHandle;
 
-use crate::mailbox::Mailbox;
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
+use crate::mailbox::Mailbox;
 use crate::runtime::RuntimeInner;
 use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
 
@@ -138,7 +138,6 @@ pub(crate) struct ProcessCell {
     /// Wakes [`ProcessRef::exited`] waiters once the exit path is done (no allocation per
     /// waiter).
     exit_notify: Notify,
-    runtime: Weak<RuntimeInner>,
 }
 
 /// A handle to a process: its [`Pid`] plus the way to reach its mailbox.
@@ -149,12 +148,7 @@ pub(crate) struct ProcessCell {
 pub struct ProcessRef(Arc<ProcessCell>);
 
 impl ProcessRef {
-    pub(crate) fn new_cell(
-        pid: Pid,
-        protocol: Protocol,
-        trap_exit: bool,
-        runtime: Weak<RuntimeInner>,
-    ) -> ProcessRef {
+    pub(crate) fn new_cell(pid: Pid, protocol: Protocol, trap_exit: bool) -> ProcessRef {
         let cell = ProcessCell {
             pid,
             mailbox: Mailbox::default(),
@@ -165,7 +159,6 @@ impl ProcessRef {
                 ..CellState::default()
             }),
             exit_notify: Notify::new(),
-            runtime,
         };
         ProcessRef(Arc::new(cell))
     }
@@ -428,17 +421,18 @@ impl ProcessRef {
 
     /// Records the task's abort handle; aborts at once if a kill came first.
     pub(crate) fn set_abort(&self, abort: AbortHandle) {
-        let killed = {
+        {
             let st = &mut *self.0.state.lock();
             if st.exited.is_some() {
                 return;
             }
-            st.abort = Some(abort.clone());
-            st.kill_reason.is_some()
-        };
-        if killed {
-            abort.abort();
+            if st.kill_reason.is_none() {
+                st.abort = Some(abort);
+                return;
+            }
         }
+        // Killed before it ran: abort outside the lock (cancelling may run the exit path).
+        abort.abort();
     }
 
     /// Links two processes both ways; `NoProc` if either has exited.
@@ -487,7 +481,7 @@ impl ProcessRef {
     }
 
     /// The exit path: runs exactly once, when the process's task ends for any reason.
-    pub(crate) fn run_exit(&self, finished_with: Option<ExitReason>) {
+    pub(crate) fn run_exit(&self, finished_with: Option<ExitReason>, runtime: &RuntimeInner) {
         let pid = self.pid();
         let (reason, holds, monitors, links) = {
             let st = &mut *self.0.state.lock();
@@ -507,9 +501,7 @@ impl ProcessRef {
                 std::mem::take(&mut st.links),
             )
         };
-        if let Some(rt) = self.0.runtime.upgrade() {
-            rt.remove(pid);
-        }
+        runtime.remove(pid);
         // Names first, so that whoever hears of the exit finds them released.
         for hold in holds.into_iter() {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
@@ -565,11 +557,13 @@ impl fmt::Debug for ProcessRef {
 pub(crate) struct ExitGuard {
     pub(crate) process: ProcessRef,
     pub(crate) reason: Option<ExitReason>,
+    /// The runtime whose process table holds the process.
+    pub(crate) runtime: Runtime,
 }
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
-        self.process.run_exit(self.reason.take());
+        self.process.run_exit(self.reason.take(), &self.runtime.0);
     }
 }
 

@@ -64,7 +64,7 @@ impl SpawnOpts {
 /// Cloning is cheap (a shared handle). Pids are unique for the life of the `Runtime` and
 /// never reused. A `Runtime` needs a tokio runtime to spawn on, multi-threaded or not.
 #[derive(Clone)]
-pub struct Runtime(Arc<RuntimeInner>);
+pub struct Runtime(pub(crate) Arc<RuntimeInner>);
 
 impl Default for Runtime {
     fn default() -> Self {
@@ -125,18 +125,13 @@ impl Runtime {
     {
         let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
         let pid = Pid::with_creation(self.0.node, self.0.creation, serial);
-        let me = ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit, Arc::downgrade(&self.0));
+        let me = ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit);
         self.0.table.insert(serial, me.clone());
         self.run_body(me, opts.link.as_ref(), body)
     }
 
     /// Links (if asked), then runs `body` as the task of process `me`, with its exit path.
-    fn run_body<F, Fut>(
-        &self,
-        me: ProcessRef,
-        link: Option<&ProcessRef>,
-        body: F,
-    ) -> ProcessRef
+    fn run_body<F, Fut>(&self, me: ProcessRef, link: Option<&ProcessRef>, body: F) -> ProcessRef
     where
         F: FnOnce(Ctx) -> Fut,
         Fut: Future<Output = ExitReason> + Send + 'static,
@@ -155,6 +150,7 @@ impl Runtime {
         let guard = ExitGuard {
             process: me.clone(),
             reason: None,
+            runtime: self.clone(),
         };
         let body = body(ctx);
         let task = tokio::spawn(async move {
@@ -195,7 +191,7 @@ impl Runtime {
             cast: Some(std::any::TypeId::of::<Req>()),
             info: Some(std::any::TypeId::of::<Req>()),
         };
-        let me = ProcessRef::new_cell(remote, protocol, false, Arc::downgrade(&self.0));
+        let me = ProcessRef::new_cell(remote, protocol, false);
         Ok(self.run_body(me, None, body))
     }
 
