@@ -6,10 +6,11 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
@@ -123,6 +124,9 @@ struct CellState {
     /// Keyed by pid: a supervisor links to every child, so this must not be a list scan.
     links: HashMap<Pid, ProcessRef, foldhash::fast::RandomState>,
     holds: Holds,
+    /// Tasks waiting in [`ProcessRef::exited`], woken once the exit path is done; a slot
+    /// per waiting future (emptied when it is dropped), reused by the next.
+    exit_waiters: Vec<Option<Waker>>,
 }
 
 /// Laid out in declaration order so that what a lookup touches (the `Arc` counts, `alive`,
@@ -135,9 +139,6 @@ pub(crate) struct ProcessCell {
     protocol: Protocol,
     mailbox: Mailbox,
     state: Mutex<CellState>,
-    /// Wakes [`ProcessRef::exited`] waiters once the exit path is done (no allocation per
-    /// waiter).
-    exit_notify: Notify,
 }
 
 /// A handle to a process: its [`Pid`] plus the way to reach its mailbox.
@@ -158,7 +159,6 @@ impl ProcessRef {
                 trap_exit,
                 ..CellState::default()
             }),
-            exit_notify: Notify::new(),
         };
         ProcessRef(Arc::new(cell))
     }
@@ -323,22 +323,9 @@ impl ProcessRef {
     /// released and every monitor's `Down` is queued (at once if that is done already): a
     /// caller who has seen the exit cannot get ahead of a registry that cleans up on `Down`.
     pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
-        let cell = Arc::clone(&self.0);
-        async move {
-            loop {
-                // Registered before the check, so a notification between the two is kept.
-                let notified = cell.exit_notify.notified();
-                let mut notified = std::pin::pin!(notified);
-                notified.as_mut().enable();
-                {
-                    let st = cell.state.lock();
-                    // Until the exit path has released the names, wait.
-                    if let (Some(reason), true) = (&st.exited, st.released) {
-                        return reason.clone();
-                    }
-                }
-                notified.await;
-            }
+        Exited {
+            cell: Arc::clone(&self.0),
+            slot: None,
         }
     }
 
@@ -515,7 +502,7 @@ impl ProcessRef {
         for (mref, Watcher(w)) in monitors {
             let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
         }
-        {
+        let waiters = {
             // ... including monitors that arrived meanwhile: queued under the lock, so that
             // once `released` is set no monitor's `Down` is still to be sent ...
             let st = &mut *self.0.state.lock();
@@ -523,10 +510,13 @@ impl ProcessRef {
                 let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
             }
             st.released = true;
-        }
+            std::mem::take(&mut st.exit_waiters)
+        };
         // ... and only then are `exited()` waiters told: whoever has seen the exit finds
         // every monitor's `Down` already in its mailbox, ahead of anything sent next.
-        self.0.exit_notify.notify_waiters();
+        for waker in waiters.into_iter().flatten() {
+            waker.wake();
+        }
         for linked in links.into_values() {
             linked.linked_exit(pid, &reason);
         }
@@ -550,6 +540,62 @@ impl Hash for ProcessRef {
 impl fmt::Debug for ProcessRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.pid(), f)
+    }
+}
+
+/// What [`ProcessRef::exited`] returns: ready once the exit path is done; waits in a slot
+/// of the process's waiter list (one lock per poll, nothing allocated per waiter once the
+/// list has room).
+struct Exited {
+    cell: Arc<ProcessCell>,
+    /// This future's slot in the waiter list, once it has waited.
+    slot: Option<usize>,
+}
+
+impl std::future::Future for Exited {
+    type Output = ExitReason;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<ExitReason> {
+        let this = &mut *self;
+        let st = &mut *this.cell.state.lock();
+        // Until the exit path has released the names and queued every `Down`, wait.
+        if let (Some(reason), true) = (&st.exited, st.released) {
+            this.slot = None;
+            return std::task::Poll::Ready(reason.clone());
+        }
+        let waiters = &mut st.exit_waiters;
+        match this.slot {
+            Some(i) => match &mut waiters[i] {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            },
+            None => {
+                let i = match waiters.iter().position(Option::is_none) {
+                    Some(i) => i,
+                    None => {
+                        waiters.push(None);
+                        waiters.len() - 1
+                    }
+                };
+                waiters[i] = Some(cx.waker().clone());
+                this.slot = Some(i);
+            }
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for Exited {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot {
+            // Gone before the exit: free the slot (after the exit the list is empty).
+            if let Some(w) = self.cell.state.lock().exit_waiters.get_mut(i) {
+                *w = None;
+            }
+        }
     }
 }
 
@@ -903,5 +949,35 @@ mod tests {
                 w.kill();
             }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exit_waiters_are_all_woken_and_those_that_gave_up_leave_no_slot_behind() {
+        let rt = Runtime::new();
+        let p = rt.spawn(|mut ctx: Ctx| async move {
+            let _ = ctx.recv().await;
+            ExitReason::Normal
+        });
+        // Waiters that give up, from many tasks: their slots are freed and reused.
+        for _ in 0..500 {
+            let w = p.clone();
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_micros(50), w.exited()).await;
+            })
+            .await
+            .unwrap();
+        }
+        assert!(p.0.state.lock().exit_waiters.iter().all(Option::is_none));
+        assert!(p.0.state.lock().exit_waiters.len() <= 1);
+        // Waiters that stay: every one hears the reason.
+        let waiting: Vec<_> = (0..16).map(|_| tokio::spawn(p.exited())).collect();
+        tokio::task::yield_now().await;
+        assert!(p.kill());
+        for w in waiting {
+            assert_eq!(w.await.unwrap(), ExitReason::Killed);
+        }
+        assert!(p.0.state.lock().exit_waiters.is_empty());
+        // After the exit, a new waiter is answered at once.
+        assert_eq!(p.exited().await, ExitReason::Killed);
     }
 }
