@@ -312,6 +312,11 @@ impl LookupSample {
         ratio(self.majority_names)
     }
 
+    /// Whether every name asked was answered with its owner.
+    pub fn all_answered(&self) -> bool {
+        self.majority_names.0 == self.majority_names.1 && self.own_names.0 == self.own_names.1
+    }
+
     /// Fraction of the minority side's own names answered (`None`: none asked).
     pub fn own_ratio(&self) -> Option<f64> {
         ratio(self.own_names)
@@ -465,7 +470,10 @@ async fn agreed_view(
 
 /// Partitions the cluster into `side_a` and the rest, registers each of `split_names`
 /// names on both sides (and `stable_names` per node before the split), heals, and checks
-/// that every node converges to exactly one owner per name with nothing lost.
+/// that every node converges to exactly one owner per name with nothing lost. On the side
+/// outside `side_a` (the minority), it also registers `split_names` fresh names during the
+/// split, looks up the names registered before it right after the cut and again once the
+/// lease TTL has passed, and from the heal registers again until that succeeds.
 pub async fn netsplit(
     cluster: &Cluster,
     backend: Backend,
@@ -492,6 +500,15 @@ pub async fn netsplit(
                 stable.push((name, pid));
             }
         }
+    }
+    // The minority side's lookups are of names it knew before the split: let them arrive.
+    let known_by = Instant::now() + deadline;
+    while !sample_lookups(cluster, b, backend, &stable, side_a)
+        .await?
+        .all_answered()
+        && Instant::now() < known_by
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cluster
         .partition(&[side_a.to_vec(), side_b.clone()])
