@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use naming_cluster::etcd_kv::EtcdKv;
 use naming_cluster::measure::{
     call_latency, crash_release, netsplit, spawn_named, whereis, DISTRIBUTED,
 };
@@ -143,7 +144,7 @@ async fn the_minority_side_refuses_under_etcd_quorum_and_accepts_when_available(
     }
     opts.network = NetworkMode::Namespaces;
     opts.etcd_with_nodes = true;
-    let cluster = Cluster::start(opts).await.expect("cluster starts");
+    let mut cluster = Cluster::start(opts).await.expect("cluster starts");
     assert_eq!(cluster.etcd_member_nodes(), &[1, 2, 3]);
     for b in [Backend::Global, Backend::Gossip] {
         let o = netsplit(&cluster, b, &[1, 2], 3, 2, Duration::from_secs(25))
@@ -173,6 +174,21 @@ async fn the_minority_side_refuses_under_etcd_quorum_and_accepts_when_available(
         assert_eq!(o.lost, 0, "{o:?}");
         assert_eq!(o.losers_alive, 0, "{o:?}");
     }
+    // A member in a node's namespace starts again there over its data.
+    let etcd = cluster.etcd_mut().expect("etcd runs");
+    assert!(etcd.kill_member(2));
+    assert!(etcd.restart_member(2).expect("member restarts"));
+    let endpoint = etcd.endpoint(2).expect("member 2").to_string();
+    let kv = EtcdKv::new(vec![endpoint], Duration::from_secs(1)).unwrap();
+    let mut served = false;
+    for _ in 0..100 {
+        if kv.get(b"naming-bench/health").await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "{:?}", etcd.member_log_tail(2, 2000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -266,10 +266,6 @@ impl EtcdCluster {
     /// Start `cfg.members` members and wait until each serves a linearizable read through the
     /// JSON gateway. On a deadline the error carries the failing member's stderr tail.
     pub async fn start(cfg: EtcdConfig) -> Result<Self, EtcdError> {
-        let binary = match cfg.binary.clone() {
-            Some(b) => b,
-            None => etcd_binary().ok_or(EtcdError::NoBinary)?,
-        };
         let n = cfg.members.max(1);
         if !cfg.hosts.is_empty() && cfg.hosts.len() != n {
             return Err(EtcdError::Config(format!(
@@ -277,6 +273,10 @@ impl EtcdCluster {
                 cfg.hosts.len()
             )));
         }
+        let binary = match cfg.binary.clone() {
+            Some(b) => b,
+            None => etcd_binary().ok_or(EtcdError::NoBinary)?,
+        };
         let host = |i: usize| -> MemberHost {
             cfg.hosts.get(i).cloned().unwrap_or(MemberHost {
                 ip: cfg.ip,
