@@ -228,7 +228,6 @@ pub async fn multinode_rows(
     ));
     // With namespaces, etcd's members run in the nodes' namespaces (ignored without), so the
     // cut also takes etcd quorum from the smaller side: the netsplit's minority side.
-    let mut opts = opts;
     opts.etcd_with_nodes = opts.etcd && spec.nodes >= 3;
     let mut cluster = Cluster::start(opts).await?;
     rows.extend(netsplit::netsplit_rows(&cluster, &distributed, spec, &p, progress).await?);
