@@ -804,3 +804,66 @@ fn minority_rows(b: Backend, params: &Params, m: &MinorityOutcome) -> Vec<Row> {
     }
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(rows: &[Row]) -> Vec<(&str, Option<f64>)> {
+        rows.iter()
+            .map(|r| (r.metric.as_str(), r.value()))
+            .collect()
+    }
+
+    #[test]
+    fn minority_rows_carry_what_was_measured_and_nothing_else() {
+        let p = Params::new().with("nodes", 3);
+        let refusing = MinorityOutcome {
+            attempted: 4,
+            refused: 4,
+            refusals: vec![WireNamingError::RegistryDown; 4],
+            refusal_waits: vec![Duration::from_secs(6), Duration::from_secs(4)],
+            at_cut: LookupSample {
+                majority_names: (4, 4),
+                own_names: (2, 2),
+            },
+            after_ttl: LookupSample {
+                majority_names: (4, 4),
+                own_names: (0, 2),
+            },
+            registers_again_after: Some(Duration::from_millis(30)),
+        };
+        let rows = minority_rows(Backend::Global, &p, &refusing);
+        assert_eq!(
+            values(&rows),
+            [
+                ("minority_refused_ratio", Some(1.0)),
+                ("minority_refusal_wait_ms", Some(5000.0)),
+                ("minority_answers_majority_names_at_cut", Some(1.0)),
+                ("minority_answers_majority_names_after_ttl", Some(1.0)),
+                ("minority_answers_own_names_at_cut", Some(1.0)),
+                ("minority_answers_own_names_after_ttl", Some(0.0)),
+                ("minority_register_again_ms", Some(30.0)),
+            ]
+        );
+        assert_eq!(refusal_summary(&refusing.refusals), " (RegistryDown: 4)");
+
+        // Nothing refused: no wait to report; never registered again: a skip row says so.
+        let accepting = MinorityOutcome {
+            attempted: 4,
+            registers_again_after: None,
+            ..MinorityOutcome::default()
+        };
+        let rows = minority_rows(Backend::Gossip, &p, &accepting);
+        assert_eq!(values(&rows)[0], ("minority_refused_ratio", Some(0.0)));
+        assert!(rows.iter().all(|r| r.metric != "minority_refusal_wait_ms"));
+        assert!(rows
+            .iter()
+            .all(|r| !r.metric.starts_with("minority_answers")));
+        assert!(matches!(
+            rows.last().map(|r| &r.outcome),
+            Some(naming_schema::Outcome::Skipped(why)) if why.contains("did not register again")
+        ));
+        assert_eq!(refusal_summary(&[]), "");
+    }
+}
