@@ -51,6 +51,9 @@ pub enum EtcdError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A cluster configuration that cannot be started (e.g. member hosts not one per member).
+    #[error("etcd configuration: {0}")]
+    Config(String),
     /// A started cluster did not become healthy before the deadline.
     #[error("etcd cluster not ready after {waited:?} (member {member} failing: {last_error}); member stderr tail:\n{stderr_tail}")]
     NotReady {

@@ -25,10 +25,15 @@ pub struct EtcdConfig {
     /// Number of members (3 by default: one may die and quorum holds).
     pub members: usize,
     /// IP every member binds and advertises (127.0.0.1 by default; a bridge IP when nodes run in
-    /// network namespaces).
+    /// network namespaces). Unused where [`hosts`](Self::hosts) is given.
     pub ip: IpAddr,
+    /// Where each member runs, one entry per member: its own IP and network namespace, so a
+    /// partition between namespaces also cuts etcd's peers. Empty (the default): every member
+    /// on [`ip`](Self::ip) in this process's namespace.
+    pub hosts: Vec<MemberHost>,
     /// Member `i` uses client port `base + 2i` and peer port `base + 2i + 1`. `None`: free ports
-    /// picked by the OS, so parallel test binaries do not clash.
+    /// picked by the OS, so parallel test binaries do not clash; with [`hosts`](Self::hosts)
+    /// (addresses this namespace may not own) [`HOSTED_BASE_PORT`] instead.
     pub base_port: Option<u16>,
     /// Raft heartbeat in milliseconds.
     pub heartbeat_ms: u64,
@@ -47,6 +52,7 @@ impl Default for EtcdConfig {
         EtcdConfig {
             members: 3,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            hosts: Vec::new(),
             base_port: None,
             heartbeat_ms: 50,
             election_ms: 500,
@@ -56,6 +62,21 @@ impl Default for EtcdConfig {
         }
     }
 }
+
+/// Where one etcd member runs: the address it binds and advertises, and the network namespace
+/// it is started in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberHost {
+    /// The member's address (client and peer URLs).
+    pub ip: IpAddr,
+    /// The named network namespace (as `ip netns list` shows it) the member runs in, through
+    /// `ip netns exec`; `None`: this process's namespace.
+    pub netns: Option<String>,
+}
+
+/// First port of members placed by [`EtcdConfig::hosts`] without a `base_port`: each has its
+/// own address, so fixed ports cannot clash with other processes' free ports.
+pub const HOSTED_BASE_PORT: u16 = 2379;
 
 /// The etcd binary to run: `$NAMING_BENCH_ETCD` if set, else `etcd` on `PATH`; `None` if neither
 /// exists.
@@ -75,6 +96,8 @@ struct Member {
     client_url: String,
     child: Option<Child>,
     log: PathBuf,
+    /// The namespace it runs in (`None`: this process's).
+    netns: Option<String>,
     /// Its command line (after the binary), to start it again over its data dir.
     args: Vec<std::ffi::OsString>,
 }
@@ -86,12 +109,14 @@ pub struct EtcdCluster {
     binary: PathBuf,
 }
 
-/// Spawns an etcd member: `binary args`, stderr appended to `log`, killed by the kernel when
-/// this process dies.
+/// Spawns an etcd member: `binary args` (through `ip netns exec <netns>` where a namespace is
+/// given; `ip` execs etcd, so the child's pid is etcd's), stderr appended to `log`, killed by
+/// the kernel when this process dies.
 fn spawn_member(
     binary: &Path,
     args: &[std::ffi::OsString],
     log: &Path,
+    netns: Option<&str>,
 ) -> Result<Child, EtcdError> {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
@@ -99,7 +124,14 @@ fn spawn_member(
         .open(log)
         .map_err(io_err(format!("opening {}", log.display())))?;
     let parent = std::process::id() as libc::pid_t;
-    let mut cmd = Command::new(binary);
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
     cmd.args(args)
         .env_remove("ETCD_NAME")
         .stdin(Stdio::null())
@@ -234,12 +266,27 @@ impl EtcdCluster {
     /// Start `cfg.members` members and wait until each serves a linearizable read through the
     /// JSON gateway. On a deadline the error carries the failing member's stderr tail.
     pub async fn start(cfg: EtcdConfig) -> Result<Self, EtcdError> {
+        let n = cfg.members.max(1);
+        if !cfg.hosts.is_empty() && cfg.hosts.len() != n {
+            return Err(EtcdError::Config(format!(
+                "{} member hosts for {n} members (one per member, or none)",
+                cfg.hosts.len()
+            )));
+        }
         let binary = match cfg.binary.clone() {
             Some(b) => b,
             None => etcd_binary().ok_or(EtcdError::NoBinary)?,
         };
-        let n = cfg.members.max(1);
-        let ports: Vec<u16> = match cfg.base_port {
+        let host = |i: usize| -> MemberHost {
+            cfg.hosts.get(i).cloned().unwrap_or(MemberHost {
+                ip: cfg.ip,
+                netns: None,
+            })
+        };
+        let base = cfg
+            .base_port
+            .or((!cfg.hosts.is_empty()).then_some(HOSTED_BASE_PORT));
+        let ports: Vec<u16> = match base {
             Some(base) => (0..2 * n).map(|k| base.saturating_add(k as u16)).collect(),
             None => free_ports(cfg.ip, 2 * n)?,
         };
@@ -261,7 +308,7 @@ impl EtcdCluster {
             dir,
             binary: binary.clone(),
         };
-        let peer = |i: usize| url(cfg.ip, ports[2 * i + 1]);
+        let peer = |i: usize| url(host(i).ip, ports[2 * i + 1]);
         let initial: Vec<String> = (0..n).map(|i| format!("m{i}={}", peer(i))).collect();
         let initial = initial.join(",");
         let token = cluster
@@ -272,7 +319,7 @@ impl EtcdCluster {
             .to_string();
         for i in 0..n {
             let name = format!("m{i}");
-            let client_url = url(cfg.ip, ports[2 * i]);
+            let client_url = url(host(i).ip, ports[2 * i]);
             let log = cluster.dir.join(format!("{name}.log"));
             let args: Vec<std::ffi::OsString> = vec![
                 "--name".into(),
@@ -301,12 +348,14 @@ impl EtcdCluster {
                 "100000".into(),
             ];
             let _ = std::fs::remove_file(&log);
-            let child = spawn_member(&binary, &args, &log)?;
+            let netns = host(i).netns;
+            let child = spawn_member(&binary, &args, &log, netns.as_deref())?;
             cluster.members.push(Member {
                 name,
                 client_url,
                 child: Some(child),
                 log,
+                netns,
                 args,
             });
         }
@@ -379,8 +428,8 @@ impl EtcdCluster {
         }
     }
 
-    /// Starts killed member `i` again over its data dir (it rejoins with its log and data,
-    /// as a rebooted machine would). Returns false if `i` is out of range or still running.
+    /// Starts killed member `i` again over its data dir, in its namespace where it has one (it
+    /// rejoins with its log and data, as a rebooted machine would). Returns false if `i` is out of range or still running.
     pub fn restart_member(&mut self, i: usize) -> Result<bool, EtcdError> {
         let binary = self.binary.clone();
         let Some(m) = self.members.get_mut(i) else {
@@ -389,7 +438,7 @@ impl EtcdCluster {
         if m.child.is_some() {
             return Ok(false);
         }
-        m.child = Some(spawn_member(&binary, &m.args, &m.log)?);
+        m.child = Some(spawn_member(&binary, &m.args, &m.log, m.netns.as_deref())?);
         Ok(true)
     }
 

@@ -14,7 +14,7 @@ use tarpc::{client, context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::etcd_server::{EtcdCluster, EtcdConfig};
+use crate::etcd_server::{EtcdCluster, EtcdConfig, MemberHost};
 use crate::netns::{ClusterNet, NetOptions};
 use crate::wire::NodeApiClient;
 
@@ -38,6 +38,12 @@ pub struct ClusterOpts {
     pub binary: PathBuf,
     /// Start a 3-member etcd cluster and give every node global names.
     pub etcd: bool,
+    /// Run etcd member `i` inside the namespace of node `i * nodes / 3`, on that node's
+    /// address, instead of in the harness' namespace on the bridge: a partition then cuts
+    /// etcd's peers too, so the side holding most members keeps quorum and the other loses
+    /// it. Needs at least 3 nodes; honoured only in namespace mode (in fault-injection mode
+    /// etcd stays beside the harness: see [`Cluster::etcd_member_nodes`]).
+    pub etcd_with_nodes: bool,
     /// How partitions are made.
     pub network: NetworkMode,
     /// The etcd lease TTL of every node, in seconds.
@@ -57,6 +63,7 @@ impl ClusterOpts {
             nodes,
             binary: binary.into(),
             etcd: true,
+            etcd_with_nodes: false,
             network,
             lease_ttl_secs: 2,
         }
@@ -210,6 +217,9 @@ pub struct Cluster {
     last_creation: Vec<u32>,
     // Field order is drop order: nodes first, then etcd, then the network under them.
     etcd: Option<EtcdCluster>,
+    /// The node whose namespace each etcd member runs in; empty where etcd runs in the
+    /// harness' namespace (or not at all).
+    etcd_nodes: Vec<u32>,
     net: Option<ClusterNet>,
     mode: NetworkMode,
 }
@@ -248,11 +258,32 @@ impl Cluster {
             .as_ref()
             .map(|n| IpAddr::V4(n.bridge_ip()))
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let mut etcd_nodes = Vec::new();
         let etcd = if opts.etcd {
-            let cfg = EtcdConfig {
+            let mut cfg = EtcdConfig {
                 ip: host_ip,
                 ..EtcdConfig::default()
             };
+            if let (true, Some(n)) = (opts.etcd_with_nodes, &net) {
+                if opts.nodes < cfg.members {
+                    return Err(ClusterError::Etcd(format!(
+                        "placing {} etcd members with the nodes needs at least as many nodes, not {}",
+                        cfg.members, opts.nodes
+                    )));
+                }
+                for m in 0..cfg.members {
+                    let i = m * opts.nodes / cfg.members;
+                    let ip = n.node_ip(i).map_err(|e| ClusterError::Net(e.to_string()))?;
+                    let ns = n
+                        .netns_name(i)
+                        .map_err(|e| ClusterError::Net(e.to_string()))?;
+                    cfg.hosts.push(MemberHost {
+                        ip: IpAddr::V4(ip),
+                        netns: Some(ns.to_string()),
+                    });
+                    etcd_nodes.push(i as u32 + 1);
+                }
+            }
             Some(
                 EtcdCluster::start(cfg)
                     .await
@@ -303,6 +334,7 @@ impl Cluster {
             last_creation: vec![1; launch.addrs.len()],
             launch,
             etcd,
+            etcd_nodes,
             net,
             mode,
         };
@@ -318,9 +350,21 @@ impl Cluster {
         self.clients.iter().map(|(id, _)| *id).collect()
     }
 
+    /// The etcd lease TTL every node was started with.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.launch.lease_ttl_secs.max(0) as u64)
+    }
+
     /// The etcd cluster beside the nodes, if one was started.
     pub fn etcd(&self) -> Option<&EtcdCluster> {
         self.etcd.as_ref()
+    }
+
+    /// The node whose namespace (and address) each etcd member runs in, in member order:
+    /// empty where etcd runs in the harness' namespace, reached by every node whatever the
+    /// partition ([`ClusterOpts::etcd_with_nodes`] unset, or no namespaces).
+    pub fn etcd_member_nodes(&self) -> &[u32] {
+        &self.etcd_nodes
     }
 
     /// The etcd cluster beside the nodes, to kill and restart members.
@@ -339,7 +383,10 @@ impl Cluster {
 
     /// Cuts node `id` off from every etcd member (`cut = false` restores it) while its links
     /// to the other nodes, and theirs to etcd, stay up. Needs network namespaces: a
-    /// [`ClusterError::Net`] in fault-injection mode.
+    /// [`ClusterError::Net`] in fault-injection mode. With etcd placed with the nodes
+    /// ([`ClusterOpts::etcd_with_nodes`]), a member in node `id`'s own namespace stays
+    /// reachable to it (local addresses are routed before the blocking rule), and the
+    /// members' peer traffic is not cut.
     pub fn cut_from_etcd(&self, id: u32, cut: bool) -> Result<(), ClusterError> {
         let net = self.net.as_ref().ok_or_else(|| {
             ClusterError::Net("cutting a node from etcd needs network namespaces".into())

@@ -5,8 +5,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use naming_cluster::etcd_kv::{Created, EtcdKv};
-use naming_cluster::etcd_server::{etcd_binary, EtcdCluster, EtcdConfig};
+use naming_cluster::etcd_kv::{Created, EtcdError, EtcdKv};
+use naming_cluster::etcd_server::{etcd_binary, EtcdCluster, EtcdConfig, MemberHost};
 use naming_cluster::global_names::{ClaimError, EtcdNames, GlobalOpts};
 use process_runtime::Pid;
 
@@ -337,4 +337,21 @@ async fn claims_survive_a_dead_member() {
     // A fresh node given the dead member first still connects.
     let n3 = EtcdNames::connect(eps, 3, opts("quorum", 2)).await.unwrap();
     assert_eq!(n3.lookup("q5"), Some(Pid::new(1, 5)));
+}
+
+#[tokio::test]
+async fn member_hosts_not_one_per_member_are_refused_before_anything_starts() {
+    let cfg = EtcdConfig {
+        members: 3,
+        hosts: vec![MemberHost {
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            netns: None,
+        }],
+        ..EtcdConfig::default()
+    };
+    let r = EtcdCluster::start(cfg).await;
+    assert!(
+        matches!(r, Err(EtcdError::Config(ref why)) if why.contains("1 member hosts for 3")),
+        "{r:?}"
+    );
 }

@@ -6,7 +6,7 @@
 //! | [`call`] | [`MULTINODE_CALL`] | lookup + call latency, same node vs across nodes, beside a bare RPC round trip ([`RPC_FLOOR`]) |
 //! | [`register`] | [`MULTINODE_REGISTER`] | registration rate on one node; time until a name registered on one node is visible on another |
 //! | [`crash`] | [`MULTINODE_CRASH`] | a node killed with SIGKILL: time until its names are released, and whether they can be taken again |
-//! | [`netsplit`] | [`MULTINODE_NETSPLIT`] | a cut, the same names registered on both sides, a heal: duplicates, losses, convergence |
+//! | [`netsplit`] | [`MULTINODE_NETSPLIT`] | a cut, the same names registered on both sides, a heal: duplicates, losses, convergence; what the minority side refuses and still answers |
 //! | [`groups`] | [`MULTINODE_GROUPS`] | process groups: join visible on every node, dispatch to members on every node, member lists through a netsplit and a crash |
 //!
 //! This module holds what they share: the sizes ([`MultiNodeSpec`]), the control requests
@@ -226,6 +226,9 @@ pub async fn multinode_rows(
         "{}: partition, register on both sides, heal",
         MULTINODE_NETSPLIT.name
     ));
+    // With namespaces, etcd's members run in the nodes' namespaces (ignored without), so the
+    // cut also takes etcd quorum from the smaller side: the netsplit's minority side.
+    opts.etcd_with_nodes = opts.etcd && spec.nodes >= 3;
     let mut cluster = Cluster::start(opts).await?;
     rows.extend(netsplit::netsplit_rows(&cluster, &distributed, spec, &p, progress).await?);
 

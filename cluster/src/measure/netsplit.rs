@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
+
 use naming_schema::{Bars, Better, Chart, Column, Filter, Metric, Params, Row};
 use naming_schema::{Extreme, Judge, Situation, Subject, Unit, Workload, YScale};
 
 use super::call::call_latency;
 use super::{control, ctx, spawn_named, whereis, MultiNodeSpec};
 use crate::harness::{Cluster, ClusterError};
-use crate::wire::{Backend, NodeStats, WirePid};
+use crate::wire::{Backend, NodeStats, WireNamingError, WirePid};
 
 /// Split names accepted on both sides of the cut. Not better either way: accepting is
 /// availability, refusing is consistency.
@@ -80,6 +82,61 @@ pub const CONVERGE_MS: Metric = Metric::new(
     Better::Lower,
 );
 
+/// Fraction of fresh names, unique to the minority side (the side without etcd quorum, the
+/// smaller one), whose registration there was refused during the split. Not better either
+/// way: refusing is what a consistent design does without quorum.
+pub const MINORITY_REFUSED: Metric = Metric::new(
+    "minority_refused_ratio",
+    "minority-side registrations refused during the split",
+    Unit::Fraction,
+    Better::Neither,
+);
+/// How long a refused minority-side registration kept its caller waiting (mean).
+pub const MINORITY_REFUSAL_WAIT_MS: Metric = Metric::new(
+    "minority_refusal_wait_ms",
+    "wait for a refused minority-side registration",
+    Unit::Ms,
+    Better::Lower,
+);
+/// Fraction of lookups on the minority side, right after the cut, of names registered on
+/// the majority side before the split, answered with their pre-split owner (served, possibly
+/// stale) rather than nothing.
+pub const MINORITY_ANSWERS_MAJORITY_AT_CUT: Metric = Metric::new(
+    "minority_answers_majority_names_at_cut",
+    "minority side answers majority-side names, at the cut",
+    Unit::Fraction,
+    Better::Neither,
+);
+/// As [`MINORITY_ANSWERS_MAJORITY_AT_CUT`], sampled again once the lease TTL has passed.
+pub const MINORITY_ANSWERS_MAJORITY_AFTER_TTL: Metric = Metric::new(
+    "minority_answers_majority_names_after_ttl",
+    "minority side answers majority-side names, after the lease TTL",
+    Unit::Fraction,
+    Better::Neither,
+);
+/// Fraction of lookups on the minority side, right after the cut, of names registered on
+/// the minority side before the split, answered with their pre-split owner.
+pub const MINORITY_ANSWERS_OWN_AT_CUT: Metric = Metric::new(
+    "minority_answers_own_names_at_cut",
+    "minority side answers its own side's names, at the cut",
+    Unit::Fraction,
+    Better::Neither,
+);
+/// As [`MINORITY_ANSWERS_OWN_AT_CUT`], sampled again once the lease TTL has passed.
+pub const MINORITY_ANSWERS_OWN_AFTER_TTL: Metric = Metric::new(
+    "minority_answers_own_names_after_ttl",
+    "minority side answers its own side's names, after the lease TTL",
+    Unit::Fraction,
+    Better::Neither,
+);
+/// Time from the heal until a fresh registration on the minority side succeeds again.
+pub const MINORITY_REGISTER_AGAIN_MS: Metric = Metric::new(
+    "minority_register_again_ms",
+    "minority side registers again after the heal",
+    Unit::Ms,
+    Better::Lower,
+);
+
 /// Netsplit and heal.
 pub const MULTINODE_NETSPLIT: Workload = Workload {
     metrics: &[
@@ -93,6 +150,13 @@ pub const MULTINODE_NETSPLIT: Workload = Workload {
         &OWNER_MISSES,
         &FAILED_CALLS_DURING_HEAL,
         &CONVERGE_MS,
+        &MINORITY_REFUSED,
+        &MINORITY_REFUSAL_WAIT_MS,
+        &MINORITY_ANSWERS_MAJORITY_AT_CUT,
+        &MINORITY_ANSWERS_MAJORITY_AFTER_TTL,
+        &MINORITY_ANSWERS_OWN_AT_CUT,
+        &MINORITY_ANSWERS_OWN_AFTER_TTL,
+        &MINORITY_REGISTER_AGAIN_MS,
     ],
     charts: &[
         Chart::Bars(Bars {
@@ -114,7 +178,7 @@ pub const MULTINODE_NETSPLIT: Workload = Workload {
         Chart::Bars(Bars {
             id: "multinode-netsplit-converge",
             title: "Netsplit: time from heal until every node agrees",
-            caption: "Time from restoring the links until every node names the same single live owner for every name (the losers gone), in milliseconds. Measured by polling every node's `whereis` for every name over the control connections, so the resolution is one polling round (tens of milliseconds at quick sizes, about half a second at full sizes); where nothing needs resolving (etcd), the bar is that resolution.",
+            caption: "Time from restoring the links until every node names the same single live owner for every name (the losers gone, names registered on the minority side during the split known everywhere), in milliseconds. Measured by polling every node's `whereis` for every name over the control connections, so the resolution is one polling round (tens of milliseconds at quick sizes, about half a second at full sizes). etcd has no conflicts to resolve; with its members placed with the nodes (network namespaces), the minority node's lease lapses during the split and etcd deletes its names, so the bar includes that node renewing its lease and re-claiming them.",
             y_desc: "time until one owner per name everywhere (ms)",
             groups: &[(&CONVERGE_MS, "converged")],
             filter: Filter::All,
@@ -126,6 +190,33 @@ pub const MULTINODE_NETSPLIT: Workload = Workload {
             caption: "Calls through the names registered on both sides, made from one node from the heal until convergence: the fraction that failed or found no process (a loser killed under the caller, a handoff not yet arrived).",
             y_desc: "failed or not found (fraction of calls)",
             groups: &[(&FAILED_CALLS_DURING_HEAL, "calls failed during the heal")],
+            filter: Filter::All,
+            y: YScale::Fit,
+        }),
+        Chart::Bars(Bars {
+            id: "multinode-netsplit-minority",
+            title: "Netsplit: what the minority side does",
+            caption: "On the smaller side of the cut (the side without etcd quorum: with network namespaces, etcd's members run in the nodes' namespaces and are cut with them), fresh names unique to that side are registered during the split, and names registered before the split are looked up there right after the cut and again once the lease TTL has passed. A consistent design refuses the registrations; an available one accepts them. A lookup counts as answered when it names the pre-split owner (served from a replica that may be stale); otherwise it was refused or found nothing. global-etcd's nodes answer other nodes' names from their watch-fed copy, and stop answering their own once their lease may have lapsed. Without network namespaces etcd cannot be cut, and global-etcd has no bars here.",
+            y_desc: "fraction of registrations or lookups",
+            groups: &[
+                (&MINORITY_REFUSED, "registrations refused"),
+                (&MINORITY_ANSWERS_MAJORITY_AT_CUT, "majority's names answered, at the cut"),
+                (&MINORITY_ANSWERS_MAJORITY_AFTER_TTL, "majority's names answered, after the TTL"),
+                (&MINORITY_ANSWERS_OWN_AT_CUT, "own side's names answered, at the cut"),
+                (&MINORITY_ANSWERS_OWN_AFTER_TTL, "own side's names answered, after the TTL"),
+            ],
+            filter: Filter::All,
+            y: YScale::Fit,
+        }),
+        Chart::Bars(Bars {
+            id: "multinode-netsplit-minority-wait",
+            title: "Netsplit: how long the minority side waits",
+            caption: "How long a registration refused on the minority side kept its caller waiting (mean; only designs that refuse have a bar: global-etcd tries each etcd member in turn, each up to its request timeout), and the time from the heal until a fresh registration on that side succeeds again (polled by registering, so the resolution is one attempt).",
+            y_desc: "time (ms)",
+            groups: &[
+                (&MINORITY_REFUSAL_WAIT_MS, "wait for a refusal"),
+                (&MINORITY_REGISTER_AGAIN_MS, "registers again after the heal"),
+            ],
             filter: Filter::All,
             y: YScale::Fit,
         }),
@@ -146,7 +237,7 @@ pub const MULTINODE_NETSPLIT: Workload = Workload {
     ..Workload::new(
         "multinode-netsplit",
         "Multi-node: netsplit and heal",
-        "On a fresh cluster, names are registered on every node, the cluster is cut in two, the same names are registered on both sides, and the cut is healed; every node's `whereis` is polled for every name until all agree on one live owner, while one node keeps calling the contested names.",
+        "On a fresh cluster, names are registered on every node, the cluster is cut in two, the same names are registered on both sides, and the cut is healed; every node's `whereis` is polled for every name until all agree on one live owner, while one node keeps calling the contested names. On the minority side (with network namespaces, etcd's members run with the nodes, so that side has no etcd quorum) fresh names are registered and pre-split names looked up during the split, and registration is retried from the heal until it succeeds.",
         Subject::Distributed,
     )
 };
@@ -179,6 +270,125 @@ pub struct SplitOutcome {
     pub calls_failed_during_heal: u64,
     /// What the nodes counted meanwhile (conflict kills, ring handoffs and misses).
     pub stats: NodeStats,
+    /// What the minority side did during the split and after the heal.
+    pub minority: MinorityOutcome,
+}
+
+/// What the minority side (the nodes outside `side_a`) did: registrations of fresh names
+/// unique to it during the split, lookups there of names registered before the split, and
+/// registering again after the heal.
+#[derive(Clone, Debug, Default)]
+pub struct MinorityOutcome {
+    /// Fresh names registered on the minority side during the split.
+    pub attempted: usize,
+    /// Of those, how many were refused.
+    pub refused: usize,
+    /// Why, one entry per refusal.
+    pub refusals: Vec<WireNamingError>,
+    /// How long each refused registration kept its caller waiting.
+    pub refusal_waits: Vec<Duration>,
+    /// Lookups right after the cut.
+    pub at_cut: LookupSample,
+    /// Lookups once the lease TTL has passed since the cut.
+    pub after_ttl: LookupSample,
+    /// Time from the heal until a fresh registration on the minority side succeeded
+    /// (`None`: not within the deadline).
+    pub registers_again_after: Option<Duration>,
+}
+
+/// Lookups made on one minority-side node of names registered before the split, counted by
+/// where the name was registered: `(answered with the pre-split owner, asked)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LookupSample {
+    /// Names registered on the majority side.
+    pub majority_names: (usize, usize),
+    /// Names registered on the minority side.
+    pub own_names: (usize, usize),
+}
+
+impl LookupSample {
+    /// Fraction of the majority side's names answered (`None`: none asked).
+    pub fn majority_ratio(&self) -> Option<f64> {
+        ratio(self.majority_names)
+    }
+
+    /// Whether every name asked was answered with its owner.
+    pub fn all_answered(&self) -> bool {
+        self.majority_names.0 == self.majority_names.1 && self.own_names.0 == self.own_names.1
+    }
+
+    /// Fraction of the minority side's own names answered (`None`: none asked).
+    pub fn own_ratio(&self) -> Option<f64> {
+        ratio(self.own_names)
+    }
+}
+
+fn ratio((answered, asked): (usize, usize)) -> Option<f64> {
+    (asked > 0).then(|| answered as f64 / asked as f64)
+}
+
+/// Asks `node` for each of `stable` at once and counts the answers naming the pre-split
+/// owner, split by whether the owner is on `side_a`.
+async fn sample_lookups(
+    cluster: &Cluster,
+    node: u32,
+    backend: Backend,
+    stable: &[(String, WirePid)],
+    side_a: &[u32],
+) -> Result<LookupSample, ClusterError> {
+    let answers = join_all(
+        stable
+            .iter()
+            .map(|(name, _)| whereis(cluster, node, backend, name)),
+    )
+    .await;
+    let mut sample = LookupSample::default();
+    for ((_, pid), answer) in stable.iter().zip(answers) {
+        let slot = if side_a.contains(&pid.node) {
+            &mut sample.majority_names
+        } else {
+            &mut sample.own_names
+        };
+        slot.1 += 1;
+        if answer? == Some(*pid) {
+            slot.0 += 1;
+        }
+    }
+    Ok(sample)
+}
+
+/// Registers `name` on `node`, timed.
+async fn timed_spawn(
+    cluster: &Cluster,
+    node: u32,
+    backend: Backend,
+    name: String,
+) -> Result<(String, Result<WirePid, WireNamingError>, Duration), ClusterError> {
+    let t0 = Instant::now();
+    let r = spawn_named(cluster, node, backend, &name).await?;
+    Ok((name, r, t0.elapsed()))
+}
+
+/// From now (just after a heal) until `deadline`, registers a fresh name on `node` until
+/// one succeeds; the time that took.
+async fn registers_again(
+    cluster: &Cluster,
+    node: u32,
+    backend: Backend,
+    tag: &str,
+    deadline: Duration,
+) -> Result<Option<Duration>, ClusterError> {
+    let t0 = Instant::now();
+    let mut k = 0;
+    while t0.elapsed() < deadline {
+        let name = format!("again-{tag}-{node}-{k}");
+        if spawn_named(cluster, node, backend, &name).await?.is_ok() {
+            return Ok(Some(t0.elapsed()));
+        }
+        k += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(None)
 }
 
 /// The nodes' counters, summed over the cluster.
@@ -260,7 +470,10 @@ async fn agreed_view(
 
 /// Partitions the cluster into `side_a` and the rest, registers each of `split_names`
 /// names on both sides (and `stable_names` per node before the split), heals, and checks
-/// that every node converges to exactly one owner per name with nothing lost.
+/// that every node converges to exactly one owner per name with nothing lost. On the side
+/// outside `side_a` (the minority), it also registers `split_names` fresh names during the
+/// split, looks up the names registered before it right after the cut and again once the
+/// lease TTL has passed, and from the heal registers again until that succeeds.
 pub async fn netsplit(
     cluster: &Cluster,
     backend: Backend,
@@ -288,25 +501,73 @@ pub async fn netsplit(
             }
         }
     }
+    // The minority side's lookups are of names it knew before the split: let them arrive.
+    let known_by = Instant::now() + deadline;
+    while !sample_lookups(cluster, b, backend, &stable, side_a)
+        .await?
+        .all_answered()
+        && Instant::now() < known_by
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     cluster
         .partition(&[side_a.to_vec(), side_b.clone()])
         .await?;
+    let cut_at = Instant::now();
+    // The minority side at once: are the names registered before the split still answered?
+    let at_cut = sample_lookups(cluster, b, backend, &stable, side_a).await?;
     cluster.wait_members(side_a, side_a, deadline).await?;
     cluster.wait_members(&side_b, &side_b, deadline).await?;
+    // The contested names, on side A one at a time; then on side B all at once (a side
+    // without quorum keeps each registration waiting for its registry's timeouts), beside
+    // fresh names unique to side B, and beside a second lookup sample once the lease TTL
+    // has passed since the cut.
+    let mut on_a = Vec::with_capacity(split_names);
+    for i in 0..split_names {
+        on_a.push(spawn_named(cluster, a, backend, &format!("split-{tag}-{i}")).await?);
+    }
+    let contested =
+        (0..split_names).map(|i| timed_spawn(cluster, b, backend, format!("split-{tag}-{i}")));
+    let fresh =
+        (0..split_names).map(|i| timed_spawn(cluster, b, backend, format!("minority-{tag}-{i}")));
+    let late_at = cut_at + cluster.lease_ttl() + LEASE_SLACK;
+    let (on_b, fresh, after_ttl) = tokio::join!(join_all(contested), join_all(fresh), async {
+        tokio::time::sleep_until(late_at.into()).await;
+        sample_lookups(cluster, b, backend, &stable, side_a).await
+    });
     let mut split: Vec<(String, Option<WirePid>, Option<WirePid>)> = Vec::new();
     let mut refusals = Vec::new();
-    for i in 0..split_names {
-        let name = format!("split-{tag}-{i}");
-        let mut side = |r: Result<WirePid, crate::wire::WireNamingError>, node: u32| match r {
+    for (ra, rb) in on_a.into_iter().zip(on_b) {
+        let (name, rb, _) = rb?;
+        let mut side = |r: Result<WirePid, WireNamingError>, node: u32| match r {
             Ok(p) => Some(p),
             Err(e) => {
                 refusals.push(format!("{name} on node {node}: {e:?}"));
                 None
             }
         };
-        let pa = side(spawn_named(cluster, a, backend, &name).await?, a);
-        let pb = side(spawn_named(cluster, b, backend, &name).await?, b);
+        let (pa, pb) = (side(ra, a), side(rb, b));
         split.push((name, pa, pb));
+    }
+    let mut minority = MinorityOutcome {
+        attempted: fresh.len(),
+        at_cut,
+        after_ttl: after_ttl?,
+        ..MinorityOutcome::default()
+    };
+    // Names that must survive the heal: those registered before the split, and the fresh
+    // names the minority side accepted.
+    let mut survivors = stable.clone();
+    for f in fresh {
+        let (name, r, waited) = f?;
+        match r {
+            Ok(pid) => survivors.push((name, pid)),
+            Err(e) => {
+                minority.refused += 1;
+                minority.refusals.push(e);
+                minority.refusal_waits.push(waited);
+            }
+        }
     }
     let accepted_both_sides = split
         .iter()
@@ -323,37 +584,45 @@ pub async fn netsplit(
     cluster.heal().await?;
     let t0 = Instant::now();
     let split_only: Vec<String> = split.iter().map(|(n, _, _)| n.clone()).collect();
-    let (mut calls, mut calls_failed) = (0u64, 0u64);
-    let mut converged_after = None;
-    let mut disagree = split.len() + stable.len();
     // Converged: every node names the same live owner for every name, and of two processes
     // registered under one name on the two sides exactly one is still alive (the loser is
-    // gone). Membership is not awaited first: for etcd nothing needs to rejoin.
-    while t0.elapsed() < deadline {
-        // Traffic during the heal: one call per split name from side A's first node.
-        let r = call_latency(cluster, backend, a, &split_only, 1).await?;
-        calls += r.ok + r.failed + r.not_found;
-        calls_failed += r.failed + r.not_found;
-        let alive = alive_of(cluster, &split).await?;
-        disagree = 0;
-        for (name, pa, pb) in &split {
-            let view = agreed_view(cluster, &ids, backend, name).await?;
-            let live = live_of(pa, pb, &alive);
-            if view.is_none() || live.len() != 1 || view != live.first().copied() {
-                disagree += 1;
+    // gone). Membership is not awaited first: for etcd nothing needs to rejoin. Meanwhile
+    // side B registers fresh names until one succeeds.
+    let converge = async {
+        let (mut calls, mut calls_failed) = (0u64, 0u64);
+        let mut disagree = split.len() + survivors.len();
+        while t0.elapsed() < deadline {
+            // Traffic during the heal: one call per split name from side A's first node.
+            let r = call_latency(cluster, backend, a, &split_only, 1).await?;
+            calls += r.ok + r.failed + r.not_found;
+            calls_failed += r.failed + r.not_found;
+            let alive = alive_of(cluster, &split).await?;
+            disagree = 0;
+            for (name, pa, pb) in &split {
+                let view = agreed_view(cluster, &ids, backend, name).await?;
+                let live = live_of(pa, pb, &alive);
+                if view.is_none() || live.len() != 1 || view != live.first().copied() {
+                    disagree += 1;
+                }
             }
-        }
-        for (name, pid) in &stable {
-            if agreed_view(cluster, &ids, backend, name).await? != Some(*pid) {
-                disagree += 1;
+            for (name, pid) in &survivors {
+                if agreed_view(cluster, &ids, backend, name).await? != Some(*pid) {
+                    disagree += 1;
+                }
             }
+            if disagree == 0 {
+                return Ok::<_, ClusterError>((calls, calls_failed, Some(t0.elapsed()), 0));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if disagree == 0 {
-            converged_after = Some(t0.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        Ok((calls, calls_failed, None, disagree))
+    };
+    let (converged, again) = tokio::join!(
+        converge,
+        registers_again(cluster, b, backend, tag, deadline)
+    );
+    let (calls, calls_failed, converged_after, disagree) = converged?;
+    minority.registers_again_after = again?;
     cluster.wait_members(&ids, &ids, deadline).await?;
     let alive = alive_of(cluster, &split).await?;
     let mut losers_alive = 0;
@@ -378,7 +647,7 @@ pub async fn netsplit(
             losers_alive += 1;
         }
     }
-    for (name, pid) in &stable {
+    for (name, pid) in &survivors {
         if whereis(cluster, a, backend, name).await? != Some(*pid) {
             lost += 1;
         }
@@ -399,8 +668,13 @@ pub async fn netsplit(
         calls_during_heal: calls,
         calls_failed_during_heal: calls_failed,
         stats: stats_delta(&cluster_stats(cluster).await?, &before),
+        minority,
     })
 }
+
+/// Slack past the lease TTL before the second minority-side lookup sample: by then a node
+/// cut from etcd quorum has surely gone a TTL without an answered keepalive.
+const LEASE_SLACK: Duration = Duration::from_millis(500);
 
 /// The rows of [`MULTINODE_NETSPLIT`], on a fresh `cluster`: its first half (rounded up)
 /// is cut from the rest, for each of `backends` in turn.
@@ -457,6 +731,139 @@ pub(super) async fn netsplit_rows(
             Some(d) => row(&CONVERGE_MS, d.as_secs_f64() * 1e3),
             None => rows.push(w.skip(b.label(), &params, "did not converge within the deadline")),
         }
+        // etcd beside the harness is reached from both sides: no minority to show.
+        if b == Backend::Global && cluster.etcd_member_nodes().is_empty() {
+            rows.push(w.skip(
+                b.label(),
+                &params,
+                "minority side not measured: it needs etcd's members in the nodes' network namespaces, so that a partition takes quorum from one side; without namespaces etcd runs beside the harness and every node reaches it",
+            ));
+            continue;
+        }
+        let m = &o.minority;
+        progress(&format!(
+            "{}: {}: minority side refused {} of {} registrations{}",
+            w.name,
+            b.label(),
+            m.refused,
+            m.attempted,
+            refusal_summary(&m.refusals)
+        ));
+        rows.extend(minority_rows(b, &params, m));
     }
     Ok(rows)
+}
+
+/// `" (why: n), ..."` for the kinds of refusal, or nothing.
+fn refusal_summary(refusals: &[WireNamingError]) -> String {
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for e in refusals {
+        let kind = format!("{e:?}");
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    let text: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", text.join(", "))
+    }
+}
+
+/// The minority side's rows of one backend.
+fn minority_rows(b: Backend, params: &Params, m: &MinorityOutcome) -> Vec<Row> {
+    let w = &MULTINODE_NETSPLIT;
+    let mut rows = Vec::new();
+    let mut row = |metric: &Metric, v: Option<f64>| {
+        if let Some(v) = v {
+            rows.push(w.row(b.label(), params, metric, v));
+        }
+    };
+    row(&MINORITY_REFUSED, ratio((m.refused, m.attempted)));
+    let waits = m.refusal_waits.iter().map(Duration::as_secs_f64);
+    let mean_wait = (!m.refusal_waits.is_empty())
+        .then(|| waits.sum::<f64>() / m.refusal_waits.len() as f64 * 1e3);
+    row(&MINORITY_REFUSAL_WAIT_MS, mean_wait);
+    row(&MINORITY_ANSWERS_MAJORITY_AT_CUT, m.at_cut.majority_ratio());
+    row(
+        &MINORITY_ANSWERS_MAJORITY_AFTER_TTL,
+        m.after_ttl.majority_ratio(),
+    );
+    row(&MINORITY_ANSWERS_OWN_AT_CUT, m.at_cut.own_ratio());
+    row(&MINORITY_ANSWERS_OWN_AFTER_TTL, m.after_ttl.own_ratio());
+    let again = m.registers_again_after.map(|d| d.as_secs_f64() * 1e3);
+    row(&MINORITY_REGISTER_AGAIN_MS, again);
+    if again.is_none() {
+        rows.push(w.skip(
+            b.label(),
+            params,
+            "the minority side did not register again within the deadline after the heal",
+        ));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(rows: &[Row]) -> Vec<(&str, Option<f64>)> {
+        rows.iter()
+            .map(|r| (r.metric.as_str(), r.value()))
+            .collect()
+    }
+
+    #[test]
+    fn minority_rows_carry_what_was_measured_and_nothing_else() {
+        let p = Params::new().with("nodes", 3);
+        let refusing = MinorityOutcome {
+            attempted: 4,
+            refused: 4,
+            refusals: vec![WireNamingError::RegistryDown; 4],
+            refusal_waits: vec![Duration::from_secs(6), Duration::from_secs(4)],
+            at_cut: LookupSample {
+                majority_names: (4, 4),
+                own_names: (2, 2),
+            },
+            after_ttl: LookupSample {
+                majority_names: (4, 4),
+                own_names: (0, 2),
+            },
+            registers_again_after: Some(Duration::from_millis(30)),
+        };
+        let rows = minority_rows(Backend::Global, &p, &refusing);
+        assert_eq!(
+            values(&rows),
+            [
+                ("minority_refused_ratio", Some(1.0)),
+                ("minority_refusal_wait_ms", Some(5000.0)),
+                ("minority_answers_majority_names_at_cut", Some(1.0)),
+                ("minority_answers_majority_names_after_ttl", Some(1.0)),
+                ("minority_answers_own_names_at_cut", Some(1.0)),
+                ("minority_answers_own_names_after_ttl", Some(0.0)),
+                ("minority_register_again_ms", Some(30.0)),
+            ]
+        );
+        assert_eq!(refusal_summary(&refusing.refusals), " (RegistryDown: 4)");
+
+        // Nothing refused: no wait to report; never registered again: a skip row says so.
+        let accepting = MinorityOutcome {
+            attempted: 4,
+            registers_again_after: None,
+            ..MinorityOutcome::default()
+        };
+        let rows = minority_rows(Backend::Gossip, &p, &accepting);
+        assert_eq!(values(&rows)[0], ("minority_refused_ratio", Some(0.0)));
+        assert!(rows.iter().all(|r| r.metric != "minority_refusal_wait_ms"));
+        assert!(rows
+            .iter()
+            .all(|r| !r.metric.starts_with("minority_answers")));
+        assert!(matches!(
+            rows.last().map(|r| &r.outcome),
+            Some(naming_schema::Outcome::Skipped(why)) if why.contains("did not register again")
+        ));
+        assert_eq!(refusal_summary(&[]), "");
+    }
 }
