@@ -154,18 +154,19 @@ async fn the_minority_side_refuses_under_etcd_quorum_and_accepts_when_available(
         let m = &o.minority;
         assert_eq!(m.attempted, 3, "{o:?}");
         if b == Backend::Global {
-            assert_eq!(m.refused, m.attempted, "{o:?}");
+            assert_eq!(m.refused(), m.attempted, "{o:?}");
             assert!(
-                m.refusals
-                    .iter()
-                    .all(|e| matches!(e, WireNamingError::RegistryDown | WireNamingError::Timeout)),
+                m.refusals.iter().all(|(e, _)| matches!(
+                    e,
+                    WireNamingError::RegistryDown | WireNamingError::Timeout
+                )),
                 "{o:?}"
             );
             assert_eq!(o.accepted_both_sides, 0, "{o:?}");
             assert_eq!(m.after_ttl.majority_names, (4, 4), "{o:?}");
             assert_eq!(m.after_ttl.own_names, (0, 2), "{o:?}");
         } else {
-            assert_eq!(m.refused, 0, "{o:?}");
+            assert_eq!(m.refused(), 0, "{o:?}");
             assert_eq!(o.accepted_both_sides, o.split_names, "{o:?}");
         }
         assert!(m.registers_again_after.is_some(), "{o:?}");

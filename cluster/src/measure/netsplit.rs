@@ -281,12 +281,8 @@ pub struct SplitOutcome {
 pub struct MinorityOutcome {
     /// Fresh names registered on the minority side during the split.
     pub attempted: usize,
-    /// Of those, how many were refused.
-    pub refused: usize,
-    /// Why, one entry per refusal.
-    pub refusals: Vec<WireNamingError>,
-    /// How long each refused registration kept its caller waiting.
-    pub refusal_waits: Vec<Duration>,
+    /// Each refused registration: why, and how long it kept its caller waiting.
+    pub refusals: Vec<(WireNamingError, Duration)>,
     /// Lookups right after the cut.
     pub at_cut: LookupSample,
     /// Lookups once the lease TTL has passed since the cut.
@@ -294,6 +290,13 @@ pub struct MinorityOutcome {
     /// Time from the heal until a fresh registration on the minority side succeeded
     /// (`None`: not within the deadline).
     pub registers_again_after: Option<Duration>,
+}
+
+impl MinorityOutcome {
+    /// How many of the fresh names were refused.
+    pub fn refused(&self) -> usize {
+        self.refusals.len()
+    }
 }
 
 /// Lookups made on one minority-side node of names registered before the split, counted by
@@ -563,9 +566,7 @@ pub async fn netsplit(
         match r {
             Ok(pid) => survivors.push((name, pid)),
             Err(e) => {
-                minority.refused += 1;
-                minority.refusals.push(e);
-                minority.refusal_waits.push(waited);
+                minority.refusals.push((e, waited));
             }
         }
     }
@@ -745,7 +746,7 @@ pub(super) async fn netsplit_rows(
             "{}: {}: minority side refused {} of {} registrations{}",
             w.name,
             b.label(),
-            m.refused,
+            m.refused(),
             m.attempted,
             refusal_summary(&m.refusals)
         ));
@@ -755,9 +756,9 @@ pub(super) async fn netsplit_rows(
 }
 
 /// `" (why: n), ..."` for the kinds of refusal, or nothing.
-fn refusal_summary(refusals: &[WireNamingError]) -> String {
+fn refusal_summary(refusals: &[(WireNamingError, Duration)]) -> String {
     let mut kinds: Vec<(String, usize)> = Vec::new();
-    for e in refusals {
+    for (e, _) in refusals {
         let kind = format!("{e:?}");
         match kinds.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,
@@ -781,10 +782,10 @@ fn minority_rows(b: Backend, params: &Params, m: &MinorityOutcome) -> Vec<Row> {
             rows.push(w.row(b.label(), params, metric, v));
         }
     };
-    row(&MINORITY_REFUSED, ratio((m.refused, m.attempted)));
-    let waits = m.refusal_waits.iter().map(Duration::as_secs_f64);
-    let mean_wait = (!m.refusal_waits.is_empty())
-        .then(|| waits.sum::<f64>() / m.refusal_waits.len() as f64 * 1e3);
+    row(&MINORITY_REFUSED, ratio((m.refused(), m.attempted)));
+    let waits = m.refusals.iter().map(|(_, waited)| waited.as_secs_f64());
+    let mean_wait =
+        (!m.refusals.is_empty()).then(|| waits.sum::<f64>() / m.refusals.len() as f64 * 1e3);
     row(&MINORITY_REFUSAL_WAIT_MS, mean_wait);
     row(&MINORITY_ANSWERS_MAJORITY_AT_CUT, m.at_cut.majority_ratio());
     row(
@@ -820,9 +821,9 @@ mod tests {
         let p = Params::new().with("nodes", 3);
         let refusing = MinorityOutcome {
             attempted: 4,
-            refused: 4,
-            refusals: vec![WireNamingError::RegistryDown; 4],
-            refusal_waits: vec![Duration::from_secs(6), Duration::from_secs(4)],
+            refusals: [6, 4, 6, 4]
+                .map(|s| (WireNamingError::RegistryDown, Duration::from_secs(s)))
+                .to_vec(),
             at_cut: LookupSample {
                 majority_names: (4, 4),
                 own_names: (2, 2),
