@@ -1,5 +1,6 @@
 //! Names that processes can be registered under.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
@@ -131,9 +132,25 @@ fn tag_table() -> &'static RwLock<TagTable> {
 }
 
 impl Tag {
-    /// The tag for `text`, interned on first use. Hoist it out of a hot loop: finding an
-    /// interned tag takes a read lock and a hash of the text.
+    /// The tag for `text`, interned on first use. A thread remembers the last tag it asked
+    /// for, so building names of one tag in a loop (`Name::tagged("session", id)`) takes no
+    /// lock; otherwise finding an interned tag takes a read lock and a hash of the text.
     pub fn new(text: &'static str) -> Tag {
+        thread_local! {
+            /// The last literal asked for on this thread (its address and length) and its tag.
+            static LAST: Cell<(*const u8, usize, u32)> = const { Cell::new((std::ptr::null(), 0, 0)) };
+        }
+        let key = (text.as_ptr(), text.len());
+        let (ptr, len, last) = LAST.with(Cell::get);
+        if (ptr, len) == key {
+            return Tag(last);
+        }
+        let tag = Self::intern(text);
+        LAST.with(|c| c.set((key.0, key.1, tag.0)));
+        tag
+    }
+
+    fn intern(text: &'static str) -> Tag {
         if let Some(&i) = tag_table().read().index.get(text) {
             return Tag(i);
         }
