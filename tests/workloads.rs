@@ -556,12 +556,7 @@ fn gproc_workload_measures_counters_and_await_with_sane_values() {
     let tiny = Specs::tiny().gproc;
     assert!(rows.iter().all(|r| r.backend == GPROC.label), "{rows:?}");
     assert!(rows.iter().all(|r| !r.is_skip()), "{rows:?}");
-    for metric in [
-        &COUNTER_UPDATES_PER_S,
-        &COUNTER_UPDATES_PER_S_MIN,
-        &COUNTER_UPDATES_PER_S_MAX,
-        &AGGREGATE_READS_PER_S,
-    ] {
+    for metric in [&COUNTER_UPDATES_PER_S, &AGGREGATE_READS_PER_S] {
         let found = values(&rows, metric);
         // One row per client thread count.
         let mut threads: Vec<String> = found

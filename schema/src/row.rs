@@ -175,6 +175,16 @@ pub struct Row {
 }
 
 impl Row {
+    /// This row as the median of `n` measurements spanning `range` (min..max); one
+    /// measurement keeps no interval.
+    pub fn over(self, n: u32, range: (f64, f64)) -> Row {
+        Row {
+            interval: (n > 1).then_some(range),
+            repeats: n.max(1),
+            ..self
+        }
+    }
+
     /// The interval of the value: its range over repeats, or the value itself.
     pub fn range(&self) -> Option<(f64, f64)> {
         let v = self.value()?;
@@ -360,10 +370,12 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// Rows of repeated measurements (each repeat in a fresh process) as one row per point:
-/// the median value, its range over the repeats (min..max) and the repeat count. A point
-/// measured in some repeats keeps those; a point skipped in every repeat stays a skip.
-/// Points keep their first-seen order.
+/// Rows of repeated measurements (each repeat in a fresh process, or a round in one) as one
+/// row per point: the median value, the range (min..max) of every measurement behind it
+/// (a repeat's own range where it has one: a row that is itself the median of rounds) and
+/// how many measurements that is. A single row is kept as it is. A point measured in some
+/// repeats keeps those; a point skipped in every repeat stays a skip. Points keep their
+/// first-seen order.
 pub fn aggregate(rows: Vec<Row>) -> Vec<Row> {
     let key = |r: &Row| {
         (
@@ -386,7 +398,24 @@ pub fn aggregate(rows: Vec<Row>) -> Vec<Row> {
     for k in order {
         let group = groups.remove(&k).unwrap_or_default();
         let mut values: Vec<f64> = group.iter().filter_map(Row::value).collect();
-        let Some(first) = group.into_iter().next() else {
+        let ranges: Vec<(f64, f64)> = group.iter().filter_map(Row::range).collect();
+        let measurements: u32 = group
+            .iter()
+            .filter(|r| r.value().is_some())
+            .map(|r| r.repeats.max(1))
+            .sum();
+        let mut measured = group.iter().filter(|r| r.value().is_some());
+        if let (Some(only), None) = (measured.next(), measured.next()) {
+            // Nothing to combine: a single measurement keeps its own range and count.
+            out.push(only.clone());
+            continue;
+        }
+        // The row the aggregate is built from: a measured one where there is any.
+        let first = match group.iter().position(|r| r.value().is_some()) {
+            Some(i) => group.into_iter().nth(i),
+            None => group.into_iter().next(),
+        };
+        let Some(first) = first else {
             continue;
         };
         if values.is_empty() {
@@ -400,10 +429,12 @@ pub fn aggregate(rows: Vec<Row>) -> Vec<Row> {
         } else {
             (values[n / 2 - 1] + values[n / 2]) / 2.0
         };
+        let lo = ranges.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+        let hi = ranges.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
         out.push(Row {
             outcome: Outcome::Value(median),
-            interval: (n > 1).then(|| (values[0], values[n - 1])),
-            repeats: n as u32,
+            interval: Some((lo, hi)),
+            repeats: measurements,
             ..first
         });
     }
@@ -458,6 +489,38 @@ mod tests {
         assert!(agg[1].is_skip());
         let back = from_csv(&to_csv(&agg)).unwrap();
         assert_eq!(back, agg);
+    }
+
+    #[test]
+    fn a_repeat_that_is_itself_a_median_of_rounds_keeps_its_range() {
+        let with = |v: f64, lo: f64, hi: f64, n: u32| Row {
+            interval: Some((lo, hi)),
+            repeats: n,
+            ..row("ops_per_sec", Outcome::Value(v))
+        };
+        // `over` gives a median of several its range, and a single measurement none.
+        let r = row("ops_per_sec", Outcome::Value(10.0));
+        assert_eq!(r.clone().over(6, (8.0, 12.0)).interval, Some((8.0, 12.0)));
+        assert_eq!(r.over(1, (10.0, 10.0)).interval, None);
+        // One process: its row is kept whole, range and round count included.
+        let one = aggregate(vec![with(10.0, 8.0, 12.0, 6)]);
+        assert_eq!((one[0].interval, one[0].repeats), (Some((8.0, 12.0)), 6));
+        // A skip beside one measurement does not hide it.
+        let mixed = aggregate(vec![
+            row("ops_per_sec", Outcome::Skipped("no overlap".into())),
+            with(10.0, 8.0, 12.0, 6),
+        ]);
+        assert_eq!(mixed.len(), 1);
+        assert_eq!(mixed[0].value(), Some(10.0));
+        // Several processes: the median of their medians, and the range of every round.
+        let three = aggregate(vec![
+            with(10.0, 8.0, 12.0, 6),
+            with(20.0, 19.0, 25.0, 6),
+            with(11.0, 5.0, 11.5, 6),
+        ]);
+        assert_eq!(three[0].value(), Some(11.0));
+        assert_eq!(three[0].interval, Some((5.0, 25.0)));
+        assert_eq!(three[0].repeats, 18);
     }
 
     #[test]

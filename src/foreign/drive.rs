@@ -1038,10 +1038,11 @@ async fn fanout_point<S: ActorSystem>(
     }
     stop_all(&*system, &joined).await;
     let (median, min, max) = spread(&mut samples);
+    let n = samples.len() as u32;
     vec![
-        FANOUT.row(label, p, &fanout::DISPATCH_ALL_RECEIVED_NS, median),
-        FANOUT.row(label, p, &fanout::DISPATCH_ALL_RECEIVED_NS_MIN, min),
-        FANOUT.row(label, p, &fanout::DISPATCH_ALL_RECEIVED_NS_MAX, max),
+        FANOUT
+            .row(label, p, &fanout::DISPATCH_ALL_RECEIVED_NS, median)
+            .over(n, (min, max)),
         FANOUT.row(label, p, &fanout::SHORT_DISPATCHES, short as f64),
     ]
 }

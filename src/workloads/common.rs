@@ -432,8 +432,9 @@ pub fn gauge_rows(
 /// The rows of several in-process rounds of one measurement as one row per point, with the
 /// median of the rounds' values: a one-shot timing (registering a thousand names takes well
 /// under a millisecond) is repeated so that one slow moment of a shared host does not become
-/// the figure. A point skipped in any round stays a skip (its first reason): a failure is a
-/// finding, not an outlier. The range column stays for repeats in fresh processes.
+/// the figure. Each row keeps the range (min..max) of its rounds as its interval, so a
+/// figure is drawn and judged with the spread behind it. A point skipped in any round stays
+/// a skip (its first reason): a failure is a finding, not an outlier.
 pub fn median_of_rounds(rounds: Vec<Vec<Row>>) -> Vec<Row> {
     let key = |r: &Row| (r.backend.clone(), r.params.to_string(), r.metric.clone());
     let all: Vec<Row> = rounds.into_iter().flatten().collect();
@@ -445,14 +446,7 @@ pub fn median_of_rounds(rounds: Vec<Vec<Row>>) -> Vec<Row> {
             .into_iter()
             .filter(|r| !skipped.contains(&key(r)))
             .collect(),
-    )
-    .into_iter()
-    .map(|r| Row {
-        interval: None,
-        repeats: 1,
-        ..r
-    })
-    .collect();
+    );
     let mut seen = std::collections::HashSet::new();
     out.extend(skips.into_iter().filter(|r| seen.insert(key(r))));
     out
