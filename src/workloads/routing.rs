@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use naming_schema::{
-    Bars, Better, Chart, Column, Extreme, Filter, Identity, Judge, Line, Metric, Params, Row,
-    Situation, Subject, Sweep, Unit, Workload, YScale,
+    Bars, Better, Chart, Column, Extreme, Filter, Identity, Judge, Line, Metric, Outcome, Params,
+    Row, Situation, Subject, Sweep, Unit, Workload, YScale,
 };
 use naming_strategies::runtime::{instant_after, CallError, Name, ProcessRef, Runtime};
 use naming_strategies::Naming;
 use tokio::sync::{mpsc, oneshot, Barrier};
 
 use super::common::{
-    adopt_workers, histogram, kill_all, make_or_skip, run_on, start_workers, tokio_runtime,
-    SplitMix64, CALL_TIMEOUT,
+    adopt_workers, histogram, kill_all, make_or_skip, median_of_rounds, run_on, start_workers,
+    tokio_runtime, SplitMix64, CALL_TIMEOUT,
 };
 use super::Progress;
 use crate::contenders::Contender;
@@ -40,7 +40,8 @@ pub const P50_NS: Metric = Metric::new("p50_ns", "routed call p50", Unit::Ns, Be
 pub const P99_NS: Metric = Metric::new("p99_ns", "routed call p99", Unit::Ns, Better::Lower);
 /// 99.9th percentile latency.
 pub const P999_NS: Metric = Metric::new("p999_ns", "routed call p99.9", Unit::Ns, Better::Lower);
-/// The slowest call.
+/// The slowest call (closed loop: of a round, the median over the rounds, the slowest of
+/// all being the top of its interval).
 pub const MAX_NS: Metric = Metric::new("max_ns", "routed call max", Unit::Ns, Better::Lower);
 /// Calls that failed or were answered wrongly: every name is held throughout, so any is a
 /// failure.
@@ -205,7 +206,7 @@ pub const ROUTING: Workload = Workload {
     ..Workload::new(
         "routing",
         "Routing",
-        "Named workers called through their names (`GenServer.call(via(id), ...)`) by concurrent clients, closed loop (each client waits for its reply) and open loop (calls due at a fixed total rate, latency counted from when each was due; the pacer sleeps until 2 ms before a due time, yields in a loop until 3 µs before it and spins the rest, so it keeps a 40 µs period, and records its own lag). Self-check: the bare floor's open-loop p50 at the lowest rate must be within 2x its closed-loop p50 with the fewest clients, else the run's open-loop rows are skips saying so; floors: a call to a pid already held and a bare tokio mpsc + oneshot round trip.",
+        "Named workers called through their names (`GenServer.call(via(id), ...)`) by concurrent clients, closed loop (each client waits for its reply; 5 rounds, round-robin over the client counts, each figure the median of its rounds with their range, errors summed) and open loop (calls due at a fixed total rate, latency counted from when each was due; the pacer sleeps until 2 ms before a due time, yields in a loop until 3 µs before it and spins the rest, so it keeps a 40 µs period, and records its own lag). Self-check: the bare floor's open-loop p50 at the lowest rate must be within 2x its closed-loop p50 with the fewest clients, else the run's open-loop rows are skips saying so; floors: a call to a pid already held and a bare tokio mpsc + oneshot round trip.",
         Subject::NamingBackends,
     )
 };
@@ -470,7 +471,7 @@ pub(crate) async fn measure_all<T: CallTarget>(
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for &clients in &spec.clients {
-        // Warm-up, then the closed loop.
+        // A warm-up at every client count first.
         let _ = measure(
             label,
             &target,
@@ -481,19 +482,30 @@ pub(crate) async fn measure_all<T: CallTarget>(
             Duration::ZERO,
         )
         .await;
-        rows.extend(
-            measure(
-                label,
-                &target,
-                spec.workers,
-                clients,
-                spec.calls_per_client,
-                Load::Closed,
-                Duration::ZERO,
-            )
-            .await,
-        );
     }
+    // The closed loop in rounds, round-robin over the client counts, so that a slow spell
+    // of the host costs a point one round rather than its whole figure.
+    let per_round = (spec.calls_per_client / CLOSED_ROUNDS).max(1);
+    let mut rounds = Vec::new();
+    for _ in 0..CLOSED_ROUNDS {
+        let mut round = Vec::new();
+        for &clients in &spec.clients {
+            round.extend(
+                measure(
+                    label,
+                    &target,
+                    spec.workers,
+                    clients,
+                    per_round,
+                    Load::Closed,
+                    Duration::ZERO,
+                )
+                .await,
+            );
+        }
+        rounds.push(round);
+    }
+    rows.extend(closed_figures(rounds));
     let clients = spec.clients.iter().copied().max().unwrap_or(1);
     for &rate in &spec.open_rates {
         rows.extend(
@@ -509,6 +521,37 @@ pub(crate) async fn measure_all<T: CallTarget>(
             .await,
         );
     }
+    rows
+}
+
+/// Rounds of the closed loop at each client count: each point's figures are the median of
+/// its rounds, with the range over the rounds as their interval.
+pub const CLOSED_ROUNDS: usize = 5;
+
+/// One row per point from the closed loop's rounds: the median of the rounds (with their
+/// range) for every figure but [`ERRORS`], which is the sum over the rounds (a failure in
+/// any round counts).
+fn closed_figures(rounds: Vec<Vec<Row>>) -> Vec<Row> {
+    let (errors, figures): (Vec<Row>, Vec<Row>) = rounds
+        .into_iter()
+        .flatten()
+        .partition(|r| r.metric == ERRORS.name);
+    let mut rows = median_of_rounds(vec![figures]);
+    let mut summed: Vec<Row> = Vec::new();
+    for r in errors {
+        match summed
+            .iter_mut()
+            .find(|s| s.backend == r.backend && s.params == r.params)
+        {
+            Some(s) => {
+                if let (Some(a), Some(b)) = (s.value(), r.value()) {
+                    s.outcome = Outcome::Value(a + b);
+                }
+            }
+            None => summed.push(r),
+        }
+    }
+    rows.extend(summed);
     rows
 }
 
@@ -701,4 +744,36 @@ fn ops_vs_direct(rows: &[Row]) -> Vec<Row> {
             (f > 0.0).then(|| ROUTING.row(&r.backend, &r.params, &OPS_VS_DIRECT, v / f))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_rounds_give_medians_with_ranges_and_summed_errors() {
+        let p = Params::new().with("workers", 10).with("clients", 1);
+        let round = |ops: f64, p50: f64, errors: f64| {
+            vec![
+                ROUTING.row("b", &p, &OPS_PER_SEC, ops),
+                ROUTING.row("b", &p, &P50_NS, p50),
+                ROUTING.row("b", &p, &ERRORS, errors),
+            ]
+        };
+        let rows = closed_figures(vec![
+            round(100.0, 900.0, 0.0),
+            round(300.0, 700.0, 2.0),
+            round(200.0, 800.0, 1.0),
+        ]);
+        let get = |m: &Metric| rows.iter().find(|r| r.metric == m.name).cloned().unwrap();
+        let ops = get(&OPS_PER_SEC);
+        assert_eq!(
+            (ops.value(), ops.interval, ops.repeats),
+            (Some(200.0), Some((100.0, 300.0)), 3)
+        );
+        assert_eq!(get(&P50_NS).value(), Some(800.0));
+        // A failure in any round counts: errors are summed, never a median.
+        assert_eq!(get(&ERRORS).value(), Some(3.0));
+        assert_eq!(rows.iter().filter(|r| r.metric == ERRORS.name).count(), 1);
+    }
 }
