@@ -47,6 +47,12 @@ pub struct Stability {
     pub agreeing: usize,
     /// The points that do not: key and the two medians.
     pub disagreeing: Vec<(String, f64, f64)>,
+    /// Points measured in both runs with a range (min..max over several measurements) in
+    /// both.
+    pub ranged: usize,
+    /// Of those, the points whose two ranges overlap: how often a figure's range covers what
+    /// a re-run measures, i.e. whether ranges are as wide as the re-run noise.
+    pub ranges_overlapping: usize,
     /// Every verdict of the guide, in both runs.
     pub verdicts: Vec<VerdictCheck>,
 }
@@ -80,6 +86,15 @@ impl Stability {
                 "SOME DIFFER"
             }
         );
+        if self.ranged > 0 {
+            let _ = writeln!(
+                out,
+                "{} of {} points with a range in both runs have overlapping ranges ({:.1}%)",
+                self.ranges_overlapping,
+                self.ranged,
+                100.0 * self.ranges_overlapping as f64 / self.ranged as f64
+            );
+        }
         for v in &self.verdicts {
             let _ = writeln!(
                 out,
@@ -105,21 +120,28 @@ fn key(r: &Row) -> String {
 
 /// Compares the rows and guides of two result directories.
 pub fn compare(first: &Path, second: &Path) -> Result<Stability, report::ReportError> {
-    let rows = |d: &Path| -> Result<HashMap<String, f64>, report::ReportError> {
+    type Point = (f64, Option<(f64, f64)>);
+    let rows = |d: &Path| -> Result<HashMap<String, Point>, report::ReportError> {
         let read = crate::results::read_dir(d)?;
         Ok(read
             .iter()
-            .filter_map(|r| Some((key(r), r.value()?)))
+            .filter_map(|r| Some((key(r), (r.value()?, r.interval))))
             .collect())
     };
     let (a, b) = (rows(first)?, rows(second)?);
     let mut disagreeing = Vec::new();
-    let mut compared = 0;
-    for (k, va) in &a {
-        if let Some(vb) = b.get(k) {
+    let (mut compared, mut ranged, mut ranges_overlapping) = (0, 0, 0);
+    for (k, (va, ra)) in &a {
+        if let Some((vb, rb)) = b.get(k) {
             compared += 1;
             if !agree(*va, *vb) {
                 disagreeing.push((k.clone(), *va, *vb));
+            }
+            if let (Some((alo, ahi)), Some((blo, bhi))) = (ra, rb) {
+                ranged += 1;
+                if alo <= bhi && blo <= ahi {
+                    ranges_overlapping += 1;
+                }
             }
         }
     }
@@ -147,6 +169,8 @@ pub fn compare(first: &Path, second: &Path) -> Result<Stability, report::ReportE
         compared,
         agreeing: compared - disagreeing.len(),
         disagreeing,
+        ranged,
+        ranges_overlapping,
         verdicts,
     })
 }

@@ -25,6 +25,10 @@ fn a_selection_run_twice_in_fresh_processes_is_compared() {
     assert!(st.agreeing <= st.compared);
     assert_eq!(st.verdicts.len(), Situation::ALL.len());
     assert!(st.summary().contains("points agree within ±10%"));
+    // Two repeats give every point a range, so each compared point is checked for overlap.
+    assert!(st.ranged > 20 && st.ranged <= st.compared, "{}", st.ranged);
+    assert!(st.ranges_overlapping <= st.ranged);
+    assert!(st.summary().contains("have overlapping ranges"));
 
     // Every measured row is the median of two fresh-process measurements, with its range.
     let rows = naming_bench::results::read_dir(&out.join("first")).unwrap();
