@@ -6,15 +6,24 @@ defmodule NamingBench.Rows do
 
   @doc "Writes one measured row: `metric` with `value` at `params` (a list of {k, v})."
   def row(label, workload, params, metric, unit, value) do
-    emit(label, workload, params, metric, format_num(value), unit, "")
+    emit(label, workload, params, metric, format_num(value), unit, "", {"", "", "1"})
+  end
+
+  @doc """
+  Writes one row that is the median of `n` measurements, with their range (`min..max`) as
+  its interval (none for a single measurement), as the suite's own rows of repeats.
+  """
+  def row_over(label, workload, params, metric, unit, {median, min, max}, n) do
+    spread = if n > 1, do: {format_num(min), format_num(max), n}, else: {"", "", 1}
+    emit(label, workload, params, metric, format_num(median), unit, "", spread)
   end
 
   @doc "Writes one skip row: `label` cannot be measured at `params`, and why."
   def skip(label, workload, params, reason) do
-    emit(label, workload, params, "", "", "", reason)
+    emit(label, workload, params, "", "", "", reason, {"", "", "1"})
   end
 
-  defp emit(label, workload, params, metric, value, unit, skipped) do
+  defp emit(label, workload, params, metric, value, unit, skipped, {lo, hi, repeats}) do
     fields = [
       "",
       label,
@@ -22,9 +31,9 @@ defmodule NamingBench.Rows do
       params_text(params),
       metric,
       value,
-      "",
-      "",
-      "1",
+      lo,
+      hi,
+      repeats,
       unit,
       skipped
     ]

@@ -267,7 +267,13 @@ fn rows_that_break_the_declaration_are_refused() {
     let (rows, bad) = check_rows(&lookup::LOOKUP, "beam-registry", &lines(good));
     assert_eq!(rows.len(), 1);
     assert!(bad.is_none());
+    // A median of repeats keeps its range and count.
+    let ranged = ",beam-registry,lookup,names=5;keys=zipf;clients=1,ops_per_sec,10,8,12,6,ops/s,";
+    let (rows, bad) = check_rows(&lookup::LOOKUP, "beam-registry", &lines(ranged));
+    assert!(bad.is_none(), "{bad:?}");
+    assert_eq!((rows[0].interval, rows[0].repeats), (Some((8.0, 12.0)), 6));
     for wrong in [
+        ",beam-registry,lookup,names=5,ops_per_sec,10,11,12,6,ops/s,",
         ",beam-registry,lookup,names=5,no_such_metric,10,,,1,ops/s,",
         ",beam-registry,lookup,names=5,ops_per_sec,10,,,1,ns,",
         ",beam-atoms,lookup,names=5,ops_per_sec,10,,,1,ops/s,",

@@ -66,11 +66,8 @@ defmodule NamingBench.Workloads.Fanout do
     if samples == [] do
       Rows.skip(label, "fanout", params, "no dispatch reached every member within 10 s")
     else
-      {median, min, max} = Rows.spread(samples)
-      r = &Rows.row(label, "fanout", params, &1, "ns", &2)
-      r.("dispatch_all_received_ns", median)
-      r.("dispatch_all_received_ns_min", min)
-      r.("dispatch_all_received_ns_max", max)
+      spread = Rows.spread(samples)
+      Rows.row_over(label, "fanout", params, "dispatch_all_received_ns", "ns", spread, length(samples))
       Rows.row(label, "fanout", params, "short_dispatches", "count", short)
     end
   end

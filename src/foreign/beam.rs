@@ -203,7 +203,17 @@ pub fn check_rows(decl: &Workload, label: &str, lines: &[String]) -> (Vec<Row>, 
             continue;
         }
         match r.value() {
-            Some(v) => out.push(decl.row(label, &r.params, metric, v)),
+            // A median of several measurements keeps their range, if the range holds it.
+            Some(v) if r.interval.is_some_and(|(lo, hi)| !(lo <= v && v <= hi)) => {
+                bad.get_or_insert(format!(
+                    "the BEAM harness wrote {} = {v} outside its range {:?}",
+                    r.metric, r.interval
+                ));
+            }
+            Some(v) => out.push(
+                decl.row(label, &r.params, metric, v)
+                    .over(r.repeats, r.interval.unwrap_or((v, v))),
+            ),
             None => {
                 bad.get_or_insert(format!("the BEAM harness wrote no number for {}", r.metric));
             }
