@@ -397,31 +397,18 @@ pub fn aggregate(rows: Vec<Row>) -> Vec<Row> {
     let mut out = Vec::new();
     for k in order {
         let group = groups.remove(&k).unwrap_or_default();
-        let mut values: Vec<f64> = group.iter().filter_map(Row::value).collect();
-        let ranges: Vec<(f64, f64)> = group.iter().filter_map(Row::range).collect();
-        let measurements: u32 = group
-            .iter()
-            .filter(|r| r.value().is_some())
-            .map(|r| r.repeats.max(1))
-            .sum();
-        let mut measured = group.iter().filter(|r| r.value().is_some());
-        if let (Some(only), None) = (measured.next(), measured.next()) {
-            // Nothing to combine: a single measurement keeps its own range and count.
-            out.push(only.clone());
+        let (mut measured, skips): (Vec<Row>, Vec<Row>) =
+            group.into_iter().partition(|r| r.value().is_some());
+        if measured.len() <= 1 {
+            // Nothing to combine: a single measurement keeps its own range and count, and a
+            // point skipped in every repeat stays its first skip.
+            out.extend(measured.pop().or_else(|| skips.into_iter().next()));
             continue;
         }
-        // The row the aggregate is built from: a measured one where there is any.
-        let first = match group.iter().position(|r| r.value().is_some()) {
-            Some(i) => group.into_iter().nth(i),
-            None => group.into_iter().next(),
-        };
-        let Some(first) = first else {
-            continue;
-        };
-        if values.is_empty() {
-            out.push(first);
-            continue;
-        }
+        let mut values: Vec<f64> = measured.iter().filter_map(Row::value).collect();
+        let ranges: Vec<(f64, f64)> = measured.iter().filter_map(Row::range).collect();
+        let measurements: u32 = measured.iter().map(|r| r.repeats.max(1)).sum();
+        let first = measured.swap_remove(0);
         values.sort_by(f64::total_cmp);
         let n = values.len();
         let median = if n % 2 == 1 {

@@ -277,15 +277,15 @@ fn counters(
             p.kill();
         }
         let (med, lo, hi) = spread(&mut updates);
-        let mut row = w.row(GPROC.label, &params, &COUNTER_UPDATES_PER_S, med);
-        row.interval = Some((lo, hi));
-        row.repeats = spec.rounds as u32;
-        rows.push(row);
+        rows.push(
+            w.row(GPROC.label, &params, &COUNTER_UPDATES_PER_S, med)
+                .over(spec.rounds as u32, (lo, hi)),
+        );
         let (med, lo, hi) = spread(&mut reads);
-        let mut row = w.row(GPROC.label, &params, &AGGREGATE_READS_PER_S, med);
-        row.interval = Some((lo, hi));
-        row.repeats = spec.rounds as u32;
-        rows.push(row);
+        rows.push(
+            w.row(GPROC.label, &params, &AGGREGATE_READS_PER_S, med)
+                .over(spec.rounds as u32, (lo, hi)),
+        );
         rows.push(w.row(GPROC.label, &params, &AGGREGATE_DRIFT, drift as f64));
     }
     rows

@@ -402,10 +402,10 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
     let mut rows = Vec::new();
     let mut put = |id: &Identity, m: &Metric, v: &mut Vec<f64>| {
         let (med, lo, hi) = stats(v);
-        let mut row = w.row(id.label, &params, m, med);
-        row.interval = Some((lo, hi));
-        row.repeats = v.len() as u32;
-        rows.push(row);
+        rows.push(
+            w.row(id.label, &params, m, med)
+                .over(v.len() as u32, (lo, hi)),
+        );
     };
     let [bare, call, call_r, get, whereis, whereis_r, tspawn, spawn, spawn_r, tspawn_out, spawn_out, spawn_out_r] =
         &mut series;
