@@ -32,6 +32,7 @@ mod mailbox;
 mod name;
 mod pid;
 mod process;
+mod process_task;
 mod runtime;
 mod supervisor;
 

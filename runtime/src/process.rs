@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
-use tokio::task::AbortHandle;
 
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
 use crate::mailbox::Mailbox;
@@ -118,15 +117,69 @@ struct CellState {
     /// watchers added from now on hear at once.
     released: bool,
     kill_reason: Option<ExitReason>,
-    abort: Option<AbortHandle>,
+    /// The process's task, woken by a kill so that it ends at its next poll; left here by
+    /// its first poll (before that the task is scheduled anyway).
+    task: Option<Waker>,
     trap_exit: bool,
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Keyed by pid: a supervisor links to every child, so this must not be a list scan.
     links: HashMap<Pid, ProcessRef, foldhash::fast::RandomState>,
     holds: Holds,
-    /// Tasks waiting in [`ProcessRef::exited`], woken once the exit path is done; a slot
-    /// per waiting future (emptied when it is dropped), reused by the next.
-    exit_waiters: Vec<Option<Waker>>,
+    /// Tasks waiting in [`ProcessRef::exited`], woken once the exit path is done.
+    exit_waiters: ExitWaiters,
+}
+
+/// The wakers of tasks waiting for a process's exit: a slot per waiting future (emptied when
+/// it is dropped, reused by the next), the first inline, since most exits have one waiter
+/// or none and a spawn should not allocate for it.
+#[derive(Default)]
+struct ExitWaiters {
+    first: Option<Waker>,
+    more: Vec<Option<Waker>>,
+}
+
+impl ExitWaiters {
+    /// Keeps `waker` in the caller's slot, taking a free one if it has none yet.
+    fn park(&mut self, slot: &mut Option<usize>, waker: &Waker) {
+        let i = match *slot {
+            Some(i) => i,
+            None if self.first.is_none() => 0,
+            None => match self.more.iter().position(Option::is_none) {
+                Some(j) => j + 1,
+                None => {
+                    self.more.push(None);
+                    self.more.len()
+                }
+            },
+        };
+        *slot = Some(i);
+        let kept = if i == 0 {
+            &mut self.first
+        } else {
+            &mut self.more[i - 1]
+        };
+        match kept {
+            Some(w) if w.will_wake(waker) => {}
+            w => *w = Some(waker.clone()),
+        }
+    }
+
+    /// Empties slot `i` (its future is gone).
+    fn leave(&mut self, i: usize) {
+        if i == 0 {
+            self.first = None;
+        } else if let Some(w) = self.more.get_mut(i - 1) {
+            *w = None;
+        }
+    }
+
+    /// Every waiting waker; the list is left empty.
+    fn take_all(&mut self) -> impl Iterator<Item = Waker> {
+        self.first
+            .take()
+            .into_iter()
+            .chain(std::mem::take(&mut self.more).into_iter().flatten())
+    }
 }
 
 /// Laid out in declaration order so that what a lookup touches (the `Arc` counts, `alive`,
@@ -302,7 +355,7 @@ impl ProcessRef {
     /// first reason stands), so that whoever counts kills counts each process once. The
     /// process is unreachable when this returns; see [`kill`](Self::kill) for what remains.
     pub fn exit(&self, reason: ExitReason) -> bool {
-        let abort = {
+        let task = {
             let st = &mut *self.0.state.lock();
             if st.exited.is_some() || st.kill_reason.is_some() {
                 return false;
@@ -310,11 +363,12 @@ impl ProcessRef {
             st.kill_reason = Some(reason);
             // Dead to the world from now on, before the task has even been told.
             self.0.alive.store(false, Ordering::Release);
-            st.abort.clone()
+            st.task.take()
         };
-        // Abort outside the lock: cancelling may run the exit path, which takes it.
-        if let Some(abort) = abort {
-            abort.abort();
+        // Woken outside the lock: the task, polled next, sees the kill and ends without
+        // polling the body again (a task that never ran is already scheduled).
+        if let Some(task) = task {
+            task.wake();
         }
         true
     }
@@ -406,20 +460,15 @@ impl ProcessRef {
         self.0.state.lock().trap_exit = on;
     }
 
-    /// Records the task's abort handle; aborts at once if a kill came first.
-    pub(crate) fn set_abort(&self, abort: AbortHandle) {
-        {
-            let st = &mut *self.0.state.lock();
-            if st.exited.is_some() {
-                return;
-            }
-            if st.kill_reason.is_none() {
-                st.abort = Some(abort);
-                return;
-            }
+    /// At the task's first poll: leaves its waker for a later kill; `false` if a kill came
+    /// first (the task then ends without running the body).
+    pub(crate) fn start_task(&self, task: &Waker) -> bool {
+        let st = &mut *self.0.state.lock();
+        if st.exited.is_some() || st.kill_reason.is_some() {
+            return false;
         }
-        // Killed before it ran: abort outside the lock (cancelling may run the exit path).
-        abort.abort();
+        st.task = Some(task.clone());
+        true
     }
 
     /// Links two processes both ways; `NoProc` if either has exited.
@@ -480,7 +529,7 @@ impl ProcessRef {
                 .unwrap_or(ExitReason::Shutdown);
             self.0.alive.store(false, Ordering::Release);
             st.exited = Some(reason.clone());
-            st.abort = None;
+            st.task = None;
             (
                 reason,
                 std::mem::take(&mut st.holds),
@@ -489,6 +538,9 @@ impl ProcessRef {
             )
         };
         runtime.remove(pid);
+        // Its mailbox refuses messages from now on and drops those queued (a queued call's
+        // caller hears its request was dropped, then waits for this exit).
+        self.0.mailbox.close();
         // Names first, so that whoever hears of the exit finds them released.
         for hold in holds.into_iter() {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
@@ -510,11 +562,11 @@ impl ProcessRef {
                 let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
             }
             st.released = true;
-            std::mem::take(&mut st.exit_waiters)
+            st.exit_waiters.take_all()
         };
         // ... and only then are `exited()` waiters told: whoever has seen the exit finds
         // every monitor's `Down` already in its mailbox, ahead of anything sent next.
-        for waker in waiters.into_iter().flatten() {
+        for waker in waiters {
             waker.wake();
         }
         for linked in links.into_values() {
@@ -566,24 +618,7 @@ impl std::future::Future for Exited {
             this.slot = None;
             return std::task::Poll::Ready(reason.clone());
         }
-        let waiters = &mut st.exit_waiters;
-        match this.slot {
-            Some(i) => match &mut waiters[i] {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                w => *w = Some(cx.waker().clone()),
-            },
-            None => {
-                let i = match waiters.iter().position(Option::is_none) {
-                    Some(i) => i,
-                    None => {
-                        waiters.push(None);
-                        waiters.len() - 1
-                    }
-                };
-                waiters[i] = Some(cx.waker().clone());
-                this.slot = Some(i);
-            }
-        }
+        st.exit_waiters.park(&mut this.slot, cx.waker());
         std::task::Poll::Pending
     }
 }
@@ -592,14 +627,13 @@ impl Drop for Exited {
     fn drop(&mut self) {
         if let Some(i) = self.slot {
             // Gone before the exit: free the slot (after the exit the list is empty).
-            if let Some(w) = self.cell.state.lock().exit_waiters.get_mut(i) {
-                *w = None;
-            }
+            self.cell.state.lock().exit_waiters.leave(i);
         }
     }
 }
 
-/// Runs the exit path when the process's task ends: normal return, panic, or abort (kill).
+/// Runs the exit path when the process's task ends: normal return, panic, kill, or the
+/// tokio runtime dropping the task.
 pub(crate) struct ExitGuard {
     pub(crate) process: ProcessRef,
     pub(crate) reason: Option<ExitReason>,
@@ -630,14 +664,6 @@ pub struct Ctx {
 /// whose mailbox never empties cannot keep its worker thread from other tasks (as tokio's
 /// own channels do with their cooperative budget, and the BEAM with reductions).
 pub(crate) const RECV_BUDGET: u8 = 128;
-
-/// The process is gone when its `Ctx` is: its mailbox refuses messages and drops those
-/// queued.
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        self.me.0.mailbox.close();
-    }
-}
 
 // Owner-only operations hold `&Ctx` across an `.await` in a `Send` future.
 const _: fn() = || {
@@ -967,8 +993,15 @@ mod tests {
             .await
             .unwrap();
         }
-        assert!(p.0.state.lock().exit_waiters.iter().all(Option::is_none));
-        assert!(p.0.state.lock().exit_waiters.len() <= 1);
+        {
+            let st = p.0.state.lock();
+            let waiters = &st.exit_waiters;
+            assert!(waiters.first.is_none() && waiters.more.iter().all(Option::is_none));
+            assert!(
+                waiters.more.is_empty(),
+                "one waiter at a time needs no list"
+            );
+        }
         // Waiters that stay: every one hears the reason.
         let waiting: Vec<_> = (0..16).map(|_| tokio::spawn(p.exited())).collect();
         tokio::task::yield_now().await;
@@ -976,7 +1009,10 @@ mod tests {
         for w in waiting {
             assert_eq!(w.await.unwrap(), ExitReason::Killed);
         }
-        assert!(p.0.state.lock().exit_waiters.is_empty());
+        {
+            let st = p.0.state.lock();
+            assert!(st.exit_waiters.first.is_none() && st.exit_waiters.more.is_empty());
+        }
         // After the exit, a new waiter is answered at once.
         assert_eq!(p.exited().await, ExitReason::Killed);
     }

@@ -1,15 +1,14 @@
 //! The runtime: hands out pids, spawns processes, and finds them by pid.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use futures_util::FutureExt;
 
 use crate::envelope::Protocol;
 use crate::process::ExitGuard;
+use crate::process_task::ProcessTask;
 use crate::{CallError, Ctx, ExitReason, Pid, ProcessRef};
 
 /// The process table's hasher: seeded the same in every process, like the name tables', so
@@ -108,7 +107,7 @@ impl Runtime {
     /// Spawns a process running `body`; it exits with the reason `body` returns.
     pub fn spawn<F, Fut>(&self, body: F) -> ProcessRef
     where
-        F: FnOnce(Ctx) -> Fut,
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
         self.spawn_opts(SpawnOpts::default(), body)
@@ -120,7 +119,7 @@ impl Runtime {
     /// the parent's exit reason, as an exit signal would.
     pub fn spawn_opts<F, Fut>(&self, opts: SpawnOpts, body: F) -> ProcessRef
     where
-        F: FnOnce(Ctx) -> Fut,
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
         let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
@@ -133,7 +132,7 @@ impl Runtime {
     /// Links (if asked), then runs `body` as the task of process `me`, with its exit path.
     fn run_body<F, Fut>(&self, me: ProcessRef, link: Option<&ProcessRef>, body: F) -> ProcessRef
     where
-        F: FnOnce(Ctx) -> Fut,
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
         if let Some(parent) = link {
@@ -141,27 +140,13 @@ impl Runtime {
                 me.exit(parent.exit_reason().unwrap_or(ExitReason::Killed));
             }
         }
-        let ctx = Ctx {
-            me: me.clone(),
-            runtime: self.clone(),
-            budget: crate::process::RECV_BUDGET,
-            stop: None,
-        };
         let guard = ExitGuard {
             process: me.clone(),
             reason: None,
             runtime: self.clone(),
         };
-        let body = body(ctx);
-        let task = tokio::spawn(async move {
-            let mut guard = guard;
-            let reason = match AssertUnwindSafe(body).catch_unwind().await {
-                Ok(reason) => reason,
-                Err(payload) => ExitReason::Panic(panic_message(payload.as_ref()).into()),
-            };
-            guard.reason = Some(reason);
-        });
-        me.set_abort(task.abort_handle());
+        // The join handle is dropped: a kill ends the task through `ProcessTask` itself.
+        drop(tokio::spawn(ProcessTask::new(body, guard)));
         me
     }
 
@@ -180,7 +165,7 @@ impl Runtime {
     where
         Req: Send + 'static,
         Rep: Send + 'static,
-        F: FnOnce(Ctx) -> Fut,
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
         if remote.node() == self.0.node {
@@ -231,16 +216,6 @@ impl Runtime {
 
     pub(crate) fn next_ref(&self) -> u64 {
         self.0.next_ref.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
     }
 }
 

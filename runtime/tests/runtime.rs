@@ -1,5 +1,6 @@
 //! The runtime's own behaviour: exits of every kind, monitors, links, calls, supervision.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +108,47 @@ async fn panic_is_an_exit_with_its_message() {
     assert_eq!(c.call(Op::Panic, T).await, Err(CallError::NoProc));
     assert_eq!(exited.await, ExitReason::Panic("counter exploded".into()));
     assert!(!c.process().is_alive());
+}
+
+#[tokio::test]
+async fn a_body_that_panics_while_it_is_built_is_a_panic_exit_of_its_process() {
+    let rt = Runtime::new();
+    // The closure panics before it returns a future: that is the process's panic, not the
+    // spawner's (the body is built in the process's own task).
+    #[allow(unreachable_code)]
+    let p = rt.spawn(|_ctx: Ctx| -> std::future::Ready<ExitReason> {
+        panic!("no body");
+    });
+    assert_eq!(p.exited().await, ExitReason::Panic("no body".into()));
+    assert!(rt.process(p.pid()).is_none());
+}
+
+#[tokio::test]
+async fn a_process_killed_before_it_ran_never_builds_its_body_and_drops_its_mail() {
+    let rt = Runtime::new();
+    let built = Arc::new(AtomicUsize::new(0));
+    let b = Arc::clone(&built);
+    let p = rt.spawn(move |mut ctx: Ctx| {
+        b.fetch_add(1, Ordering::SeqCst);
+        async move {
+            ctx.recv().await;
+            ExitReason::Normal
+        }
+    });
+    // A call queued before the kill (polled once: sent, not answered): its caller hears
+    // NoProc once the process is gone.
+    let mut queued = Box::pin(p.call::<u32, u32>(1, T));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(queued.as_mut().poll(cx))).await;
+    assert!(first.is_pending());
+    assert!(p.kill());
+    assert_eq!(p.exited().await, ExitReason::Killed);
+    assert_eq!(queued.await, Err(CallError::NoProc));
+    assert_eq!(
+        built.load(Ordering::SeqCst),
+        0,
+        "a killed process ran its body"
+    );
+    assert_eq!(p.send(1u32), Err(CallError::NoProc));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
