@@ -87,6 +87,10 @@ pub struct Metric {
     /// A change rather than an amount (heap growth since a first reading), so it may be
     /// negative.
     pub signed: bool,
+    /// The suite's own target for this metric, where it sets one (a ratio to a floor of at
+    /// most 1.5, say): a design goal, not a physical bound, drawn on its charts so that a
+    /// reader sees at once whether it is met.
+    pub target: Option<f64>,
 }
 
 impl Metric {
@@ -101,6 +105,7 @@ impl Metric {
             must_be_zero: false,
             leak_along: None,
             signed: false,
+            target: None,
         }
     }
 
@@ -115,6 +120,7 @@ impl Metric {
             must_be_zero: true,
             leak_along: None,
             signed: false,
+            target: None,
         }
     }
 
@@ -122,6 +128,14 @@ impl Metric {
     pub const fn with_ideal(self, ideal: f64) -> Self {
         Metric {
             ideal: Some(ideal),
+            ..self
+        }
+    }
+
+    /// This metric with the suite's target for it.
+    pub const fn with_target(self, target: f64) -> Self {
+        Metric {
+            target: Some(target),
             ..self
         }
     }

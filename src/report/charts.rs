@@ -575,6 +575,7 @@ impl<'d> Out<'d> {
             source: grows[0].source,
             skips: (key, sw.x),
             whiskers: sw.lines.iter().map(|l| l.whisker).collect(),
+            targets: sw.lines.iter().map(|l| l.metric.target).collect(),
         };
         let row = |b: &str, i: usize| {
             let m = sw.lines[i].metric.name;
@@ -614,6 +615,7 @@ impl<'d> Out<'d> {
             source: at.source,
             skips: (&at.params, ""),
             whiskers: Vec::new(),
+            targets: groups.iter().map(|(m, _)| m.target).collect(),
         };
         self.draw_bars(w, spec, place, |b, i| {
             row_at(data, w.name, groups[i].0, b, &at)
@@ -683,6 +685,9 @@ impl<'d> Out<'d> {
             if panel_bars.iter().any(|b| b.outline) {
                 notes.push("outlined: floor (no naming layer)".into());
             }
+            if place.targets.iter().any(Option::is_some) {
+                notes.push("red line: the suite's target".into());
+            }
             notes.extend(panel_skips(&skips, &skipped, members, &drawn, last));
             panels.push(Panel {
                 series: members.iter().map(|m| (m.clone(), data.color(m))).collect(),
@@ -693,6 +698,7 @@ impl<'d> Out<'d> {
                 title: panel_title(data, &title, members, groups.len()),
                 y_desc: spec.y_desc.into(),
                 groups: place.titles.clone(),
+                targets: place.targets.clone(),
                 bars: panel_bars,
                 notes,
             });
@@ -722,6 +728,8 @@ struct Place<'a> {
     /// Per group, the metrics giving its whisker ends where declared (else the row's
     /// range over repeats).
     whiskers: Vec<Option<(&'static Metric, &'static Metric)>>,
+    /// Per group, the suite's target for its metric, where it sets one.
+    targets: Vec<Option<f64>>,
 }
 
 /// Draws every chart the declarations ask for and the rows allow into `dir`.

@@ -100,6 +100,8 @@ pub struct BarChart {
     pub y_desc: String,
     /// Group names along x.
     pub groups: Vec<String>,
+    /// Per group, a target drawn across it as a red line (none: nothing drawn).
+    pub targets: Vec<Option<f64>>,
     /// The bars, one entry per backend.
     pub bars: Vec<Bars>,
     /// Extra legend lines.
@@ -620,10 +622,14 @@ fn bar_legend(chart: &BarChart) -> Vec<(Sample, String)> {
 /// `path`, every panel on the same y axis.
 pub fn draw_bar_charts(path: &Path, panels: &[BarChart]) -> Result<(), String> {
     let ys = panels.iter().flat_map(|c| {
-        c.bars.iter().flat_map(|b| {
-            let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
-            b.values.iter().flatten().copied().chain(ranges)
-        })
+        let targets = c.targets.iter().flatten().copied();
+        c.bars
+            .iter()
+            .flat_map(|b| {
+                let ranges = b.ranges.iter().flatten().flat_map(|(l, h)| [*l, *h]);
+                b.values.iter().flatten().copied().chain(ranges)
+            })
+            .chain(targets)
     });
     let y_log = panels.first().and_then(|c| c.y_log);
     let y_axis = Axis::fit_as(ys, true, y_log);
@@ -706,6 +712,18 @@ fn bar_panel(
             }
         }
     }
+    // Each group's target across the whole group, over the bars.
+    let target_style = ShapeStyle::from(RGBColor(214, 39, 40)).stroke_width(3);
+    for (i, t) in chart.targets.iter().enumerate() {
+        if let Some(y) = t.and_then(|t| y_axis.pos(t)) {
+            let x = i as f64;
+            ctx.draw_series(std::iter::once(PathElement::new(
+                vec![(x - 0.45, y), (x + 0.45, y)],
+                target_style,
+            )))
+            .map_err(e)?;
+        }
+    }
     draw_legend(&legend_area, legend)
 }
 
@@ -723,6 +741,50 @@ mod tests {
         assert!(!c.log, "a zero cannot sit on a log axis");
         let d = Axis::fit(std::iter::empty(), false);
         assert!(d.hi > d.lo);
+    }
+
+    #[test]
+    fn a_target_is_drawn_across_its_group_and_fits_on_the_axis() {
+        let dir = std::env::temp_dir().join(format!("naming-bench-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = |targets: Vec<Option<f64>>| BarChart {
+            y_log: Some(false),
+            title: "t".into(),
+            y_desc: "ratio".into(),
+            groups: vec!["call".into(), "spawn".into()],
+            targets,
+            bars: vec![Bars {
+                label: "runtime".into(),
+                color: (31, 119, 180),
+                outline: false,
+                values: vec![Some(1.2), Some(1.1)],
+                ranges: vec![None, None],
+            }],
+            notes: Vec::new(),
+        };
+        let with = dir.join("with.svg");
+        draw_bar_charts(&with, &[chart(vec![None, Some(5.0)])]).unwrap();
+        let svg = std::fs::read_to_string(&with).unwrap();
+        assert_eq!(
+            svg.matches("#D62728").count(),
+            1,
+            "one target, one red line"
+        );
+        // The axis reaches the target, far above the bars: a tick at 5 is labelled.
+        let labels: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|chunk| chunk.rsplit('>').next())
+            .map(str::trim)
+            .collect();
+        assert!(
+            labels.contains(&"5"),
+            "the axis stops short of 5: {labels:?}"
+        );
+        let without = dir.join("without.svg");
+        draw_bar_charts(&without, &[chart(vec![None, None])]).unwrap();
+        let svg = std::fs::read_to_string(&without).unwrap();
+        assert!(!svg.contains("#D62728"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

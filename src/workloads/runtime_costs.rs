@@ -50,7 +50,8 @@ pub const CALL_VS_FLOOR: Metric = Metric::new(
     Unit::Ratio,
     Better::Lower,
 )
-.with_ideal(1.0);
+.with_ideal(1.0)
+.with_target(1.5);
 /// One `whereis` through the dashmap `Registry`, or the map's own get beside it.
 pub const LOOKUP_NS: Metric = Metric::new("lookup_ns", "lookup", Unit::Ns, Better::Lower);
 /// `whereis` over the same dashmap's get on `u64` keys, per round: at best 1.
@@ -60,7 +61,8 @@ pub const WHEREIS_VS_U64_GET: Metric = Metric::new(
     Unit::Ratio,
     Better::Lower,
 )
-.with_ideal(1.0);
+.with_ideal(1.0)
+.with_target(1.3);
 /// Spawn + stop, inside a worker task.
 pub const SPAWN_STOP_NS: Metric = Metric::new(
     "spawn_stop_ns",
@@ -75,7 +77,8 @@ pub const SPAWN_VS_FLOOR: Metric = Metric::new(
     Unit::Ratio,
     Better::Lower,
 )
-.with_ideal(1.0);
+.with_ideal(1.0)
+.with_target(2.0);
 /// Spawn + stop, driven from a thread outside the runtime.
 pub const SPAWN_STOP_OUTSIDE_NS: Metric = Metric::new(
     "spawn_stop_outside_ns",
@@ -122,7 +125,7 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-ratios",
             title: "The runtime over its floors (1 = no overhead)",
-            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers. Targets: call <= 1.5, whereis <= 1.3, spawn named + stop <= 2.",
+            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis <= 1.3, spawn named + stop <= 2).",
             y_desc: "ratio to the floor (×)",
             groups: &[
                 (&CALL_VS_FLOOR, "call"),
