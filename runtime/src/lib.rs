@@ -23,6 +23,7 @@
 //! Messages are dynamically typed (`Box<dyn Any + Send>`), like BEAM terms; servers check
 //! request types on the sender's side and answer [`CallError::BadRequest`] on a mismatch.
 
+mod cell_lock;
 mod deadline;
 mod dynamic_supervisor;
 mod envelope;
@@ -32,6 +33,7 @@ mod mailbox;
 mod name;
 mod pid;
 mod process;
+mod process_table;
 mod process_task;
 mod runtime;
 mod supervisor;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use crate::cell_lock::CellMutex as Mutex;
 use tokio::sync::oneshot;
 
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
@@ -113,9 +113,8 @@ impl Holds {
 #[derive(Default)]
 struct CellState {
     exited: Option<ExitReason>,
-    /// The exit path has released the held names and queued every monitor's `Down`;
-    /// watchers added from now on hear at once.
-    released: bool,
+    /// Why an [`exit`](ProcessRef::exit) ended the process, unless it was a plain kill
+    /// (which leaves this empty: dead without a reason means `Killed`).
     kill_reason: Option<ExitReason>,
     /// The process's task, woken by a kill so that it ends at its next poll; left here by
     /// its first poll (before that the task is scheduled anyway).
@@ -123,10 +122,49 @@ struct CellState {
     trap_exit: bool,
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Keyed by pid: a supervisor links to every child, so this must not be a list scan.
-    links: HashMap<Pid, ProcessRef, foldhash::fast::RandomState>,
+    /// Allocated at the first link: most processes have none.
+    links: Option<Box<Links>>,
     holds: Holds,
     /// Tasks waiting in [`ProcessRef::exited`], woken once the exit path is done.
     exit_waiters: ExitWaiters,
+}
+
+type Links = HashMap<Pid, ProcessRef, foldhash::fast::RandomState>;
+
+/// The exit reason, published once the exit path has released the held names and queued
+/// every monitor's `Down`: from then on [`ProcessRef::exited`] answers without a lock, and
+/// watchers added later hear at once.
+#[derive(Default)]
+struct Released {
+    done: AtomicBool,
+    reason: std::cell::UnsafeCell<Option<ExitReason>>,
+}
+
+// SAFETY: `reason` is written once, by `publish` under the cell's state lock before `done`
+// is set (release), and read only by `get` after `done` is seen set (acquire); it is never
+// written again, so readers never race the one writer.
+unsafe impl Sync for Released {}
+
+impl Released {
+    /// Publishes `reason` (once; later calls are ignored). Called under the state lock.
+    fn publish(&self, reason: ExitReason) {
+        if self.done.load(Ordering::Relaxed) {
+            return;
+        }
+        // SAFETY: not yet published, and publishers hold the state lock: no other access.
+        unsafe { *self.reason.get() = Some(reason) };
+        self.done.store(true, Ordering::Release);
+    }
+
+    /// The published reason, if the exit path is done.
+    #[inline]
+    fn get(&self) -> Option<&ExitReason> {
+        if !self.done.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: published, so written once and never again (see `publish`).
+        unsafe { (*self.reason.get()).as_ref() }
+    }
 }
 
 /// The wakers of tasks waiting for a process's exit: a slot per waiting future (emptied when
@@ -187,11 +225,16 @@ impl ExitWaiters {
 /// a second cache miss per lookup.
 #[repr(C)]
 pub(crate) struct ProcessCell {
+    /// Set until a kill or the exit path; cleared with sequentially consistent operations,
+    /// which the mailbox's and the task's handshakes rely on.
     alive: AtomicBool,
     pid: Pid,
     protocol: Protocol,
     mailbox: Mailbox,
     state: Mutex<CellState>,
+    /// The task has left its waker in the state: a kill must take it and wake it.
+    started: AtomicBool,
+    released: Released,
 }
 
 /// A handle to a process: its [`Pid`] plus the way to reach its mailbox.
@@ -201,7 +244,34 @@ pub(crate) struct ProcessCell {
 #[derive(Clone)]
 pub struct ProcessRef(Arc<ProcessCell>);
 
+/// A process table's pointer to a cell it does not own (see `process_table`).
+#[derive(Clone, Copy)]
+pub(crate) struct CellPtr(*const ProcessCell);
+
+// SAFETY: a `CellPtr` is only dereferenced by `ProcessRef::from_cell_ptr`, whose callers
+// guarantee the cell is alive; `ProcessCell` itself is `Send + Sync`.
+unsafe impl Send for CellPtr {}
+unsafe impl Sync for CellPtr {}
+
 impl ProcessRef {
+    /// The cell's address, for a table that does not count a reference.
+    pub(crate) fn cell_ptr(&self) -> CellPtr {
+        CellPtr(Arc::as_ptr(&self.0))
+    }
+
+    /// A new reference to the cell at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` came from [`cell_ptr`](Self::cell_ptr) and some reference to that cell is
+    /// alive for the whole call.
+    pub(crate) unsafe fn from_cell_ptr(ptr: CellPtr) -> ProcessRef {
+        // SAFETY: per the contract, the count is at least one while we add ours.
+        unsafe {
+            Arc::increment_strong_count(ptr.0);
+            ProcessRef(Arc::from_raw(ptr.0))
+        }
+    }
+
     pub(crate) fn new_cell(pid: Pid, protocol: Protocol, trap_exit: bool) -> ProcessRef {
         let cell = ProcessCell {
             pid,
@@ -212,6 +282,8 @@ impl ProcessRef {
                 trap_exit,
                 ..CellState::default()
             }),
+            started: AtomicBool::new(false),
+            released: Released::default(),
         };
         ProcessRef(Arc::new(cell))
     }
@@ -324,7 +396,10 @@ impl ProcessRef {
         if !self.is_alive() {
             return Err(CallError::NoProc);
         }
-        self.0.mailbox.push(env).map_err(|_| CallError::NoProc)
+        self.0
+            .mailbox
+            .push(env, &self.0.alive)
+            .map_err(|_| CallError::NoProc)
     }
 
     /// Ends the process at once with reason `Killed` (untrappable, like `Process.exit(pid, :kill)`).
@@ -355,20 +430,30 @@ impl ProcessRef {
     /// first reason stands), so that whoever counts kills counts each process once. The
     /// process is unreachable when this returns; see [`kill`](Self::kill) for what remains.
     pub fn exit(&self, reason: ExitReason) -> bool {
-        let task = {
+        // Dead to the world from now on, before the task has even been told; whoever
+        // clears the flag first (a kill or the exit path) ends the process.
+        if reason == ExitReason::Killed {
+            // A plain kill needs no lock: the exit path reads a dead process with no reason
+            // as killed.
+            if !self.0.alive.swap(false, Ordering::SeqCst) {
+                return false;
+            }
+        } else {
+            // The reason is recorded under the lock the exit path reads it under.
             let st = &mut *self.0.state.lock();
-            if st.exited.is_some() || st.kill_reason.is_some() {
+            if !self.0.alive.swap(false, Ordering::SeqCst) {
                 return false;
             }
             st.kill_reason = Some(reason);
-            // Dead to the world from now on, before the task has even been told.
-            self.0.alive.store(false, Ordering::Release);
-            st.task.take()
-        };
-        // Woken outside the lock: the task, polled next, sees the kill and ends without
-        // polling the body again (a task that never ran is already scheduled).
-        if let Some(task) = task {
-            task.wake();
+        }
+        // A task that has run left its waker (and said so before it looked at the flag
+        // again); woken outside the lock, polled next, it sees the kill and ends without
+        // polling the body again. A task that never ran is already scheduled.
+        if self.0.started.load(Ordering::SeqCst) {
+            let task = self.0.state.lock().task.take();
+            if let Some(task) = task {
+                task.wake();
+            }
         }
         true
     }
@@ -377,8 +462,14 @@ impl ProcessRef {
     /// released and every monitor's `Down` is queued (at once if that is done already): a
     /// caller who has seen the exit cannot get ahead of a registry that cleans up on `Down`.
     pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
+        self.clone().into_exited()
+    }
+
+    /// [`exited`](Self::exited) for a caller done with this handle (as a tokio `JoinHandle`
+    /// is awaited by value): the future keeps this reference instead of taking another.
+    pub fn into_exited(self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
         Exited {
-            cell: Arc::clone(&self.0),
+            cell: self.0,
             slot: None,
         }
     }
@@ -402,7 +493,8 @@ impl ProcessRef {
         insert: impl FnOnce(&Name) -> Result<T, E>,
     ) -> Result<T, HoldError<E>> {
         let st = &mut *self.0.state.lock();
-        if st.exited.is_some() || st.kill_reason.is_some() {
+        // Cleared by a kill, or by the exit path under this lock before it takes the holds.
+        if !self.0.alive.load(Ordering::SeqCst) {
             return Err(HoldError::NoProc);
         }
         let value = insert(&name).map_err(HoldError::Rejected)?;
@@ -434,7 +526,7 @@ impl ProcessRef {
         watcher: ProcessRef,
     ) -> Result<MonitorRef, CallError> {
         let st = &mut *self.0.state.lock();
-        if st.exited.is_some() && st.released {
+        if self.0.released.get().is_some() {
             return Err(CallError::NoProc);
         }
         let mref = MonitorRef {
@@ -463,12 +555,17 @@ impl ProcessRef {
     /// At the task's first poll: leaves its waker for a later kill; `false` if a kill came
     /// first (the task then ends without running the body).
     pub(crate) fn start_task(&self, task: &Waker) -> bool {
-        let st = &mut *self.0.state.lock();
-        if st.exited.is_some() || st.kill_reason.is_some() {
-            return false;
+        {
+            let st = &mut *self.0.state.lock();
+            if !self.0.alive.load(Ordering::SeqCst) {
+                return false;
+            }
+            st.task = Some(task.clone());
         }
-        st.task = Some(task.clone());
-        true
+        // Said before liveness is read again, as a kill clears liveness before it reads
+        // this: either the kill finds the waker, or this finds the kill.
+        self.0.started.store(true, Ordering::SeqCst);
+        self.0.alive.load(Ordering::SeqCst)
     }
 
     /// Links two processes both ways; `NoProc` if either has exited.
@@ -483,15 +580,23 @@ impl ProcessRef {
         if s1.exited.is_some() || s2.exited.is_some() {
             return Err(CallError::NoProc);
         }
-        s1.links.insert(second.pid(), second.clone());
-        s2.links.insert(first.pid(), first.clone());
+        s1.links
+            .get_or_insert_with(Box::default)
+            .insert(second.pid(), second.clone());
+        s2.links
+            .get_or_insert_with(Box::default)
+            .insert(first.pid(), first.clone());
         Ok(())
     }
 
     /// Removes a link both ways.
     pub(crate) fn unlink(a: &ProcessRef, b: &ProcessRef) {
-        a.0.state.lock().links.remove(&b.pid());
-        b.0.state.lock().links.remove(&a.pid());
+        if let Some(links) = &mut a.0.state.lock().links {
+            links.remove(&b.pid());
+        }
+        if let Some(links) = &mut b.0.state.lock().links {
+            links.remove(&a.pid());
+        }
     }
 
     /// An exit signal from linked process `from`.
@@ -501,7 +606,9 @@ impl ProcessRef {
             if st.exited.is_some() {
                 return;
             }
-            st.links.remove(&from);
+            if let Some(links) = &mut st.links {
+                links.remove(&from);
+            }
             st.trap_exit
         };
         if !deliver {
@@ -509,10 +616,13 @@ impl ProcessRef {
                 self.exit(reason.clone());
             }
         } else {
-            let _ = self.0.mailbox.push(Envelope::Exit(Box::new(ExitSignal {
-                from,
-                reason: reason.clone(),
-            })));
+            let _ = self.0.mailbox.push(
+                Envelope::Exit(Box::new(ExitSignal {
+                    from,
+                    reason: reason.clone(),
+                })),
+                &self.0.alive,
+            );
         }
     }
 
@@ -524,17 +634,28 @@ impl ProcessRef {
             if st.exited.is_some() {
                 return;
             }
+            // Cleared here unless a kill did (sequentially consistent either way, for the
+            // mailbox's handshake in `close` below).
+            let was_alive = self.0.alive.load(Ordering::SeqCst);
+            if was_alive {
+                self.0.alive.store(false, Ordering::SeqCst);
+            }
+            // A body's own end wins; else the kill's reason (none: a plain kill); a task
+            // dropped while the process lived was shut down with its tokio runtime.
             let reason = finished_with
                 .or_else(|| st.kill_reason.take())
-                .unwrap_or(ExitReason::Shutdown);
-            self.0.alive.store(false, Ordering::Release);
+                .unwrap_or(if was_alive {
+                    ExitReason::Shutdown
+                } else {
+                    ExitReason::Killed
+                });
             st.exited = Some(reason.clone());
             st.task = None;
             (
                 reason,
                 std::mem::take(&mut st.holds),
                 std::mem::take(&mut st.monitors),
-                std::mem::take(&mut st.links),
+                st.links.take(),
             )
         };
         runtime.remove(pid);
@@ -552,16 +673,16 @@ impl ProcessRef {
         };
         // Then every monitor's `Down` is queued (a monitor registry cleans up on it) ...
         for (mref, Watcher(w)) in monitors {
-            let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
+            w.push_down(down(mref));
         }
         let waiters = {
             // ... including monitors that arrived meanwhile: queued under the lock, so that
             // once `released` is set no monitor's `Down` is still to be sent ...
             let st = &mut *self.0.state.lock();
             for (mref, Watcher(w)) in std::mem::take(&mut st.monitors) {
-                let _ = w.0.mailbox.push(Envelope::Down(Box::new(down(mref))));
+                w.push_down(down(mref));
             }
-            st.released = true;
+            self.0.released.publish(reason.clone());
             st.exit_waiters.take_all()
         };
         // ... and only then are `exited()` waiters told: whoever has seen the exit finds
@@ -569,9 +690,17 @@ impl ProcessRef {
         for waker in waiters {
             waker.wake();
         }
-        for linked in links.into_values() {
+        for linked in links.into_iter().flat_map(|l| l.into_values()) {
             linked.linked_exit(pid, &reason);
         }
+    }
+
+    /// Queues a monitor's `Down` (dropped if this watcher has exited).
+    fn push_down(&self, down: Down) {
+        let _ = self
+            .0
+            .mailbox
+            .push(Envelope::Down(Box::new(down)), &self.0.alive);
     }
 }
 
@@ -612,9 +741,14 @@ impl std::future::Future for Exited {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<ExitReason> {
         let this = &mut *self;
+        // Once the exit path has released the names and queued every `Down`: no lock.
+        if let Some(reason) = this.cell.released.get() {
+            this.slot = None;
+            return std::task::Poll::Ready(reason.clone());
+        }
         let st = &mut *this.cell.state.lock();
-        // Until the exit path has released the names and queued every `Down`, wait.
-        if let (Some(reason), true) = (&st.exited, st.released) {
+        // Until then, wait (looking again under the lock the exit path publishes under).
+        if let Some(reason) = this.cell.released.get() {
             this.slot = None;
             return std::task::Poll::Ready(reason.clone());
         }

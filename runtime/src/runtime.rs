@@ -4,30 +4,25 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use dashmap::DashMap;
-
 use crate::envelope::Protocol;
 use crate::process::ExitGuard;
+use crate::process_table::ProcessTable;
 use crate::process_task::ProcessTask;
 use crate::{CallError, Ctx, ExitReason, Pid, ProcessRef};
-
-/// The process table's hasher: seeded the same in every process, like the name tables', so
-/// the table's layout is reproducible between runs.
-type FastState = foldhash::fast::FixedState;
 
 pub(crate) struct RuntimeInner {
     node: u32,
     creation: u32,
     next_serial: AtomicU64,
     next_ref: AtomicU64,
-    table: DashMap<u64, ProcessRef, FastState>,
+    table: ProcessTable,
 }
 
 impl RuntimeInner {
     pub(crate) fn remove(&self, pid: Pid) {
         // A proxy for a remote process shares no serial space with local ones.
         if pid.node() == self.node && pid.creation() == self.creation {
-            self.table.remove(&pid.serial());
+            self.table.remove(pid.serial());
         }
     }
 }
@@ -90,7 +85,7 @@ impl Runtime {
             creation,
             next_serial: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
-            table: DashMap::with_hasher(FastState::default()),
+            table: ProcessTable::new(),
         }))
     }
 
@@ -125,7 +120,7 @@ impl Runtime {
         let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
         let pid = Pid::with_creation(self.0.node, self.0.creation, serial);
         let me = ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit);
-        self.0.table.insert(serial, me.clone());
+        self.0.table.insert(serial, &me);
         self.run_body(me, opts.link.as_ref(), body)
     }
 
@@ -187,11 +182,7 @@ impl Runtime {
         if pid.node() != self.0.node || pid.creation() != self.0.creation {
             return None;
         }
-        self.0
-            .table
-            .get(&pid.serial())
-            .map(|p| p.clone())
-            .filter(ProcessRef::is_alive)
+        self.0.table.get(pid.serial()).filter(ProcessRef::is_alive)
     }
 
     /// Sends a plain message to `pid`; `NoProc` if no such process is alive.
