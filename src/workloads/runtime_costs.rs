@@ -279,7 +279,7 @@ pub async fn spawn_named_stops(
         let name = Name::Id(base + i);
         let _ = registry.register_sync(name, &p);
         p.kill();
-        p.exited().await;
+        p.into_exited().await;
     }
     t.elapsed()
 }

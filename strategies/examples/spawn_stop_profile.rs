@@ -99,7 +99,7 @@ async fn batch(
                 let _ = reg.register_sync(Name::Id(base + i), &p);
             }
             p.kill();
-            p.exited().await;
+            p.into_exited().await;
         }
     }
     t.elapsed()
