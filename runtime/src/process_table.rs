@@ -1,10 +1,12 @@
 //! The process table: the live processes of a runtime by serial number, for lookups by pid.
 //!
-//! Serials are handed out in order, and most processes live briefly, so the table is laid
-//! out like the BEAM's (a slot per pid index) rather than scattered by a hash: a run of
-//! consecutive serials shares a shard and neighbouring buckets. A spawn then writes next to
+//! Serials are handed out in order, and most processes live briefly, so a run of
+//! consecutive serials shares a shard and neighbouring buckets: a spawn then writes next to
 //! the previous spawn's bucket and an exit usually clears a bucket still in cache, instead
 //! of each touching a cold line somewhere in a table as large as the number of processes.
+//! The runs themselves are scattered by a hash, so that long-lived processes with
+//! consecutive serials do not pile up into one stretch of buckets that later inserts would
+//! have to probe across.
 //!
 //! An entry does not own its process: it is a pointer to the cell, present only while the
 //! process's task holds the cell (from spawn until the exit path removes the entry), and a
@@ -66,9 +68,9 @@ impl ProcessTable {
     }
 }
 
-/// Hashes a serial to its place within its shard: the serials of one shard, in order, get
-/// consecutive bucket positions (the low bits), and the top seven bits, which the table
-/// compares before the key, vary from one serial to the next.
+/// Hashes a serial to its place within its shard: the serials of one run get consecutive
+/// bucket positions (the low bits), each run's start is scattered by a hash, and the top
+/// seven bits, which the table compares before the key, vary from one serial to the next.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct SerialHash;
 
@@ -83,14 +85,25 @@ impl BuildHasher for SerialHash {
 /// See [`SerialHash`].
 pub(crate) struct SerialHasher(u64);
 
+/// A bijective 64-bit mix whose every output bit depends on every input bit.
+#[inline]
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 32;
+    x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    x ^= x >> 32;
+    x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    x ^ (x >> 32)
+}
+
 impl Hasher for SerialHasher {
     fn finish(&self) -> u64 {
         let serial = self.0;
-        // Position among this shard's serials: the runs before it, then the place in its run.
-        let dense = (serial / (RUN * SHARDS as u64)) * RUN + serial % RUN;
-        // Tag bits from a multiplicative mix, so that serials of any spacing differ there.
-        let tag = serial.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7F << 57);
-        tag | (dense & ((1 << 57) - 1))
+        // Which of its shard's runs the serial is in, scattered; then its place in the run.
+        let run = mix(serial / (RUN * SHARDS as u64));
+        let position = run.wrapping_mul(RUN) | (serial % RUN);
+        // Tag bits from a mix of the whole serial, so that neighbours differ there.
+        let tag = mix(serial) & (0x7F << 57);
+        tag | (position & ((1 << 57) - 1))
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -112,18 +125,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn consecutive_serials_of_a_shard_sit_side_by_side_with_distinct_tags() {
+    fn a_run_of_serials_sits_side_by_side_and_runs_are_scattered() {
         let h = |serial: u64| SerialHash.hash_one(serial);
         let mask = (1u64 << 57) - 1;
-        // One run of a shard, then that shard's next run: positions follow on.
-        let positions: Vec<u64> = (0..RUN)
-            .chain(RUN * SHARDS as u64..RUN * SHARDS as u64 + RUN)
-            .map(|s| h(s) & mask)
-            .collect();
-        assert_eq!(positions, (0..2 * RUN).collect::<Vec<_>>());
-        // The tags (top seven bits) of neighbours differ, so a probe compares few keys.
-        let tags: std::collections::HashSet<u64> = (0..RUN).map(|s| h(s) >> 57).collect();
-        assert!(tags.len() as u64 >= RUN - 1, "tags {tags:?}");
+        let stride = RUN * SHARDS as u64;
+        for run in [0u64, 1, 2, 1_000, 123_456] {
+            let first = run * stride;
+            // The serials of one run: consecutive positions.
+            let positions: Vec<u64> = (first..first + RUN).map(|s| h(s) & mask).collect();
+            let start = positions[0];
+            assert_eq!(positions, (start..start + RUN).collect::<Vec<_>>());
+            // The tags (top seven bits) of neighbours differ, so a probe compares few keys.
+            let tags: std::collections::HashSet<u64> =
+                (first..first + RUN).map(|s| h(s) >> 57).collect();
+            assert!(tags.len() as u64 >= RUN - 2, "tags {tags:?}");
+        }
+        // The shard's next runs start far apart in a table of 4,096 buckets, not one after
+        // another: a long-lived range of serials forms no long stretch of full buckets.
+        let starts: Vec<u64> = (0..64u64).map(|r| h(r * stride) & 4095).collect();
+        let adjacent = starts
+            .windows(2)
+            .filter(|w| w[0].abs_diff(w[1]) <= RUN)
+            .count();
+        assert!(adjacent <= 2, "runs start next to each other: {starts:?}");
     }
 
     #[test]
