@@ -7,7 +7,9 @@
 //!   integer keys (and on the registry's own name keys);
 //! - spawning a named worker and stopping it (until its name is released) beside a tokio
 //!   spawn + abort (until the task has ended), both from inside a worker task, and both
-//!   again from a thread outside the runtime (which mostly measures thread wake-ups).
+//!   again from a thread outside the runtime (which mostly measures thread wake-ups);
+//! - the same spawn + stop without the name, beside the same floor: what the runtime
+//!   itself costs, apart from the registry's insert and its release at the exit.
 //!
 //! The same loops back the criterion bench `runtime_costs`.
 
@@ -79,6 +81,22 @@ pub const SPAWN_VS_FLOOR: Metric = Metric::new(
 )
 .with_ideal(1.0)
 .with_target(2.0);
+/// Spawn + stop of a worker without a name, inside a worker task (and its floor beside it).
+pub const SPAWN_UNNAMED_NS: Metric = Metric::new(
+    "spawn_unnamed_ns",
+    "spawn + stop, no name (inside a task)",
+    Unit::Ns,
+    Better::Lower,
+);
+/// Spawn + stop without a name over tokio spawn + abort, inside a worker task: the
+/// runtime's own share of [`SPAWN_VS_FLOOR`] (the rest is the registry's).
+pub const SPAWN_UNNAMED_VS_FLOOR: Metric = Metric::new(
+    "spawn_unnamed_vs_floor",
+    "spawn + stop, no name / tokio spawn + abort",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
 /// Spawn + stop, driven from a thread outside the runtime.
 pub const SPAWN_STOP_OUTSIDE_NS: Metric = Metric::new(
     "spawn_stop_outside_ns",
@@ -104,6 +122,8 @@ pub const RUNTIME: Workload = Workload {
         &WHEREIS_VS_U64_GET,
         &SPAWN_STOP_NS,
         &SPAWN_VS_FLOOR,
+        &SPAWN_UNNAMED_NS,
+        &SPAWN_UNNAMED_VS_FLOOR,
         &SPAWN_STOP_OUTSIDE_NS,
         &SPAWN_OUTSIDE_VS_FLOOR,
     ],
@@ -111,12 +131,13 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-costs",
             title: "The runtime's own costs beside their floors",
-            caption: "Median time per operation in nanoseconds, with min..max whiskers over the rounds: a call to a held pid beside a bare tokio mpsc + oneshot round trip; whereis through the dashmap Registry beside the same dashmap's get on u64 keys; spawning a named worker and stopping it until its name is released beside tokio spawn + abort until the task ended, inside a worker task and from a thread outside the runtime.",
+            caption: "Median time per operation in nanoseconds, with min..max whiskers over the rounds: a call to a held pid beside a bare tokio mpsc + oneshot round trip; whereis through the dashmap Registry beside the same dashmap's get on u64 keys; spawning a named worker and stopping it until its name is released beside tokio spawn + abort until the task ended, inside a worker task and from a thread outside the runtime; the same spawn + stop without a name, inside a task.",
             y_desc: "time per operation (ns)",
             groups: &[
                 (&CALL_NS, "call"),
                 (&LOOKUP_NS, "lookup"),
                 (&SPAWN_STOP_NS, "spawn + stop"),
+                (&SPAWN_UNNAMED_NS, "spawn + stop, no name"),
                 (&SPAWN_STOP_OUTSIDE_NS, "spawn + stop, outside"),
             ],
             filter: Filter::All,
@@ -125,12 +146,13 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-ratios",
             title: "The runtime over its floors (1 = no overhead)",
-            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis <= 1.3, spawn named + stop <= 2).",
+            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis <= 1.3, spawn named + stop <= 2). Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
             y_desc: "ratio to the floor (×)",
             groups: &[
                 (&CALL_VS_FLOOR, "call"),
                 (&WHEREIS_VS_U64_GET, "whereis"),
                 (&SPAWN_VS_FLOOR, "spawn + stop"),
+                (&SPAWN_UNNAMED_VS_FLOOR, "spawn + stop, no name"),
                 (&SPAWN_OUTSIDE_VS_FLOOR, "spawn + stop, outside"),
             ],
             filter: Filter::All,
@@ -141,6 +163,7 @@ pub const RUNTIME: Workload = Workload {
         Column::new(&CALL_VS_FLOOR, "call / floor"),
         Column::new(&WHEREIS_VS_U64_GET, "whereis / u64 get"),
         Column::new(&SPAWN_VS_FLOOR, "spawn / floor"),
+        Column::new(&SPAWN_UNNAMED_VS_FLOOR, "spawn, no name / floor"),
     ],
     judges: &[],
     ..Workload::new(
@@ -284,6 +307,17 @@ pub async fn spawn_named_stops(
     t.elapsed()
 }
 
+/// Spawns a worker without a name, kills it and waits until it has exited, `iters` times.
+pub async fn spawn_stops(rt: &Runtime, iters: u64) -> Duration {
+    let t = Instant::now();
+    for _ in 0..iters {
+        let p = rt.spawn(idle);
+        p.kill();
+        p.into_exited().await;
+    }
+    t.elapsed()
+}
+
 /// `tokio::spawn` + `abort`, awaited until the task has ended, `iters` times.
 pub async fn tokio_spawn_aborts(iters: u64) -> Duration {
     let t = Instant::now();
@@ -340,7 +374,7 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
     let servers = Arc::new(servers);
     let base = AtomicU64::new(1 << 40);
 
-    let mut series: [Vec<f64>; 12] = Default::default();
+    let mut series: [Vec<f64>; 15] = Default::default();
     for round in 0..spec.rounds {
         progress.step(&format!(
             "runtime costs: round {} of {}",
@@ -370,6 +404,12 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
                 async move { spawn_named_stops(&rt, &reg, b, n).await },
             )
         });
+        // Without the name, after a floor of its own.
+        let tspawn_unnamed = per_op(spec.slice, |n| run_on(&tokio, tokio_spawn_aborts(n)));
+        let spawn_unnamed = per_op(spec.slice, |n| {
+            let rt = rt.clone();
+            run_on(&tokio, async move { spawn_stops(&rt, n).await })
+        });
         // The same from outside the runtime.
         let tspawn_out = per_op(spec.slice, |n| tokio.block_on(tokio_spawn_aborts(n)));
         let spawn_out = per_op(spec.slice, |n| {
@@ -386,6 +426,9 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
             tspawn,
             spawn,
             spawn / tspawn,
+            tspawn_unnamed,
+            spawn_unnamed,
+            spawn_unnamed / tspawn_unnamed,
             tspawn_out,
             spawn_out,
             spawn_out / tspawn_out,
@@ -410,7 +453,7 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
                 .over(v.len() as u32, (lo, hi)),
         );
     };
-    let [bare, call, call_r, get, whereis, whereis_r, tspawn, spawn, spawn_r, tspawn_out, spawn_out, spawn_out_r] =
+    let [bare, call, call_r, get, whereis, whereis_r, tspawn, spawn, spawn_r, tspawn_unnamed, spawn_unnamed, spawn_unnamed_r, tspawn_out, spawn_out, spawn_out_r] =
         &mut series;
     put(&MPSC_ONESHOT, &CALL_NS, bare);
     put(&PROCESS_RUNTIME, &CALL_NS, call);
@@ -421,6 +464,9 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
     put(&TOKIO_SPAWN_ABORT, &SPAWN_STOP_NS, tspawn);
     put(&PROCESS_RUNTIME, &SPAWN_STOP_NS, spawn);
     put(&PROCESS_RUNTIME, &SPAWN_VS_FLOOR, spawn_r);
+    put(&TOKIO_SPAWN_ABORT, &SPAWN_UNNAMED_NS, tspawn_unnamed);
+    put(&PROCESS_RUNTIME, &SPAWN_UNNAMED_NS, spawn_unnamed);
+    put(&PROCESS_RUNTIME, &SPAWN_UNNAMED_VS_FLOOR, spawn_unnamed_r);
     put(&TOKIO_SPAWN_ABORT, &SPAWN_STOP_OUTSIDE_NS, tspawn_out);
     put(&PROCESS_RUNTIME, &SPAWN_STOP_OUTSIDE_NS, spawn_out);
     put(&PROCESS_RUNTIME, &SPAWN_OUTSIDE_VS_FLOOR, spawn_out_r);
