@@ -11,7 +11,8 @@
 //!   `gen_server:call` does. A timeout of `Duration::MAX` means no limit.
 //! - Failure: [`ProcessRef::kill`] makes a process unreachable at once (dead to sends,
 //!   calls and registries' liveness checks) and ends it at its next `.await`, even inside
-//!   a handler; monitors ([`Ctx::monitor`], [`ProcessRef::exited`]) report every exit
+//!   a handler; monitors ([`Ctx::monitor`], [`ProcessRef::exited`], or
+//!   [`ProcessRef::into_exited`] for a caller done with its handle) report every exit
 //!   (normal, panic with its message, kill) as a [`Down`]; links propagate abnormal exits,
 //!   or deliver them as messages to processes that trap exits.
 //! - [`GenServer`] gives the `init` / `handle_call` / `handle_cast` / `handle_info` shape;
