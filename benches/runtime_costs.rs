@@ -16,8 +16,9 @@ use dashmap::DashMap;
 use naming_bench::contenders::FloorTable;
 use naming_bench::workloads::common::{id_names, start_workers};
 use naming_bench::workloads::runtime_costs::{
-    bare_calls, bare_servers, held_calls, registry_lookups, spawn_named_stops, tokio_spawn_aborts,
-    u64_gets, U64Map, DASHMAP_U64, MPSC_ONESHOT, PROCESS_RUNTIME, TOKIO_SPAWN_ABORT,
+    bare_calls, bare_servers, held_calls, registry_lookups, spawn_named_stops, spawn_stops,
+    tokio_spawn_aborts, u64_gets, U64Map, DASHMAP_U64, MPSC_ONESHOT, PROCESS_RUNTIME,
+    TOKIO_SPAWN_ABORT,
 };
 use naming_strategies::runtime::Runtime;
 use naming_strategies::{DashMapTable, FastHasher, NameTable, Registry, SyncNaming};
@@ -97,6 +98,16 @@ fn main() {
                     in_task(&tokio, async move {
                         spawn_named_stops(&rt, &reg, first, n).await
                     })
+                })
+            },
+        );
+        // The same spawn + stop without a name: the runtime's own share.
+        group.bench_function(
+            BenchmarkId::new(PROCESS_RUNTIME.label, "spawn-unnamed-in-task"),
+            |b| {
+                b.iter_custom(|n| {
+                    let rt = rt.clone();
+                    in_task(&tokio, async move { spawn_stops(&rt, n).await })
                 })
             },
         );
