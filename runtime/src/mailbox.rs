@@ -3,8 +3,9 @@
 //! Kept in the cell rather than behind a channel of its own, so a spawn allocates nothing
 //! for it until the first message arrives (the queue grows then and keeps its buffer), and
 //! a send touches the cell it already holds instead of a second object. One lock guards
-//! the queue, the receiver's waker and the closed flag, so a message pushed while the owner
-//! is going to sleep always wakes it.
+//! the queue and the receiver's waker, so a message pushed while the owner is going to
+//! sleep always wakes it; a push reads the owner's liveness under that lock, so nothing is
+//! queued after the exit path has emptied the queue.
 //!
 //! A mailbox that was never sent to is not locked at all when its process exits: the first
 //! send marks it used before it looks at the process's liveness, and the exit path marks
@@ -33,8 +34,6 @@ struct Queue {
     items: VecDeque<Envelope>,
     /// The owner, parked on an empty queue.
     waker: Option<Waker>,
-    /// The owner is gone: nothing more is accepted.
-    closed: bool,
 }
 
 impl Mailbox {
@@ -48,7 +47,7 @@ impl Mailbox {
         }
         let waker = {
             let mut q = self.queue.lock();
-            if q.closed || !alive.load(Ordering::SeqCst) {
+            if !alive.load(Ordering::SeqCst) {
                 return Err(env);
             }
             q.items.push_back(env);
@@ -84,8 +83,9 @@ impl Mailbox {
         self.queue.lock().items.pop_front()
     }
 
-    /// Refuses every later push and drops what is queued (as the BEAM drops a dead
-    /// process's messages: a queued call's caller then hears its request was dropped).
+    /// Drops what is queued and the owner's waker (as the BEAM drops a dead process's
+    /// messages: a queued call's caller then hears its request was dropped); later pushes
+    /// find the owner dead and are refused.
     ///
     /// Called by the exit path once the owner is marked dead (with a sequentially
     /// consistent store); a mailbox no sender ever reached and its owner never waited in has
@@ -96,7 +96,6 @@ impl Mailbox {
         }
         let dropped = {
             let mut q = self.queue.lock();
-            q.closed = true;
             q.waker = None;
             std::mem::take(&mut q.items)
         };
