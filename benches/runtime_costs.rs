@@ -17,7 +17,7 @@ use naming_bench::contenders::FloorTable;
 use naming_bench::workloads::common::{id_names, start_workers};
 use naming_bench::workloads::runtime_costs::{
     bare_calls, bare_servers, held_calls, registry_lookups, spawn_named_stops, spawn_stops,
-    tokio_spawn_aborts, u64_gets, U64Map, DASHMAP_U64, MPSC_ONESHOT, PROCESS_RUNTIME,
+    table_gets, tokio_spawn_aborts, u64_gets, U64Map, DASHMAP_U64, MPSC_ONESHOT, PROCESS_RUNTIME,
     TOKIO_SPAWN_ABORT,
 };
 use naming_strategies::runtime::Runtime;
@@ -70,13 +70,7 @@ fn main() {
             b.iter_custom(|n| u64_gets(&by_u64, &keys, n))
         });
         group.bench_function(BenchmarkId::new(DashMapTable::FLOOR.label, "lookup"), |b| {
-            b.iter_custom(|n| {
-                let t = std::time::Instant::now();
-                for i in 0..n as usize {
-                    std::hint::black_box(by_name.get(std::hint::black_box(&names[i % WORKERS])));
-                }
-                t.elapsed()
-            })
+            b.iter_custom(|n| table_gets(&by_name, &names, n))
         });
         group.bench_function(BenchmarkId::new(PROCESS_RUNTIME.label, "lookup"), |b| {
             b.iter_custom(|n| registry_lookups(&registry, &names, n))

@@ -24,11 +24,12 @@ use naming_schema::{
     Workload, YScale,
 };
 use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime};
-use naming_strategies::{DashMapTable, FastHasher, Registry, SyncNaming};
+use naming_strategies::{DashMapTable, FastHasher, NameTable, Registry, SyncNaming};
 use tokio::sync::{mpsc, oneshot};
 
 use super::common::{id_names, run_on, start_workers, tokio_runtime};
 use super::Progress;
+use crate::contenders::FloorTable;
 
 /// The suite's runtime, as the backend of this workload's rows.
 pub const PROCESS_RUNTIME: Identity = Identity::new("process-runtime", Family::Runtime);
@@ -57,6 +58,8 @@ pub const CALL_VS_FLOOR: Metric = Metric::new(
 /// One `whereis` through the dashmap `Registry`, or the map's own get beside it.
 pub const LOOKUP_NS: Metric = Metric::new("lookup_ns", "lookup", Unit::Ns, Better::Lower);
 /// `whereis` over the same dashmap's get on `u64` keys, per round: at best 1.
+///
+/// What the registry adds over its map, plus what a name key costs over an integer key.
 pub const WHEREIS_VS_U64_GET: Metric = Metric::new(
     "whereis_vs_u64_get",
     "whereis / dashmap get on u64 keys",
@@ -65,6 +68,19 @@ pub const WHEREIS_VS_U64_GET: Metric = Metric::new(
 )
 .with_ideal(1.0)
 .with_target(1.3);
+/// `whereis` over the registry's own table's get on the same name keys, per round: what
+/// the registry layer alone adds (the liveness check, the partition choice), at best 1.
+/// Beside [`WHEREIS_VS_U64_GET`] it splits that ratio: a `Name` is 16 bytes and an entry
+/// 24 where a `u64` entry is 16, so the table with name keys is half again as large, and
+/// on a machine whose per-core cache holds one table but not the other the difference
+/// shows as misses.
+pub const WHEREIS_VS_NAME_GET: Metric = Metric::new(
+    "whereis_vs_name_get",
+    "whereis / the same dashmap's get on name keys",
+    Unit::Ratio,
+    Better::Lower,
+)
+.with_ideal(1.0);
 /// Spawn + stop, inside a worker task.
 pub const SPAWN_STOP_NS: Metric = Metric::new(
     "spawn_stop_ns",
@@ -120,6 +136,7 @@ pub const RUNTIME: Workload = Workload {
         &CALL_VS_FLOOR,
         &LOOKUP_NS,
         &WHEREIS_VS_U64_GET,
+        &WHEREIS_VS_NAME_GET,
         &SPAWN_STOP_NS,
         &SPAWN_VS_FLOOR,
         &SPAWN_UNNAMED_NS,
@@ -131,7 +148,7 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-costs",
             title: "The runtime's own costs beside their floors",
-            caption: "Median time per operation in nanoseconds, with min..max whiskers over the rounds: a call to a held pid beside a bare tokio mpsc + oneshot round trip; whereis through the dashmap Registry beside the same dashmap's get on u64 keys; spawning a named worker and stopping it until its name is released beside tokio spawn + abort until the task ended, inside a worker task and from a thread outside the runtime; the same spawn + stop without a name, inside a task.",
+            caption: "Median time per operation in nanoseconds, with min..max whiskers over the rounds: a call to a held pid beside a bare tokio mpsc + oneshot round trip; whereis through the dashmap Registry beside the same dashmap's get on u64 keys and on name keys; spawning a named worker and stopping it until its name is released beside tokio spawn + abort until the task ended, inside a worker task and from a thread outside the runtime; the same spawn + stop without a name, inside a task.",
             y_desc: "time per operation (ns)",
             groups: &[
                 (&CALL_NS, "call"),
@@ -146,11 +163,12 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-ratios",
             title: "The runtime over its floors (1 = no overhead)",
-            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis <= 1.3, spawn named + stop <= 2). Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
+            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis over the u64 get <= 1.3, spawn named + stop <= 2). Whereis over the same table's get on name keys is what the registry layer alone adds; the rest of the u64 ratio is the larger name key. Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
             y_desc: "ratio to the floor (×)",
             groups: &[
                 (&CALL_VS_FLOOR, "call"),
-                (&WHEREIS_VS_U64_GET, "whereis"),
+                (&WHEREIS_VS_U64_GET, "whereis / u64 get"),
+                (&WHEREIS_VS_NAME_GET, "whereis / name get"),
                 (&SPAWN_VS_FLOOR, "spawn + stop"),
                 (&SPAWN_UNNAMED_VS_FLOOR, "spawn + stop, no name"),
                 (&SPAWN_OUTSIDE_VS_FLOOR, "spawn + stop, outside"),
@@ -162,6 +180,7 @@ pub const RUNTIME: Workload = Workload {
     columns: &[
         Column::new(&CALL_VS_FLOOR, "call / floor"),
         Column::new(&WHEREIS_VS_U64_GET, "whereis / u64 get"),
+        Column::new(&WHEREIS_VS_NAME_GET, "whereis / name get"),
         Column::new(&SPAWN_VS_FLOOR, "spawn / floor"),
         Column::new(&SPAWN_UNNAMED_VS_FLOOR, "spawn, no name / floor"),
     ],
@@ -253,6 +272,17 @@ pub async fn bare_calls(servers: &[mpsc::UnboundedSender<BareRequest>], iters: u
         let (tx, rx) = oneshot::channel();
         let _ = servers[i % n].send((i as u64, tx));
         black_box(rx.await.ok());
+    }
+    t.elapsed()
+}
+
+/// `iters` gets on the registry's own table type with name keys, cycling over `names`:
+/// [`registry_lookups`] without the registry layer.
+pub fn table_gets(table: &DashMapTable, names: &[Name], iters: u64) -> Duration {
+    let t = Instant::now();
+    let n = names.len();
+    for i in 0..iters as usize {
+        black_box(table.get(black_box(&names[i % n])));
     }
     t.elapsed()
 }
@@ -365,8 +395,15 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
     let workers = tokio.block_on(start_workers(&rt, spec.workers));
     let u64_map: U64Map = DashMap::with_capacity_and_hasher(spec.workers, FastHasher::default());
     let keys: Vec<u64> = (0..spec.workers as u64).collect();
+    // The spawn paths churn names through a registry of their own, holding the same
+    // names: churn leaves tombstones in a table's buckets, and `whereis` is compared with
+    // a map that has seen none, so its registry must not see any either.
+    let spawn_registry: Registry<DashMapTable> = Registry::with_capacity(1, spec.workers);
+    let name_table = DashMapTable::with_capacity(spec.workers);
     for (i, (name, p)) in names.iter().zip(&workers).enumerate() {
         let _ = registry.register_sync(name.clone(), p);
+        let _ = spawn_registry.register_sync(name.clone(), p);
+        let _ = name_table.insert_new(name.clone(), p.clone());
         u64_map.insert(i as u64, p.clone());
     }
     let servers = tokio.block_on(async { bare_servers(spec.workers) });
@@ -374,7 +411,7 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
     let servers = Arc::new(servers);
     let base = AtomicU64::new(1 << 40);
 
-    let mut series: [Vec<f64>; 15] = Default::default();
+    let mut series: [Vec<f64>; 17] = Default::default();
     for round in 0..spec.rounds {
         progress.step(&format!(
             "runtime costs: round {} of {}",
@@ -391,13 +428,14 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
             let ws = Arc::clone(&workers);
             run_on(&tokio, async move { held_calls(&ws, n).await })
         });
-        // whereis, after its floor.
+        // whereis, after its floors.
         let get = per_op(spec.slice, |n| u64_gets(&u64_map, &keys, n));
+        let name_get = per_op(spec.slice, |n| table_gets(&name_table, &names, n));
         let whereis = per_op(spec.slice, |n| registry_lookups(&registry, &names, n));
         // Spawn + stop inside a task, after its floor.
         let tspawn = per_op(spec.slice, |n| run_on(&tokio, tokio_spawn_aborts(n)));
         let spawn = per_op(spec.slice, |n| {
-            let (rt, reg) = (rt.clone(), registry.clone());
+            let (rt, reg) = (rt.clone(), spawn_registry.clone());
             let b = base.fetch_add(n, Ordering::Relaxed);
             run_on(
                 &tokio,
@@ -414,7 +452,7 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
         let tspawn_out = per_op(spec.slice, |n| tokio.block_on(tokio_spawn_aborts(n)));
         let spawn_out = per_op(spec.slice, |n| {
             let b = base.fetch_add(n, Ordering::Relaxed);
-            tokio.block_on(spawn_named_stops(&rt, &registry, b, n))
+            tokio.block_on(spawn_named_stops(&rt, &spawn_registry, b, n))
         });
         for (i, v) in [
             bare,
@@ -423,6 +461,8 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
             get,
             whereis,
             whereis / get,
+            name_get,
+            whereis / name_get,
             tspawn,
             spawn,
             spawn / tspawn,
@@ -453,7 +493,7 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
                 .over(v.len() as u32, (lo, hi)),
         );
     };
-    let [bare, call, call_r, get, whereis, whereis_r, tspawn, spawn, spawn_r, tspawn_unnamed, spawn_unnamed, spawn_unnamed_r, tspawn_out, spawn_out, spawn_out_r] =
+    let [bare, call, call_r, get, whereis, whereis_r, name_get, whereis_name_r, tspawn, spawn, spawn_r, tspawn_unnamed, spawn_unnamed, spawn_unnamed_r, tspawn_out, spawn_out, spawn_out_r] =
         &mut series;
     put(&MPSC_ONESHOT, &CALL_NS, bare);
     put(&PROCESS_RUNTIME, &CALL_NS, call);
@@ -461,6 +501,8 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
     put(&DASHMAP_U64, &LOOKUP_NS, get);
     put(&PROCESS_RUNTIME, &LOOKUP_NS, whereis);
     put(&PROCESS_RUNTIME, &WHEREIS_VS_U64_GET, whereis_r);
+    put(&DashMapTable::FLOOR, &LOOKUP_NS, name_get);
+    put(&PROCESS_RUNTIME, &WHEREIS_VS_NAME_GET, whereis_name_r);
     put(&TOKIO_SPAWN_ABORT, &SPAWN_STOP_NS, tspawn);
     put(&PROCESS_RUNTIME, &SPAWN_STOP_NS, spawn);
     put(&PROCESS_RUNTIME, &SPAWN_VS_FLOOR, spawn_r);
