@@ -19,8 +19,9 @@ use parking_lot::RwLock;
 /// keyed by names touches what one keyed by `u64` touches: an `Id` hashes as its integer
 /// alone (no kind tag); a `Text` carries the hash of its bytes, computed once when it is
 /// made (as an atom carries its own), so hashing it is one integer too; a `Tagged` name's
-/// tag is an interned [`Tag`] (a `u32`). Names of different kinds that hash alike are told
-/// apart by equality, as any collision.
+/// tag is an interned [`Tag`] (a `u32`), and it hashes as its id xored with a pattern of
+/// its tag: every name feeds its hasher one integer. Names of different kinds that hash
+/// alike are told apart by equality, as any collision.
 #[derive(Clone, Eq, PartialOrd, Ord)]
 pub enum Name {
     /// An integer key, e.g. a user or game id.
