@@ -70,10 +70,8 @@ pub const WHEREIS_VS_U64_GET: Metric = Metric::new(
 .with_target(1.3);
 /// `whereis` over the registry's own table's get on the same name keys, per round: what
 /// the registry layer alone adds (the liveness check, the partition choice), at best 1.
-/// Beside [`WHEREIS_VS_U64_GET`] it splits that ratio: a `Name` is 16 bytes and an entry
-/// 24 where a `u64` entry is 16, so the table with name keys is half again as large, and
-/// on a machine whose per-core cache holds one table but not the other the difference
-/// shows as misses.
+/// Beside [`WHEREIS_VS_U64_GET`] it splits that ratio into the registry layer's part and
+/// the name key's part (the name-keyed table's get over the `u64`-keyed one's).
 pub const WHEREIS_VS_NAME_GET: Metric = Metric::new(
     "whereis_vs_name_get",
     "whereis / the same dashmap's get on name keys",
