@@ -161,7 +161,7 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-ratios",
             title: "The runtime over its floors (1 = no overhead)",
-            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis over the u64 get <= 1.3, spawn named + stop <= 2). Whereis over the same table's get on name keys is what the registry layer alone adds; the rest of the u64 ratio is the larger name key. Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
+            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis over the u64 get <= 1.3, spawn named + stop <= 2). Whereis over the same table's get on name keys is what the registry layer alone adds; the rest of the u64 ratio is what a lookup on a name key costs over one on an integer key in the same table type. Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
             y_desc: "ratio to the floor (×)",
             groups: &[
                 (&CALL_VS_FLOOR, "call"),
