@@ -22,7 +22,8 @@
 //!   monitor's `Down` is queued before [`ProcessRef::exited`] resolves.
 //!
 //! Messages are dynamically typed (`Box<dyn Any + Send>`), like BEAM terms; servers check
-//! request types on the sender's side and answer [`CallError::BadRequest`] on a mismatch.
+//! request types on the sender's side and answer [`CallError::BadRequest`] on a mismatch
+//! (a call's type by a fingerprint; the server checks it again when it takes the request).
 
 mod cell_lock;
 mod deadline;

@@ -150,7 +150,8 @@ impl Runtime {
     /// is reached through the same [`ProcessRef`] as a local one, as on the BEAM.
     ///
     /// It takes only calls, casts and sends of types `Req`/`Rep`/`Req` (what the transport
-    /// can carry); others fail at the sender with `BadRequest`. It is not in the process
+    /// can carry); others fail with `BadRequest` at the sender (a call whose type shares
+    /// the expected one's fingerprint, when `body` takes it and refuses it). It is not in the process
     /// table (its pid is not this node's). `BadRequest` if `remote` names this node.
     pub fn spawn_remote_proxy<Req, Rep, F, Fut>(
         &self,
