@@ -31,6 +31,7 @@ mod dynamic_supervisor;
 mod envelope;
 mod error;
 mod gen_server;
+mod line_rc;
 mod mailbox;
 mod name;
 mod pid;

@@ -28,10 +28,11 @@ use lock_api::RawMutex as _;
 use crate::cell_lock::RawCellLock;
 use crate::Envelope;
 
-/// Messages queued for one process, in arrival order.
+/// Messages queued for one process, in arrival order, with the two facts every sender
+/// reads before it queues: whether the owner lives and which call type it takes.
 ///
-/// Laid out so that the lock, the flags, the oldest message and the waker come first and
-/// fill 56 bytes (checked by a test): with the cell's first word they make one cache line.
+/// Laid out so that all of it, the lock, the flags, the oldest message and the waker fill
+/// 56 bytes (checked by a test): with the cell's reference count they make one cache line.
 #[repr(C)]
 pub(crate) struct Mailbox {
     lock: RawCellLock,
@@ -41,18 +42,13 @@ pub(crate) struct Mailbox {
     /// The backlog holds messages (read and written only under the lock), so that an owner
     /// finding the slot empty need not touch the backlog's own memory.
     backlogged: AtomicBool,
+    /// The owner lives: set until a kill or the exit path; cleared with sequentially
+    /// consistent operations, which this mailbox's and the task's handshakes rely on. Kept
+    /// here because every push reads it, under the lock.
+    alive: AtomicBool,
+    /// The fingerprint of the call type the owner takes (0: any), checked by callers.
+    accepts: u32,
     queue: UnsafeCell<Queue>,
-}
-
-impl Default for Mailbox {
-    fn default() -> Self {
-        Mailbox {
-            lock: <RawCellLock as lock_api::RawMutex>::INIT,
-            used: AtomicBool::new(false),
-            backlogged: AtomicBool::new(false),
-            queue: UnsafeCell::new(Queue::default()),
-        }
-    }
 }
 
 // SAFETY: `queue` is only reached through `locked`, which holds `lock` for the whole access;
@@ -66,7 +62,9 @@ struct Queue {
     first: Option<Envelope>,
     /// The owner, parked on an empty queue.
     waker: Option<Waker>,
-    /// Messages behind `first`, in order; allocated at the first one and kept.
+    /// Messages behind `first`, in order; allocated at the first one and kept. Boxed: one
+    /// word of the cell's first line instead of four.
+    #[allow(clippy::box_collection)]
     backlog: Option<Box<VecDeque<Envelope>>>,
 }
 
@@ -82,6 +80,30 @@ impl Drop for Unlock<'_> {
 }
 
 impl Mailbox {
+    /// An empty mailbox of a live owner that takes calls with fingerprint `accepts`.
+    pub(crate) fn new(accepts: u32) -> Self {
+        Mailbox {
+            lock: <RawCellLock as lock_api::RawMutex>::INIT,
+            used: AtomicBool::new(false),
+            backlogged: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+            accepts,
+            queue: UnsafeCell::new(Queue::default()),
+        }
+    }
+
+    /// The owner's liveness flag.
+    #[inline]
+    pub(crate) fn alive(&self) -> &AtomicBool {
+        &self.alive
+    }
+
+    /// The fingerprint of the call type the owner takes (0: any).
+    #[inline]
+    pub(crate) fn accepts(&self) -> u32 {
+        self.accepts
+    }
+
     /// Runs `f` on the queue under the lock.
     #[inline]
     fn locked<R>(&self, f: impl FnOnce(&mut Queue, &AtomicBool) -> R) -> R {
@@ -93,9 +115,10 @@ impl Mailbox {
     }
 
     /// Queues `env` and wakes the owner if it waits; gives it back if the owner is dead
-    /// (`alive` is the owner's liveness flag, read under the queue's lock).
+    /// (its liveness is read under the queue's lock).
     #[inline]
-    pub(crate) fn push(&self, env: Envelope, alive: &AtomicBool) -> Result<(), Envelope> {
+    pub(crate) fn push(&self, env: Envelope) -> Result<(), Envelope> {
+        let alive = &self.alive;
         // Marked before liveness is read: see the module's documentation.
         if !self.used.load(Ordering::SeqCst) {
             self.used.store(true, Ordering::SeqCst);
@@ -194,38 +217,35 @@ mod tests {
     #[test]
     fn the_lock_flags_slot_and_waker_fill_56_bytes() {
         assert_eq!(std::mem::size_of::<Mailbox>(), 56);
-        assert_eq!(std::mem::offset_of!(Mailbox, used), 1);
+        assert_eq!(std::mem::offset_of!(Mailbox, alive), 3);
+        assert_eq!(std::mem::offset_of!(Mailbox, accepts), 4);
         assert_eq!(std::mem::offset_of!(Mailbox, queue), 8);
     }
 
     #[test]
     fn messages_come_out_in_arrival_order_across_the_slot_and_the_backlog() {
-        let alive = AtomicBool::new(true);
-        let mb = Mailbox::default();
+        let mb = Mailbox::new(0);
         let info = |n: u32| Envelope::Info(Box::new(n));
         let take = |mb: &Mailbox| match mb.try_pop() {
             Some(Envelope::Info(m)) => m.downcast::<u32>().ok().map(|b| *b),
             _ => None,
         };
         for n in 0..3 {
-            assert!(mb.push(info(n), &alive).is_ok());
+            assert!(mb.push(info(n)).is_ok());
         }
         assert_eq!(take(&mb), Some(0));
-        assert!(mb.push(info(3), &alive).is_ok());
+        assert!(mb.push(info(3)).is_ok());
         assert_eq!(take(&mb), Some(1));
         assert_eq!(take(&mb), Some(2));
         assert_eq!(take(&mb), Some(3));
         assert_eq!(take(&mb), None);
         // Empty again: the next message takes the slot, then the backlog follows it.
-        assert!(mb.push(info(4), &alive).is_ok());
-        assert!(mb.push(info(5), &alive).is_ok());
+        assert!(mb.push(info(4)).is_ok());
+        assert!(mb.push(info(5)).is_ok());
         assert_eq!(take(&mb), Some(4));
         assert_eq!(take(&mb), Some(5));
         assert_eq!(take(&mb), None);
-        alive.store(false, Ordering::SeqCst);
-        assert!(
-            mb.push(info(6), &alive).is_err(),
-            "refused once the owner is dead"
-        );
+        mb.alive().store(false, Ordering::SeqCst);
+        assert!(mb.push(info(6)).is_err(), "refused once the owner is dead");
     }
 }

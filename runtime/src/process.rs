@@ -4,7 +4,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::cell_lock::CellMutex as Mutex;
 use tokio::sync::oneshot;
 
 use crate::envelope::{CallRequest, Down, Envelope, ExitSignal, MonitorRef, Protocol, ReplyTo};
+use crate::line_rc::{Counted, LineRc};
 use crate::mailbox::Mailbox;
 use crate::runtime::RuntimeInner;
 use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
@@ -220,25 +221,40 @@ impl ExitWaiters {
     }
 }
 
-/// Laid out so that what a call, a send and a liveness check touch (`alive`, the call type,
-/// the mailbox's lock, oldest message and waker) fill the cell's first cache line, and
-/// nothing else does: a call to a process whose cell is cold in the cache costs one miss
-/// on it, not one per field (checked by a test).
+/// Laid out so that what a call, a send and a registry's lookup touch (the reference
+/// count, liveness, the call type, the mailbox's lock, oldest message and waker) fill the
+/// cell's first cache line, and nothing else does: a call or a lookup reaching a process
+/// whose cell is cold in the cache costs one miss on it, not one per field (checked by a
+/// test). Held through [`LineRc`], which places it on a line boundary.
 #[repr(C, align(64))]
 pub(crate) struct ProcessCell {
-    /// Set until a kill or the exit path; cleared with sequentially consistent operations,
-    /// which the mailbox's and the task's handshakes rely on.
-    alive: AtomicBool,
+    refs: AtomicUsize,
+    /// Also holds the process's liveness flag and its call type's fingerprint (see
+    /// [`call_fingerprint`]): every sender reads both.
+    mailbox: Mailbox,
     /// The task has left its waker in the state: a kill must take it and wake it.
     started: AtomicBool,
-    /// [`Protocol::call`]'s fingerprint (0: any call): the sender's type check reads this
-    /// word in the first line instead of the whole protocol (see [`call_fingerprint`]).
-    call_fingerprint: u32,
-    mailbox: Mailbox,
     pid: Pid,
     protocol: Protocol,
     state: Mutex<CellState>,
     released: Released,
+}
+
+// SAFETY: `refs` is the cell's one counter, created at 1 by `ProcessRef::new_cell`.
+unsafe impl Counted for ProcessCell {
+    #[inline]
+    fn refs(&self) -> &AtomicUsize {
+        &self.refs
+    }
+}
+
+impl ProcessCell {
+    /// Set until a kill or the exit path; cleared with sequentially consistent operations,
+    /// which the mailbox's and the task's handshakes rely on.
+    #[inline]
+    fn alive(&self) -> &AtomicBool {
+        self.mailbox.alive()
+    }
 }
 
 /// A call type's 32-bit fingerprint, never 0 (0 stands for "any call").
@@ -285,7 +301,7 @@ impl Hasher for TypeIdHasher {
 /// Cloning is one reference-count increment. Registries store `ProcessRef`s so that a
 /// call through a name costs the lookup plus the same send a direct call costs.
 #[derive(Clone)]
-pub struct ProcessRef(Arc<ProcessCell>);
+pub struct ProcessRef(LineRc<ProcessCell>);
 
 /// A process table's pointer to a cell it does not own (see `process_table`).
 #[derive(Clone, Copy)]
@@ -299,7 +315,7 @@ unsafe impl Sync for CellPtr {}
 impl ProcessRef {
     /// The cell's address, for a table that does not count a reference.
     pub(crate) fn cell_ptr(&self) -> CellPtr {
-        CellPtr(Arc::as_ptr(&self.0))
+        CellPtr(self.0.as_ptr())
     }
 
     /// A new reference to the cell at `ptr`.
@@ -309,18 +325,14 @@ impl ProcessRef {
     /// alive for the whole call.
     pub(crate) unsafe fn from_cell_ptr(ptr: CellPtr) -> ProcessRef {
         // SAFETY: per the contract, the count is at least one while we add ours.
-        unsafe {
-            Arc::increment_strong_count(ptr.0);
-            ProcessRef(Arc::from_raw(ptr.0))
-        }
+        ProcessRef(unsafe { LineRc::clone_from_ptr(ptr.0) })
     }
 
     pub(crate) fn new_cell(pid: Pid, protocol: Protocol, trap_exit: bool) -> ProcessRef {
         let cell = ProcessCell {
-            alive: AtomicBool::new(true),
+            refs: AtomicUsize::new(1),
+            mailbox: Mailbox::new(call_fingerprint(&protocol)),
             started: AtomicBool::new(false),
-            call_fingerprint: call_fingerprint(&protocol),
-            mailbox: Mailbox::default(),
             pid,
             protocol,
             state: Mutex::new(CellState {
@@ -329,7 +341,7 @@ impl ProcessRef {
             }),
             released: Released::default(),
         };
-        ProcessRef(Arc::new(cell))
+        ProcessRef(LineRc::new(cell))
     }
 
     /// This process's pid.
@@ -341,7 +353,7 @@ impl ProcessRef {
     /// Whether the process is still running (it may die right after this returns).
     #[inline]
     pub fn is_alive(&self) -> bool {
-        self.0.alive.load(Ordering::Acquire)
+        self.0.alive().load(Ordering::Acquire)
     }
 
     /// Sends a plain message (handled by `handle_info`, or `recv` in a raw process).
@@ -390,7 +402,7 @@ impl ProcessRef {
         Req: Send + 'static,
         Rep: Send + 'static,
     {
-        let expected = self.0.call_fingerprint;
+        let expected = self.0.mailbox.accepts();
         if expected != 0 && expected != fingerprint(TypeId::of::<CallRequest<Req, Rep>>()) {
             return Err(CallError::BadRequest);
         }
@@ -439,10 +451,7 @@ impl ProcessRef {
         if !self.is_alive() {
             return Err(CallError::NoProc);
         }
-        self.0
-            .mailbox
-            .push(env, &self.0.alive)
-            .map_err(|_| CallError::NoProc)
+        self.0.mailbox.push(env).map_err(|_| CallError::NoProc)
     }
 
     /// Ends the process at once with reason `Killed` (untrappable, like `Process.exit(pid, :kill)`).
@@ -478,13 +487,13 @@ impl ProcessRef {
         if reason == ExitReason::Killed {
             // A plain kill needs no lock: the exit path reads a dead process with no reason
             // as killed.
-            if !self.0.alive.swap(false, Ordering::SeqCst) {
+            if !self.0.alive().swap(false, Ordering::SeqCst) {
                 return false;
             }
         } else {
             // The reason is recorded under the lock the exit path reads it under.
             let st = &mut *self.0.state.lock();
-            if !self.0.alive.swap(false, Ordering::SeqCst) {
+            if !self.0.alive().swap(false, Ordering::SeqCst) {
                 return false;
             }
             st.kill_reason = Some(reason);
@@ -537,7 +546,7 @@ impl ProcessRef {
     ) -> Result<T, HoldError<E>> {
         let st = &mut *self.0.state.lock();
         // Cleared by a kill, or by the exit path under this lock before it takes the holds.
-        if !self.0.alive.load(Ordering::SeqCst) {
+        if !self.0.alive().load(Ordering::SeqCst) {
             return Err(HoldError::NoProc);
         }
         let value = insert(&name).map_err(HoldError::Rejected)?;
@@ -600,7 +609,7 @@ impl ProcessRef {
     pub(crate) fn start_task(&self, task: &Waker) -> bool {
         {
             let st = &mut *self.0.state.lock();
-            if !self.0.alive.load(Ordering::SeqCst) {
+            if !self.0.alive().load(Ordering::SeqCst) {
                 return false;
             }
             st.task = Some(task.clone());
@@ -608,7 +617,7 @@ impl ProcessRef {
         // Said before liveness is read again, as a kill clears liveness before it reads
         // this: either the kill finds the waker, or this finds the kill.
         self.0.started.store(true, Ordering::SeqCst);
-        self.0.alive.load(Ordering::SeqCst)
+        self.0.alive().load(Ordering::SeqCst)
     }
 
     /// Links two processes both ways; `NoProc` if either has exited.
@@ -659,13 +668,10 @@ impl ProcessRef {
                 self.exit(reason.clone());
             }
         } else {
-            let _ = self.0.mailbox.push(
-                Envelope::Exit(Box::new(ExitSignal {
-                    from,
-                    reason: reason.clone(),
-                })),
-                &self.0.alive,
-            );
+            let _ = self.0.mailbox.push(Envelope::Exit(Box::new(ExitSignal {
+                from,
+                reason: reason.clone(),
+            })));
         }
     }
 
@@ -679,9 +685,9 @@ impl ProcessRef {
             }
             // Cleared here unless a kill did (sequentially consistent either way, for the
             // mailbox's handshake in `close` below).
-            let was_alive = self.0.alive.load(Ordering::SeqCst);
+            let was_alive = self.0.alive().load(Ordering::SeqCst);
             if was_alive {
-                self.0.alive.store(false, Ordering::SeqCst);
+                self.0.alive().store(false, Ordering::SeqCst);
             }
             // A body's own end wins; else the kill's reason (none: a plain kill); a task
             // dropped while the process lived was shut down with its tokio runtime.
@@ -740,10 +746,7 @@ impl ProcessRef {
 
     /// Queues a monitor's `Down` (dropped if this watcher has exited).
     fn push_down(&self, down: Down) {
-        let _ = self
-            .0
-            .mailbox
-            .push(Envelope::Down(Box::new(down)), &self.0.alive);
+        let _ = self.0.mailbox.push(Envelope::Down(Box::new(down)));
     }
 }
 
@@ -771,7 +774,7 @@ impl fmt::Debug for ProcessRef {
 /// of the process's waiter list (one lock per poll, nothing allocated per waiter once the
 /// list has room).
 struct Exited {
-    cell: Arc<ProcessCell>,
+    cell: LineRc<ProcessCell>,
     /// This future's slot in the waiter list, once it has waited.
     slot: Option<usize>,
 }
@@ -1201,10 +1204,15 @@ mod layout {
     #[test]
     fn what_a_call_touches_fills_the_first_cache_line_and_nothing_else_does() {
         assert_eq!(std::mem::align_of::<ProcessCell>(), 64);
-        assert_eq!(std::mem::offset_of!(ProcessCell, alive), 0);
-        assert_eq!(std::mem::offset_of!(ProcessCell, call_fingerprint), 4);
+        assert_eq!(std::mem::offset_of!(ProcessCell, refs), 0);
         assert_eq!(std::mem::offset_of!(ProcessCell, mailbox), 8);
-        assert_eq!(std::mem::offset_of!(ProcessCell, pid), 64);
+        assert_eq!(std::mem::offset_of!(ProcessCell, started), 64);
+        let cells: Vec<_> = (0..64)
+            .map(|i| ProcessRef::new_cell(Pid::new(0, i), Protocol::default(), false))
+            .collect();
+        assert!(cells
+            .iter()
+            .all(|p| (p.0.as_ptr() as usize).is_multiple_of(64)));
     }
 
     #[test]

@@ -8,9 +8,13 @@
 //! ```text
 //! cargo run --release -p naming-strategies --example call_profile -- \
 //!     [call|bare] [--current-thread] [--threads T] [--seconds S] [--batch N] [--workers W]
+//!     [--touch] [--churn] [--slice-ms MS]
 //! ```
 //!
-//! `bare` puts the floor on both sides (the harness's own noise).
+//! `bare` puts the floor on both sides (the harness's own noise). `--touch` clones and drops
+//! every server's handle from the main thread after each pair, as lookups through a registry
+//! would, for 60 ms; `--churn` spawns and stops processes for 60 ms after each pair. `--slice-ms` measures each side as the `runtime` workload does
+//! (growing batches until the slice is spent) instead of in batches of `--batch`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -41,6 +45,9 @@ struct Options {
     seconds: f64,
     batch: u64,
     workers: usize,
+    touch: bool,
+    churn: bool,
+    slice: Option<Duration>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -51,6 +58,9 @@ fn parse() -> Result<Options, String> {
         seconds: 5.0,
         batch: 2_000,
         workers: 10_000,
+        touch: false,
+        churn: false,
+        slice: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -59,6 +69,11 @@ fn parse() -> Result<Options, String> {
             "call" => o.call = true,
             "bare" => o.call = false,
             "--current-thread" => o.current_thread = true,
+            "--touch" => o.touch = true,
+            "--churn" => o.churn = true,
+            "--slice-ms" => {
+                o.slice = Some(Duration::from_millis(number(&value("--slice-ms")?)?));
+            }
             "--threads" => o.threads = number(&value("--threads")?)?,
             "--seconds" => o.seconds = number(&value("--seconds")?)?,
             "--batch" => o.batch = number(&value("--batch")?)?,
@@ -95,6 +110,20 @@ async fn call_batch(workers: &[ProcessRef], n: u64) -> Duration {
         black_box(r.ok());
     }
     t.elapsed()
+}
+
+/// Time per iteration over batches from 64 up (each from the start) until `slice` is spent.
+fn per_op(slice: Duration, mut measure: impl FnMut(u64) -> Duration) -> Duration {
+    let (mut iters, mut spent, mut done) = (64u64, Duration::ZERO, 0u64);
+    while spent < slice {
+        let d = measure(iters);
+        spent += d;
+        done += iters;
+        if d < slice / 8 {
+            iters = iters.saturating_mul(2);
+        }
+    }
+    spent / done.max(1) as u32
 }
 
 fn main() {
@@ -151,27 +180,85 @@ fn main() {
     let started = Instant::now();
     let (mut floors, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     while started.elapsed().as_secs_f64() < o.seconds {
-        let (w, s, call, n) = (workers.clone(), servers.clone(), o.call, o.batch);
-        let pair = tokio.block_on(async move {
-            tokio::spawn(async move {
-                let floor = bare_batch(&s, n).await;
-                let measured = if call {
-                    call_batch(&w, n).await
-                } else {
-                    bare_batch(&s, n).await
-                };
-                (floor, measured)
-            })
-            .await
-        });
-        let Ok((floor, measured)) = pair else {
-            eprintln!("call_profile: a batch panicked");
-            std::process::exit(1);
+        let (floor, measured) = if let Some(slice) = o.slice {
+            // As the `runtime` workload measures: batches from 64 up, each from the first
+            // server on, until the slice is spent; a time per round trip.
+            let run = |bare: bool, n: u64| {
+                let (w, s) = (workers.clone(), servers.clone());
+                tokio
+                    .block_on(async move {
+                        tokio::spawn(async move {
+                            if bare {
+                                bare_batch(&s, n).await
+                            } else {
+                                call_batch(&w, n).await
+                            }
+                        })
+                        .await
+                    })
+                    .unwrap_or(Duration::MAX)
+            };
+            let floor = per_op(slice, |n| run(true, n));
+            let measured = per_op(slice, |n| run(!o.call, n));
+            (floor, measured)
+        } else {
+            let (w, s, call, n) = (workers.clone(), servers.clone(), o.call, o.batch);
+            let pair = tokio.block_on(async move {
+                tokio::spawn(async move {
+                    let floor = bare_batch(&s, n).await;
+                    let measured = if call {
+                        call_batch(&w, n).await
+                    } else {
+                        bare_batch(&s, n).await
+                    };
+                    (floor, measured)
+                })
+                .await
+            });
+            let Ok((floor, measured)) = pair else {
+                eprintln!("call_profile: a batch panicked");
+                std::process::exit(1);
+            };
+            let per_op = |d: Duration| d / o.batch as u32;
+            (per_op(floor), per_op(measured))
         };
-        let per_op = |d: Duration| d.as_nanos() as f64 / o.batch as f64;
-        floors.push(per_op(floor));
-        ours.push(per_op(measured));
-        ratios.push(per_op(measured) / per_op(floor));
+        if o.touch {
+            // As a registry's lookups would between rounds: count references to the
+            // servers from this thread, and drop them, for 60 ms.
+            let t = Instant::now();
+            let mut i = 0;
+            while t.elapsed() < Duration::from_millis(60) {
+                for _ in 0..1000 {
+                    black_box(workers[i % workers.len()].clone());
+                    i += 1;
+                }
+            }
+        }
+        if o.churn {
+            // As the workload's spawn phases would: spawn and stop processes for 60 ms.
+            let rt = rt.clone();
+            tokio.block_on(async move {
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_millis(60) {
+                        for _ in 0..100 {
+                            let p = rt.spawn(|mut ctx: Ctx| async move {
+                                ctx.recv().await;
+                                naming_strategies::runtime::ExitReason::Normal
+                            });
+                            p.kill();
+                            p.into_exited().await;
+                        }
+                    }
+                })
+                .await
+            })
+            .ok();
+        }
+        let ns = |d: Duration| d.as_nanos() as f64;
+        floors.push(ns(floor));
+        ours.push(ns(measured));
+        ratios.push(ns(measured) / ns(floor));
     }
     for v in [&mut floors, &mut ours, &mut ratios] {
         v.sort_by(|a, b| a.total_cmp(b));
