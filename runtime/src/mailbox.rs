@@ -32,7 +32,7 @@ use crate::Envelope;
 /// reads before it queues: whether the owner lives and which call type it takes.
 ///
 /// Laid out so that all of it, the lock, the flags, the oldest message and the waker fill
-/// 56 bytes (checked by a test): with the cell's reference count they make one cache line.
+/// 56 bytes (checked by a test), within the cell's first cache line.
 #[repr(C)]
 pub(crate) struct Mailbox {
     lock: RawCellLock,

@@ -237,23 +237,24 @@ fn main() {
         if o.churn {
             // As the workload's spawn phases would: spawn and stop processes for 60 ms.
             let rt = rt.clone();
-            tokio.block_on(async move {
-                tokio::spawn(async move {
-                    let t = Instant::now();
-                    while t.elapsed() < Duration::from_millis(60) {
-                        for _ in 0..100 {
-                            let p = rt.spawn(|mut ctx: Ctx| async move {
-                                ctx.recv().await;
-                                naming_strategies::runtime::ExitReason::Normal
-                            });
-                            p.kill();
-                            p.into_exited().await;
+            tokio
+                .block_on(async move {
+                    tokio::spawn(async move {
+                        let t = Instant::now();
+                        while t.elapsed() < Duration::from_millis(60) {
+                            for _ in 0..100 {
+                                let p = rt.spawn(|mut ctx: Ctx| async move {
+                                    ctx.recv().await;
+                                    naming_strategies::runtime::ExitReason::Normal
+                                });
+                                p.kill();
+                                p.into_exited().await;
+                            }
                         }
-                    }
+                    })
+                    .await
                 })
-                .await
-            })
-            .ok();
+                .ok();
         }
         let ns = |d: Duration| d.as_nanos() as f64;
         floors.push(ns(floor));
