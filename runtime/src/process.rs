@@ -226,10 +226,11 @@ impl ExitWaiters {
 /// whose cell is cold in the cache costs one miss on it, not one per field (checked by a
 /// test). Held through [`LineRc`], which places it on a line boundary.
 ///
-/// The reference count sits in the second line, beside the pid, on purpose: with it in
-/// the first line (`2d414d8`), a registry's lookup touched one line instead of two, but
-/// calls in the `runtime` workload cost 1.39-1.48x their floor instead of 1.30-1.35x,
-/// lookups and calls then writing the same line.
+/// What a registry's lookup touches (the reference count it takes and a mirror of the
+/// liveness flag it checks) lies in the second line, beside the pid, on purpose: with the
+/// count in the first line (`2d414d8`) calls in the `runtime` workload cost 1.39-1.48x
+/// their floor instead of 1.30-1.35x, lookups and calls then writing the same line; with
+/// the count alone in the second (`75ee61e`) a lookup touched two lines.
 #[repr(C, align(64))]
 pub(crate) struct ProcessCell {
     /// Also holds the process's liveness flag and its call type's fingerprint (see
@@ -239,6 +240,9 @@ pub(crate) struct ProcessCell {
     started: AtomicBool,
     pid: Pid,
     refs: AtomicUsize,
+    /// The liveness flag as [`ProcessRef::is_alive`] reads it: cleared right after the
+    /// flag itself by whoever clears or finds it cleared, before that returns.
+    alive_mirror: AtomicBool,
     protocol: Protocol,
     state: Mutex<CellState>,
     released: Released,
@@ -338,6 +342,7 @@ impl ProcessRef {
             started: AtomicBool::new(false),
             pid,
             refs: AtomicUsize::new(1),
+            alive_mirror: AtomicBool::new(true),
             protocol,
             state: Mutex::new(CellState {
                 trap_exit,
@@ -355,9 +360,24 @@ impl ProcessRef {
     }
 
     /// Whether the process is still running (it may die right after this returns).
+    ///
+    /// `false` from the moment a [`kill`](Self::kill) or [`exit`](Self::exit) of it
+    /// returns, and before its exit path releases its names.
     #[inline]
     pub fn is_alive(&self) -> bool {
+        self.0.alive_mirror.load(Ordering::Acquire)
+    }
+
+    /// The liveness flag itself, which the mailbox's and the task's handshakes use.
+    #[inline]
+    pub(crate) fn is_running(&self) -> bool {
         self.0.alive().load(Ordering::Acquire)
+    }
+
+    /// Says in the mirror what the flag already says.
+    #[inline]
+    fn mirror_death(&self) {
+        self.0.alive_mirror.store(false, Ordering::SeqCst);
     }
 
     /// Sends a plain message (handled by `handle_info`, or `recv` in a raw process).
@@ -452,7 +472,7 @@ impl ProcessRef {
     #[inline]
     fn send_envelope(&self, env: Envelope) -> Result<(), CallError> {
         // Once the exit path has begun the message could only be dropped: say so.
-        if !self.is_alive() {
+        if !self.is_running() {
             return Err(CallError::NoProc);
         }
         self.0.mailbox.push(env).map_err(|_| CallError::NoProc)
@@ -491,13 +511,17 @@ impl ProcessRef {
         if reason == ExitReason::Killed {
             // A plain kill needs no lock: the exit path reads a dead process with no reason
             // as killed.
-            if !self.0.alive().swap(false, Ordering::SeqCst) {
+            let won = self.0.alive().swap(false, Ordering::SeqCst);
+            self.mirror_death();
+            if !won {
                 return false;
             }
         } else {
             // The reason is recorded under the lock the exit path reads it under.
             let st = &mut *self.0.state.lock();
-            if !self.0.alive().swap(false, Ordering::SeqCst) {
+            let won = self.0.alive().swap(false, Ordering::SeqCst);
+            self.mirror_death();
+            if !won {
                 return false;
             }
             st.kill_reason = Some(reason);
@@ -693,6 +717,7 @@ impl ProcessRef {
             if was_alive {
                 self.0.alive().store(false, Ordering::SeqCst);
             }
+            self.mirror_death();
             // A body's own end wins; else the kill's reason (none: a plain kill); a task
             // dropped while the process lived was shut down with its tokio runtime.
             let reason = finished_with
@@ -1211,6 +1236,7 @@ mod layout {
         assert_eq!(std::mem::offset_of!(ProcessCell, mailbox), 0);
         assert_eq!(std::mem::offset_of!(ProcessCell, started), 56);
         assert_eq!(std::mem::offset_of!(ProcessCell, refs), 80);
+        assert_eq!(std::mem::offset_of!(ProcessCell, alive_mirror), 88);
         let cells: Vec<_> = (0..64)
             .map(|i| ProcessRef::new_cell(Pid::new(0, i), Protocol::default(), false))
             .collect();

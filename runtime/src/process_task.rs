@@ -59,7 +59,7 @@ where
         let guard = &mut this.guard;
         // Killed: end here, without polling the body again (its drop and the exit path
         // follow, as they would after a tokio abort).
-        if !guard.process.is_alive() {
+        if !guard.process.is_running() {
             return Poll::Ready(());
         }
         let polled = catch_unwind(AssertUnwindSafe(|| {
