@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 use naming_strategies::runtime::{Ctx, GenServer, ProcessRef, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
+mod pairs;
+use pairs::{number, Pairs};
+
 /// A server answering `n` with `n + 1`.
 struct Echo;
 
@@ -85,10 +88,6 @@ fn parse() -> Result<Options, String> {
         return Err("--batch, --workers, --threads and --seconds must be positive".into());
     }
     Ok(o)
-}
-
-fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("not a number: {text:?}"))
 }
 
 async fn bare_batch(servers: &[mpsc::UnboundedSender<BareRequest>], n: u64) -> Duration {
@@ -178,7 +177,7 @@ fn main() {
     });
     let (workers, servers) = (Arc::new(workers), Arc::new(servers));
     let started = Instant::now();
-    let (mut floors, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pairs = Pairs::default();
     while started.elapsed().as_secs_f64() < o.seconds {
         let (floor, measured) = if let Some(slice) = o.slice {
             // As the `runtime` workload measures: batches from 64 up, each from the first
@@ -257,21 +256,7 @@ fn main() {
                 .ok();
         }
         let ns = |d: Duration| d.as_nanos() as f64;
-        floors.push(ns(floor));
-        ours.push(ns(measured));
-        ratios.push(ns(measured) / ns(floor));
+        pairs.push(ns(floor), ns(measured));
     }
-    for v in [&mut floors, &mut ours, &mut ratios] {
-        v.sort_by(|a, b| a.total_cmp(b));
-    }
-    let at = |v: &[f64], q: usize| v.get(v.len() * q / 4).copied().unwrap_or(f64::NAN);
-    println!(
-        "floor {:.0} ns, measured {:.0} ns, ratio median {:.2} (quartiles {:.2}..{:.2}), {} pairs",
-        at(&floors, 2),
-        at(&ours, 2),
-        at(&ratios, 2),
-        at(&ratios, 1),
-        at(&ratios, 3),
-        ratios.len()
-    );
+    pairs.print();
 }

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use naming_strategies::runtime::{Ctx, ExitReason, Name, Runtime};
 use naming_strategies::{DashMapTable, Registry, SyncNaming};
 
+mod pairs;
+use pairs::{number, Pairs};
+
 /// What the measured side of each pair does.
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -68,10 +71,6 @@ fn parse() -> Result<Options, String> {
         return Err("--batch and --seconds must be positive".into());
     }
     Ok(o)
-}
-
-fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("not a number: {text:?}"))
 }
 
 async fn idle(mut ctx: Ctx) -> ExitReason {
@@ -142,12 +141,12 @@ fn main() {
             .collect()
     });
     let started = Instant::now();
-    let (mut floors, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pairs = Pairs::default();
     let mut base = 0u64;
     while o
         .rounds
         .map_or(started.elapsed().as_secs_f64() < o.seconds, |r| {
-            ratios.len() < r
+            pairs.len() < r
         })
     {
         let (rt, reg, mode, n) = (rt.clone(), reg.clone(), o.mode, o.batch);
@@ -165,21 +164,7 @@ fn main() {
         };
         base += o.batch;
         let per_op = |d: Duration| d.as_nanos() as f64 / o.batch as f64;
-        floors.push(per_op(floor));
-        ours.push(per_op(measured));
-        ratios.push(per_op(measured) / per_op(floor));
+        pairs.push(per_op(floor), per_op(measured));
     }
-    for v in [&mut floors, &mut ours, &mut ratios] {
-        v.sort_by(|a, b| a.total_cmp(b));
-    }
-    let at = |v: &[f64], q: usize| v.get(v.len() * q / 4).copied().unwrap_or(f64::NAN);
-    println!(
-        "floor {:.0} ns, measured {:.0} ns, ratio median {:.2} (quartiles {:.2}..{:.2}), {} pairs",
-        at(&floors, 2),
-        at(&ours, 2),
-        at(&ratios, 2),
-        at(&ratios, 1),
-        at(&ratios, 3),
-        ratios.len()
-    );
+    pairs.print();
 }
