@@ -24,7 +24,7 @@ use naming_strategies::runtime::{Ctx, GenServer, ProcessRef, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
 mod pairs;
-use pairs::{number, Pairs};
+use pairs::{number, options_or_exit, tokio_or_exit, Pairs};
 
 /// A server answering `n` with `n + 1`.
 struct Echo;
@@ -126,30 +126,8 @@ fn per_op(slice: Duration, mut measure: impl FnMut(u64) -> Duration) -> Duration
 }
 
 fn main() {
-    let o = match parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("call_profile: {e}");
-            std::process::exit(2);
-        }
-    };
-    let built = if o.current_thread {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(o.threads)
-            .enable_all()
-            .build()
-    };
-    let tokio = match built {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("call_profile: starting tokio: {e}");
-            std::process::exit(1);
-        }
-    };
+    let o = options_or_exit("call_profile", parse());
+    let tokio = tokio_or_exit("call_profile", o.current_thread, o.threads);
     let rt = Runtime::new();
     let (workers, servers) = tokio.block_on(async {
         let mut workers = Vec::with_capacity(o.workers);

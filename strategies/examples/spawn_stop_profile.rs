@@ -21,7 +21,7 @@ use naming_strategies::runtime::{Ctx, ExitReason, Name, Runtime};
 use naming_strategies::{DashMapTable, Registry, SyncNaming};
 
 mod pairs;
-use pairs::{number, Pairs};
+use pairs::{number, options_or_exit, tokio_or_exit, Pairs};
 
 /// What the measured side of each pair does.
 #[derive(Clone, Copy, PartialEq)]
@@ -105,30 +105,8 @@ async fn batch(
 }
 
 fn main() {
-    let o = match parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("spawn_stop_profile: {e}");
-            std::process::exit(2);
-        }
-    };
-    let built = if o.current_thread {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-    };
-    let tokio = match built {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("spawn_stop_profile: starting tokio: {e}");
-            std::process::exit(1);
-        }
-    };
+    let o = options_or_exit("spawn_stop_profile", parse());
+    let tokio = tokio_or_exit("spawn_stop_profile", o.current_thread, 2);
     let rt = Runtime::new();
     let reg: Registry<DashMapTable> = Registry::with_capacity(1, o.prefill as usize);
     let _workers: Vec<_> = tokio.block_on(async {

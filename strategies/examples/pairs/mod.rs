@@ -1,5 +1,37 @@
-//! What the profiling examples share: their argument parsing helper and the summary of
-//! their measured pairs (a floor beside the runtime's own operation, and their ratio).
+//! What the profiling examples share: their start (arguments, the tokio runtime) and the
+//! summary of their measured pairs (a floor beside the runtime's own operation, and their
+//! ratio).
+
+/// The parsed options, or the example's exit with the error (status 2).
+pub fn options_or_exit<O>(example: &str, parsed: Result<O, String>) -> O {
+    parsed.unwrap_or_else(|e| {
+        eprintln!("{example}: {e}");
+        std::process::exit(2)
+    })
+}
+
+/// A current-thread tokio runtime, or a multi-thread one with `threads` workers; the
+/// example exits (status 1) if it cannot be built.
+pub fn tokio_or_exit(
+    example: &str,
+    current_thread: bool,
+    threads: usize,
+) -> tokio::runtime::Runtime {
+    let built = if current_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    built.unwrap_or_else(|e| {
+        eprintln!("{example}: starting tokio: {e}");
+        std::process::exit(1)
+    })
+}
 
 /// `text` as a number, or the argument error.
 pub fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
