@@ -160,27 +160,18 @@ impl Mailbox {
     /// The next item, or `Pending` with the owner's waker kept for the next push.
     #[inline]
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Envelope> {
-        let parked = self.locked(|q, backlogged| {
-            if let Some(env) = Self::pop(q, backlogged) {
-                return Err(env);
+        let popped = self.locked(|q, backlogged| {
+            let env = Self::pop(q, backlogged);
+            if env.is_none() && !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                q.waker = Some(cx.waker().clone());
+                // The exit path (later on this same task) must drop the kept waker.
+                self.used.store(true, Ordering::Relaxed);
             }
-            match &q.waker {
-                Some(w) if w.will_wake(cx.waker()) => Ok(false),
-                _ => {
-                    q.waker = Some(cx.waker().clone());
-                    Ok(true)
-                }
-            }
+            env
         });
-        match parked {
-            Err(env) => Poll::Ready(env),
-            Ok(first_park) => {
-                if first_park {
-                    // The exit path (later on this same task) must drop the kept waker.
-                    self.used.store(true, Ordering::Relaxed);
-                }
-                Poll::Pending
-            }
+        match popped {
+            Some(env) => Poll::Ready(env),
+            None => Poll::Pending,
         }
     }
 

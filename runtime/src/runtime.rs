@@ -151,8 +151,9 @@ impl Runtime {
     ///
     /// It takes only calls, casts and sends of types `Req`/`Rep`/`Req` (what the transport
     /// can carry); others fail with `BadRequest` at the sender (a call whose type shares
-    /// the expected one's fingerprint, when `body` takes it and refuses it). It is not in the process
-    /// table (its pid is not this node's). `BadRequest` if `remote` names this node.
+    /// the expected one's fingerprint, when `body` takes it and refuses it). It is not in
+    /// the process table (its pid is not this node's). `BadRequest` if `remote` names this
+    /// node.
     pub fn spawn_remote_proxy<Req, Rep, F, Fut>(
         &self,
         remote: Pid,
