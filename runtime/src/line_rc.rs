@@ -7,16 +7,25 @@
 //! on the spawn path (12% of a named spawn + stop in its profile), and its counts take a
 //! line of their own. Here the allocation is a plain one, one line larger than the value;
 //! the value is placed at the first line boundary at least one word past its start, and the
-//! distance back to the start is kept in the word before the value. Where the count lies
-//! is the value's own layout's choice.
+//! distance back to the start (with the allocation's size) is kept in the word before the
+//! value. Where the count lies is the value's own layout's choice.
+//!
+//! The allocation can also hold room for a second value after the first
+//! ([`LineRc::with_room`]), which its owner fills, uses and drops itself: a process's body
+//! lives there, beside its cell, so that its tokio task stays three words long.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
 /// The cache line a value is placed on.
 const LINE: usize = 64;
+
+/// The bits of the word before the value that hold the distance back to the start; the
+/// allocation's size is kept in the bits above.
+const OFFSET_BITS: u32 = 8;
 
 /// A value that carries its own reference count.
 ///
@@ -37,33 +46,60 @@ unsafe impl<T: Counted + Send + Sync> Send for LineRc<T> {}
 unsafe impl<T: Counted + Send + Sync> Sync for LineRc<T> {}
 
 impl<T: Counted> LineRc<T> {
-    /// The allocation that holds a `T` wherever its start falls.
-    fn layout() -> Layout {
-        const { assert!(std::mem::align_of::<T>() <= LINE) };
-        match Layout::from_size_align(std::mem::size_of::<T>() + LINE, 8) {
-            Ok(layout) => layout,
-            // A value's size plus one line never overflows for the types this holds.
-            Err(_) => unreachable!("a process cell's layout is valid"),
-        }
+    /// Moves `value` into a new allocation; its count must read 1.
+    #[cfg(test)]
+    pub(crate) fn new(value: T) -> LineRc<T> {
+        Self::with_room::<()>(value).0
     }
 
-    /// Moves `value` into a new allocation; its count must read 1.
-    pub(crate) fn new(value: T) -> LineRc<T> {
-        let layout = Self::layout();
-        // SAFETY: the layout has a non-zero size.
+    /// Moves `value` into a new allocation with room for a `U` after it, and returns that
+    /// room, uninitialised. The room is the caller's: nothing here reads, writes or drops
+    /// it; it stays valid (and never moves) while any reference to the value is held.
+    pub(crate) fn with_room<U>(value: T) -> (LineRc<T>, NonNull<MaybeUninit<U>>) {
+        const { assert!(std::mem::align_of::<T>() <= LINE) };
+        let value_size = std::mem::size_of::<T>();
+        // The room follows the value, aligned for a `U`; the value's start is only known
+        // to be line-aligned, so a `U` aligned beyond a line may need that much more.
+        let room_align = std::mem::align_of::<U>();
+        let slack = room_align.saturating_sub(LINE);
+        let size =
+            LINE + value_size.next_multiple_of(room_align) + slack + std::mem::size_of::<U>();
+        let layout = Self::layout(size);
+        // SAFETY: the layout has a non-zero size (at least one line).
         let start = unsafe { alloc(layout) };
         if start.is_null() {
             handle_alloc_error(layout);
         }
         let addr = start as usize;
+        // The allocation is 8-aligned, so `8 <= offset <= LINE`.
         let offset = (addr + 8).next_multiple_of(LINE) - addr;
-        // SAFETY: `8 <= offset <= LINE`, so the word before the value and the value itself
-        // (`size_of::<T>()` bytes, aligned to the line) lie inside the allocation.
+        let room_at = (addr + offset + value_size).next_multiple_of(room_align);
+        debug_assert!(room_at + std::mem::size_of::<U>() <= addr + size);
+        // SAFETY: the word before the value, the value itself (`size_of::<T>()` bytes,
+        // aligned to the line) and the room (aligned for `U`, counted in `size` with its
+        // padding) lie inside the allocation.
         unsafe {
-            start.add(offset - 8).cast::<usize>().write(offset);
+            start
+                .add(offset - 8)
+                .cast::<usize>()
+                .write(size << OFFSET_BITS | offset);
             let at = start.add(offset).cast::<T>();
             at.write(value);
-            LineRc(NonNull::new_unchecked(at))
+            let room = start.add(room_at - addr).cast::<MaybeUninit<U>>();
+            (
+                LineRc(NonNull::new_unchecked(at)),
+                NonNull::new_unchecked(room),
+            )
+        }
+    }
+
+    /// A plain allocation of `size` bytes (word-aligned: the allocator's fast path).
+    fn layout(size: usize) -> Layout {
+        match Layout::from_size_align(size, 8) {
+            Ok(layout) => layout,
+            // A value's size plus its room and one line never overflows for the types
+            // this holds.
+            Err(_) => unreachable!("a cell's layout is valid"),
         }
     }
 
@@ -126,12 +162,16 @@ impl<T: Counted> Drop for LineRc<T> {
         }
         fence(Ordering::Acquire);
         let at = self.0.as_ptr();
-        // SAFETY: this was the last reference; `new` stored the distance back to the
-        // allocation's start in the word before the value, and allocated with `layout`.
+        // SAFETY: this was the last reference; `with_room` stored the distance back to the
+        // allocation's start and its size in the word before the value.
         unsafe {
-            let offset = at.cast::<u8>().sub(8).cast::<usize>().read();
+            let word = at.cast::<u8>().sub(8).cast::<usize>().read();
+            let offset = word & ((1 << OFFSET_BITS) - 1);
             std::ptr::drop_in_place(at);
-            dealloc(at.cast::<u8>().sub(offset), Self::layout());
+            dealloc(
+                at.cast::<u8>().sub(offset),
+                Self::layout(word >> OFFSET_BITS),
+            );
         }
     }
 }
@@ -190,5 +230,43 @@ mod tests {
         assert!(more.iter().all(|p| p.refs().load(Ordering::SeqCst) == 1));
         drop(more);
         assert_eq!(dropped.load(Ordering::SeqCst), 100);
+    }
+
+    #[test]
+    fn room_lies_after_the_value_aligned_for_its_type() {
+        #[repr(align(128))]
+        struct Wide(#[allow(dead_code)] [u8; 200]);
+        fn check<U>() {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            for _ in 0..50 {
+                let (value, room) = LineRc::with_room::<U>(Probe {
+                    refs: AtomicUsize::new(1),
+                    dropped: dropped.clone(),
+                });
+                let (v, r) = (value.as_ptr() as usize, room.as_ptr() as usize);
+                assert_eq!(v % LINE, 0);
+                assert_eq!(r % std::mem::align_of::<U>(), 0);
+                assert!(
+                    r >= v + std::mem::size_of::<Probe>(),
+                    "room overlaps the value"
+                );
+                // The room is writable to its end, and the value drops once, with its room
+                // left to its owner.
+                // SAFETY: the room is ours, and valid while `value` is held.
+                unsafe {
+                    std::ptr::write_bytes(
+                        room.as_ptr().cast::<u8>(),
+                        0xA5,
+                        std::mem::size_of::<U>(),
+                    )
+                };
+                drop(value);
+            }
+            assert_eq!(dropped.load(Ordering::SeqCst), 50);
+        }
+        check::<()>();
+        check::<u64>();
+        check::<[u8; 176]>();
+        check::<Wide>();
     }
 }

@@ -336,7 +336,18 @@ impl ProcessRef {
         ProcessRef(unsafe { LineRc::clone_from_ptr(ptr.0) })
     }
 
+    #[cfg(test)]
     pub(crate) fn new_cell(pid: Pid, protocol: Protocol, trap_exit: bool) -> ProcessRef {
+        Self::new_cell_with_room::<()>(pid, protocol, trap_exit).0
+    }
+
+    /// A new cell with room for a `U` after it in the same allocation (see
+    /// [`LineRc::with_room`]): where the process's task keeps its body.
+    pub(crate) fn new_cell_with_room<U>(
+        pid: Pid,
+        protocol: Protocol,
+        trap_exit: bool,
+    ) -> (ProcessRef, std::ptr::NonNull<std::mem::MaybeUninit<U>>) {
         let cell = ProcessCell {
             mailbox: Mailbox::new(call_fingerprint(&protocol)),
             started: AtomicBool::new(false),
@@ -350,7 +361,8 @@ impl ProcessRef {
             }),
             released: Released::default(),
         };
-        ProcessRef(LineRc::new(cell))
+        let (cell, room) = LineRc::with_room::<U>(cell);
+        (ProcessRef(cell), room)
     }
 
     /// This process's pid.
@@ -838,21 +850,6 @@ impl Drop for Exited {
             // Gone before the exit: free the slot (after the exit the list is empty).
             self.cell.state.lock().exit_waiters.leave(i);
         }
-    }
-}
-
-/// Runs the exit path when the process's task ends: normal return, panic, kill, or the
-/// tokio runtime dropping the task.
-pub(crate) struct ExitGuard {
-    pub(crate) process: ProcessRef,
-    pub(crate) reason: Option<ExitReason>,
-    /// The runtime whose process table holds the process.
-    pub(crate) runtime: Runtime,
-}
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        self.process.run_exit(self.reason.take(), &self.runtime.0);
     }
 }
 

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::envelope::Protocol;
-use crate::process::ExitGuard;
 use crate::process_table::ProcessTable;
 use crate::process_task::ProcessTask;
 use crate::{CallError, Ctx, ExitReason, Pid, ProcessRef};
@@ -119,13 +118,18 @@ impl Runtime {
     {
         let serial = self.0.next_serial.fetch_add(1, Ordering::Relaxed);
         let pid = Pid::with_creation(self.0.node, self.0.creation, serial);
-        let me = ProcessRef::new_cell(pid, opts.protocol, opts.trap_exit);
+        let (me, task) =
+            ProcessTask::create(pid, opts.protocol, opts.trap_exit, body, self.clone());
         self.0.table.insert(serial, &me);
-        self.run_body(me, opts.link.as_ref(), body)
+        Self::run_task(me, task, opts.link.as_ref())
     }
 
-    /// Links (if asked), then runs `body` as the task of process `me`, with its exit path.
-    fn run_body<F, Fut>(&self, me: ProcessRef, link: Option<&ProcessRef>, body: F) -> ProcessRef
+    /// Links (if asked), then runs process `me`'s task.
+    fn run_task<F, Fut>(
+        me: ProcessRef,
+        task: ProcessTask<F, Fut>,
+        link: Option<&ProcessRef>,
+    ) -> ProcessRef
     where
         F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future<Output = ExitReason> + Send + 'static,
@@ -135,13 +139,8 @@ impl Runtime {
                 me.exit(parent.exit_reason().unwrap_or(ExitReason::Killed));
             }
         }
-        let guard = ExitGuard {
-            process: me.clone(),
-            reason: None,
-            runtime: self.clone(),
-        };
         // The join handle is dropped: a kill ends the task through `ProcessTask` itself.
-        drop(tokio::spawn(ProcessTask::new(body, guard)));
+        drop(tokio::spawn(task));
         me
     }
 
@@ -173,8 +172,8 @@ impl Runtime {
             cast: Some(std::any::TypeId::of::<Req>()),
             info: Some(std::any::TypeId::of::<Req>()),
         };
-        let me = ProcessRef::new_cell(remote, protocol, false);
-        Ok(self.run_body(me, None, body))
+        let (me, task) = ProcessTask::create(remote, protocol, false, body, self.clone());
+        Ok(Self::run_task(me, task, None))
     }
 
     /// The live process with this pid, if any: not a killed one (even before its exit path
