@@ -91,6 +91,10 @@ impl Holds {
         usize::from(self.first.is_some()) + self.more.len()
     }
 
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     /// Removes the first hold matching `f`; whether there was one.
     fn remove(&mut self, f: impl Fn(&Hold) -> bool) -> bool {
         if self.first.as_ref().is_some_and(&f) {
@@ -213,13 +217,19 @@ impl ExitWaiters {
     }
 
     /// Every waiting waker; the list is left empty.
-    fn take_all(&mut self) -> impl Iterator<Item = Waker> {
+    fn take_all(&mut self) -> Waiters {
         self.first
             .take()
             .into_iter()
             .chain(std::mem::take(&mut self.more).into_iter().flatten())
     }
 }
+
+/// The wakers [`ExitWaiters::take_all`] hands over.
+type Waiters = std::iter::Chain<
+    std::option::IntoIter<Waker>,
+    std::iter::Flatten<std::vec::IntoIter<Option<Waker>>>,
+>;
 
 /// Laid out so that what a call and a send touch (liveness, the call type, the mailbox's
 /// lock, oldest message and waker) fill the cell's first cache line: a call to a process
@@ -386,10 +396,12 @@ impl ProcessRef {
         self.0.alive().load(Ordering::Acquire)
     }
 
-    /// Says in the mirror what the flag already says.
+    /// Says in the mirror what the flag already says. A release store (a plain one on
+    /// x86): its readers load with acquire, so a stronger order would give them nothing
+    /// more, and it would cost a locked exchange on the kill and exit paths.
     #[inline]
     fn mirror_death(&self) {
-        self.0.alive_mirror.store(false, Ordering::SeqCst);
+        self.0.alive_mirror.store(false, Ordering::Release);
     }
 
     /// Sends a plain message (handled by `handle_info`, or `recv` in a raw process).
@@ -718,19 +730,24 @@ impl ProcessRef {
     /// The exit path: runs exactly once, when the process's task ends for any reason.
     pub(crate) fn run_exit(&self, finished_with: Option<ExitReason>, runtime: &RuntimeInner) {
         let pid = self.pid();
-        let (reason, holds, monitors, links) = {
+        // Dead from here on unless a kill made it so (sequentially consistent either way,
+        // for the mailbox's handshake in `close` below). Clearing it before the state lock
+        // is taken is enough for `hold_name`, which checks it under that lock: the holds
+        // are taken under the lock below, after the clear.
+        let was_alive =
+            self.0.alive().load(Ordering::SeqCst) && self.0.alive().swap(false, Ordering::SeqCst);
+        self.mirror_death();
+        runtime.remove(pid);
+        // Its mailbox refuses messages from now on and drops those queued (a queued call's
+        // caller hears its request was dropped, then waits for this exit).
+        self.0.mailbox.close();
+        let (reason, holds, monitors, links, waiters) = {
             let st = &mut *self.0.state.lock();
             if st.exited.is_some() {
                 return;
             }
-            // Cleared here unless a kill did (sequentially consistent either way, for the
-            // mailbox's handshake in `close` below).
-            let was_alive = self.0.alive().load(Ordering::SeqCst);
-            if was_alive {
-                self.0.alive().store(false, Ordering::SeqCst);
-            }
-            self.mirror_death();
-            // A body's own end wins; else the kill's reason (none: a plain kill); a task
+            // A body's own end wins; else the kill's reason (none: a plain kill; an `exit`
+            // that cleared the flag first wrote its reason under this lock before); a task
             // dropped while the process lived was shut down with its tokio runtime.
             let reason = finished_with
                 .or_else(|| st.kill_reason.take())
@@ -741,17 +758,41 @@ impl ProcessRef {
                 });
             st.exited = Some(reason.clone());
             st.task = None;
-            (
-                reason,
-                std::mem::take(&mut st.holds),
-                std::mem::take(&mut st.monitors),
-                st.links.take(),
-            )
+            let holds = std::mem::take(&mut st.holds);
+            let monitors = std::mem::take(&mut st.monitors);
+            // Nobody to tell first: the exit is published now, under this one lock.
+            let waiters = if holds.is_empty() && monitors.is_empty() {
+                self.0.released.publish(reason.clone());
+                Some(st.exit_waiters.take_all())
+            } else {
+                None
+            };
+            (reason, holds, monitors, st.links.take(), waiters)
         };
-        runtime.remove(pid);
-        // Its mailbox refuses messages from now on and drops those queued (a queued call's
-        // caller hears its request was dropped, then waits for this exit).
-        self.0.mailbox.close();
+        let waiters = match waiters {
+            Some(waiters) => waiters,
+            None => self.release_and_publish(pid, &reason, holds, monitors),
+        };
+        // Only now are `exited()` waiters told: whoever has seen the exit finds the names
+        // released and every monitor's `Down` already in its mailbox, ahead of anything
+        // sent next.
+        for waker in waiters {
+            waker.wake();
+        }
+        for linked in links.into_iter().flat_map(|l| l.into_values()) {
+            linked.linked_exit(pid, &reason);
+        }
+    }
+
+    /// The exit path's middle for a process that held names or had monitors: releases the
+    /// names, queues every `Down`, publishes the exit, and returns the waiters to wake.
+    fn release_and_publish(
+        &self,
+        pid: Pid,
+        reason: &ExitReason,
+        holds: Holds,
+        monitors: Vec<(MonitorRef, Watcher)>,
+    ) -> Waiters {
         // Names first, so that whoever hears of the exit finds them released.
         for hold in holds.into_iter() {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
@@ -765,24 +806,14 @@ impl ProcessRef {
         for (mref, Watcher(w)) in monitors {
             w.push_down(down(mref));
         }
-        let waiters = {
-            // ... including monitors that arrived meanwhile: queued under the lock, so that
-            // once `released` is set no monitor's `Down` is still to be sent ...
-            let st = &mut *self.0.state.lock();
-            for (mref, Watcher(w)) in std::mem::take(&mut st.monitors) {
-                w.push_down(down(mref));
-            }
-            self.0.released.publish(reason.clone());
-            st.exit_waiters.take_all()
-        };
-        // ... and only then are `exited()` waiters told: whoever has seen the exit finds
-        // every monitor's `Down` already in its mailbox, ahead of anything sent next.
-        for waker in waiters {
-            waker.wake();
+        // ... including monitors that arrived meanwhile: queued under the lock, so that
+        // once `released` is set no monitor's `Down` is still to be sent.
+        let st = &mut *self.0.state.lock();
+        for (mref, Watcher(w)) in std::mem::take(&mut st.monitors) {
+            w.push_down(down(mref));
         }
-        for linked in links.into_iter().flat_map(|l| l.into_values()) {
-            linked.linked_exit(pid, &reason);
-        }
+        self.0.released.publish(reason.clone());
+        st.exit_waiters.take_all()
     }
 
     /// Queues a monitor's `Down` (dropped if this watcher has exited).
