@@ -3,7 +3,7 @@
 //! trip; `whereis` through the dashmap `Registry` beside the same dashmap's get on `u64`
 //! keys and on name keys; spawning a named worker and stopping it beside tokio spawn +
 //! abort, inside a worker task and from outside the runtime. Then the data-driven
-//! `runtime` workload (the same pairs, interleaved round by round, in a fresh process)
+//! `runtime` workload (the same pairs, their batches taking turns, in a fresh process)
 //! written to results/.
 
 mod common;

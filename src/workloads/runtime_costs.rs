@@ -1,6 +1,6 @@
 //! runtime: what the suite's own runtime costs on the paths every strategy stands on,
-//! each beside its floor in the same process, interleaved round by round, so that the
-//! ratio says whether the runtime hides the strategies:
+//! each beside its floor in the same process, round by round, the two sides' batches taking
+//! turns within a round, so that the ratio says whether the runtime hides the strategies:
 //!
 //! - a call to a held pid beside a bare tokio mpsc send + oneshot reply;
 //! - `whereis` through the dashmap-backed `Registry` beside the same dashmap's get on
@@ -161,7 +161,7 @@ pub const RUNTIME: Workload = Workload {
         Chart::Bars(Bars {
             id: "runtime-ratios",
             title: "The runtime over its floors (1 = no overhead)",
-            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor measured just before), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis over the u64 get <= 1.3, spawn named + stop <= 2). Whereis over the same table's get on name keys is what the registry layer alone adds; the rest of the u64 ratio is what a lookup on a name key costs over one on an integer key in the same table type. Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
+            caption: "Each ratio is taken round by round in one process (the runtime's operation over its floor, their batches taking turns within the round), median with min..max whiskers; the red lines are the suite's targets (call <= 1.5, whereis over the u64 get <= 1.3, spawn named + stop <= 2). Whereis over the same table's get on name keys is what the registry layer alone adds; the rest of the u64 ratio is what a lookup on a name key costs over one on an integer key in the same table type. Spawn + stop without a name is the runtime's own share of the named one; the registry's insert and release make the rest.",
             y_desc: "ratio to the floor (×)",
             groups: &[
                 (&CALL_VS_FLOOR, "call"),
@@ -198,7 +198,8 @@ pub struct RuntimeCostsSpec {
     pub workers: usize,
     /// Rounds; each measures every pair once, the runtime's side right after its floor.
     pub rounds: usize,
-    /// How long each side of a pair runs per round.
+    /// About how long the floor of each pair runs per round (the other side runs as many
+    /// operations, in batches taking turns with the floor's).
     pub slice: Duration,
 }
 
@@ -357,21 +358,32 @@ pub async fn tokio_spawn_aborts(iters: u64) -> Duration {
     t.elapsed()
 }
 
-/// Runs `measure(iters)` repeatedly for about `slice`, returning ns per operation.
-fn per_op(slice: Duration, mut measure: impl FnMut(u64) -> Duration) -> f64 {
-    // Calibrate on a small batch, then run batches until the slice is used.
-    let mut iters = 64u64;
-    let mut spent = Duration::ZERO;
-    let mut done = 0u64;
-    while spent < slice {
-        let d = measure(iters);
-        spent += d;
-        done += iters;
-        if d < slice / 8 {
-            iters = iters.saturating_mul(2);
+/// Batches per side in a round: the sides' batches take turns, so that a change in the
+/// machine's speed within the round (another tenant, an idle worker thread waking up to
+/// steal) falls on every side alike instead of on whichever ran through it.
+const TURNS: u32 = 8;
+
+/// Runs each of `sides` for the same number of iterations, in `TURNS` batches that take
+/// turns, the first side (the floor) taking about `slice` in all; returns each side's ns
+/// per operation, in order.
+fn interleaved<const N: usize>(
+    slice: Duration,
+    sides: [&mut dyn FnMut(u64) -> Duration; N],
+) -> [f64; N] {
+    let mut sides = sides;
+    // Size a batch on the floor: the smallest power of two taking a TURNS-th of the slice.
+    let mut iters = 16u64;
+    while sides[0](iters) < slice / TURNS && iters < 1 << 32 {
+        iters *= 2;
+    }
+    let mut spent = [Duration::ZERO; N];
+    for _ in 0..TURNS {
+        for (side, spent) in sides.iter_mut().zip(spent.iter_mut()) {
+            *spent += side(iters);
         }
     }
-    spent.as_nanos() as f64 / done.max(1) as f64
+    let ops = (iters * u64::from(TURNS)) as f64;
+    spent.map(|d| d.as_nanos() as f64 / ops)
 }
 
 /// Median, min and max of `v` (empty: NaN).
@@ -383,7 +395,8 @@ fn stats(v: &mut [f64]) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-/// Runs the workload: every pair, round by round, each side in the same process.
+/// Runs the workload: every pair, round by round, each side in the same process, their
+/// batches taking turns.
 pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Row> {
     let w = &RUNTIME;
     let tokio = tokio_runtime(2);
@@ -416,42 +429,58 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
             round + 1,
             spec.rounds
         ));
-        // Each operation runs inside a worker task of the runtime ([`run_on`]); the
-        // runtime's side right after its floor.
-        let bare = per_op(spec.slice, |n| {
-            let s = Arc::clone(&servers);
-            run_on(&tokio, async move { bare_calls(&s, n).await })
-        });
-        let call = per_op(spec.slice, |n| {
-            let ws = Arc::clone(&workers);
-            run_on(&tokio, async move { held_calls(&ws, n).await })
-        });
-        // whereis, after its floors.
-        let get = per_op(spec.slice, |n| u64_gets(&u64_map, &keys, n));
-        let name_get = per_op(spec.slice, |n| table_gets(&name_table, &names, n));
-        let whereis = per_op(spec.slice, |n| registry_lookups(&registry, &names, n));
-        // Spawn + stop inside a task, after its floor.
-        let tspawn = per_op(spec.slice, |n| run_on(&tokio, tokio_spawn_aborts(n)));
-        let spawn = per_op(spec.slice, |n| {
-            let (rt, reg) = (rt.clone(), spawn_registry.clone());
-            let b = base.fetch_add(n, Ordering::Relaxed);
-            run_on(
-                &tokio,
-                async move { spawn_named_stops(&rt, &reg, b, n).await },
-            )
-        });
-        // Without the name, after a floor of its own.
-        let tspawn_unnamed = per_op(spec.slice, |n| run_on(&tokio, tokio_spawn_aborts(n)));
-        let spawn_unnamed = per_op(spec.slice, |n| {
-            let rt = rt.clone();
-            run_on(&tokio, async move { spawn_stops(&rt, n).await })
-        });
+        // Each operation runs inside a worker task of the runtime ([`run_on`]), its
+        // batches taking turns with its floor's.
+        let [bare, call] = interleaved(
+            spec.slice,
+            [
+                &mut |n| {
+                    let s = Arc::clone(&servers);
+                    run_on(&tokio, async move { bare_calls(&s, n).await })
+                },
+                &mut |n| {
+                    let ws = Arc::clone(&workers);
+                    run_on(&tokio, async move { held_calls(&ws, n).await })
+                },
+            ],
+        );
+        // whereis, beside its two floors.
+        let [get, name_get, whereis] = interleaved(
+            spec.slice,
+            [
+                &mut |n| u64_gets(&u64_map, &keys, n),
+                &mut |n| table_gets(&name_table, &names, n),
+                &mut |n| registry_lookups(&registry, &names, n),
+            ],
+        );
+        // Spawn + stop inside a task, beside its floor.
+        let [tspawn, spawn] = interleaved(
+            spec.slice,
+            [&mut |n| run_on(&tokio, tokio_spawn_aborts(n)), &mut |n| {
+                let (rt, reg) = (rt.clone(), spawn_registry.clone());
+                let b = base.fetch_add(n, Ordering::Relaxed);
+                run_on(
+                    &tokio,
+                    async move { spawn_named_stops(&rt, &reg, b, n).await },
+                )
+            }],
+        );
+        // Without the name, beside a floor of its own.
+        let [tspawn_unnamed, spawn_unnamed] = interleaved(
+            spec.slice,
+            [&mut |n| run_on(&tokio, tokio_spawn_aborts(n)), &mut |n| {
+                let rt = rt.clone();
+                run_on(&tokio, async move { spawn_stops(&rt, n).await })
+            }],
+        );
         // The same from outside the runtime.
-        let tspawn_out = per_op(spec.slice, |n| tokio.block_on(tokio_spawn_aborts(n)));
-        let spawn_out = per_op(spec.slice, |n| {
-            let b = base.fetch_add(n, Ordering::Relaxed);
-            tokio.block_on(spawn_named_stops(&rt, &spawn_registry, b, n))
-        });
+        let [tspawn_out, spawn_out] = interleaved(
+            spec.slice,
+            [&mut |n| tokio.block_on(tokio_spawn_aborts(n)), &mut |n| {
+                let b = base.fetch_add(n, Ordering::Relaxed);
+                tokio.block_on(spawn_named_stops(&rt, &spawn_registry, b, n))
+            }],
+        );
         for (i, v) in [
             bare,
             call,
