@@ -218,17 +218,25 @@ impl ExitWaiters {
 
     /// Every waiting waker; the list is left empty.
     fn take_all(&mut self) -> Waiters {
+        let more = if self.more.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.more).into_iter().flatten())
+        };
         self.first
             .take()
             .into_iter()
-            .chain(std::mem::take(&mut self.more).into_iter().flatten())
+            .chain(more.into_iter().flatten())
     }
 }
 
-/// The wakers [`ExitWaiters::take_all`] hands over.
+/// The wakers [`ExitWaiters::take_all`] hands over: the inline one, then the list's (none
+/// built when the list is empty, as it is for most exits).
 type Waiters = std::iter::Chain<
     std::option::IntoIter<Waker>,
-    std::iter::Flatten<std::vec::IntoIter<Option<Waker>>>,
+    std::iter::Flatten<
+        std::option::IntoIter<std::iter::Flatten<std::vec::IntoIter<Option<Waker>>>>,
+    >,
 >;
 
 /// Laid out so that what a call and a send touch (liveness, the call type, the mailbox's
@@ -741,7 +749,7 @@ impl ProcessRef {
         // Its mailbox refuses messages from now on and drops those queued (a queued call's
         // caller hears its request was dropped, then waits for this exit).
         self.0.mailbox.close();
-        let (reason, holds, monitors, links, waiters) = {
+        let (reason, links, waiters) = {
             let st = &mut *self.0.state.lock();
             if st.exited.is_some() {
                 return;
@@ -758,20 +766,21 @@ impl ProcessRef {
                 });
             st.exited = Some(reason.clone());
             st.task = None;
-            let holds = std::mem::take(&mut st.holds);
-            let monitors = std::mem::take(&mut st.monitors);
-            // Nobody to tell first: the exit is published now, under this one lock.
-            let waiters = if holds.is_empty() && monitors.is_empty() {
+            let waiters = if st.holds.is_empty() && st.monitors.is_empty() {
+                // Nobody to tell first: the exit is published now, under this one lock.
                 self.0.released.publish(reason.clone());
-                Some(st.exit_waiters.take_all())
+                Ok(st.exit_waiters.take_all())
             } else {
-                None
+                Err((
+                    std::mem::take(&mut st.holds),
+                    std::mem::take(&mut st.monitors),
+                ))
             };
-            (reason, holds, monitors, st.links.take(), waiters)
+            (reason, st.links.take(), waiters)
         };
         let waiters = match waiters {
-            Some(waiters) => waiters,
-            None => self.release_and_publish(pid, &reason, holds, monitors),
+            Ok(waiters) => waiters,
+            Err((holds, monitors)) => self.release_and_publish(pid, &reason, holds, monitors),
         };
         // Only now are `exited()` waiters told: whoever has seen the exit finds the names
         // released and every monitor's `Down` already in its mailbox, ahead of anything

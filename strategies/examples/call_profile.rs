@@ -8,13 +8,12 @@
 //! ```text
 //! cargo run --release -p naming-strategies --example call_profile -- \
 //!     [call|bare] [--current-thread] [--threads T] [--seconds S] [--batch N] [--workers W]
-//!     [--touch] [--churn] [--slice-ms MS]
+//!     [--touch] [--churn]
 //! ```
 //!
 //! `bare` puts the floor on both sides (the harness's own noise). `--touch` clones and drops
 //! every server's handle from the main thread after each pair, as lookups through a registry
-//! would, for 60 ms; `--churn` spawns and stops processes for 60 ms after each pair. `--slice-ms` measures each side as the `runtime` workload does
-//! (growing batches until the slice is spent) instead of in batches of `--batch`.
+//! would, for 60 ms; `--churn` spawns and stops processes for 60 ms after each pair.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -50,7 +49,6 @@ struct Options {
     workers: usize,
     touch: bool,
     churn: bool,
-    slice: Option<Duration>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -63,7 +61,6 @@ fn parse() -> Result<Options, String> {
         workers: 10_000,
         touch: false,
         churn: false,
-        slice: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -74,9 +71,6 @@ fn parse() -> Result<Options, String> {
             "--current-thread" => o.current_thread = true,
             "--touch" => o.touch = true,
             "--churn" => o.churn = true,
-            "--slice-ms" => {
-                o.slice = Some(Duration::from_millis(number(&value("--slice-ms")?)?));
-            }
             "--threads" => o.threads = number(&value("--threads")?)?,
             "--seconds" => o.seconds = number(&value("--seconds")?)?,
             "--batch" => o.batch = number(&value("--batch")?)?,
@@ -111,20 +105,6 @@ async fn call_batch(workers: &[ProcessRef], n: u64) -> Duration {
     t.elapsed()
 }
 
-/// Time per iteration over batches from 64 up (each from the start) until `slice` is spent.
-fn per_op(slice: Duration, mut measure: impl FnMut(u64) -> Duration) -> Duration {
-    let (mut iters, mut spent, mut done) = (64u64, Duration::ZERO, 0u64);
-    while spent < slice {
-        let d = measure(iters);
-        spent += d;
-        done += iters;
-        if d < slice / 8 {
-            iters = iters.saturating_mul(2);
-        }
-    }
-    spent / done.max(1) as u32
-}
-
 fn main() {
     let o = options_or_exit("call_profile", parse());
     let tokio = tokio_or_exit("call_profile", o.current_thread, o.threads);
@@ -157,28 +137,7 @@ fn main() {
     let started = Instant::now();
     let mut pairs = Pairs::default();
     while started.elapsed().as_secs_f64() < o.seconds {
-        let (floor, measured) = if let Some(slice) = o.slice {
-            // As the `runtime` workload measures: batches from 64 up, each from the first
-            // server on, until the slice is spent; a time per round trip.
-            let run = |bare: bool, n: u64| {
-                let (w, s) = (workers.clone(), servers.clone());
-                tokio
-                    .block_on(async move {
-                        tokio::spawn(async move {
-                            if bare {
-                                bare_batch(&s, n).await
-                            } else {
-                                call_batch(&w, n).await
-                            }
-                        })
-                        .await
-                    })
-                    .unwrap_or(Duration::MAX)
-            };
-            let floor = per_op(slice, |n| run(true, n));
-            let measured = per_op(slice, |n| run(!o.call, n));
-            (floor, measured)
-        } else {
+        let (floor, measured) = {
             let (w, s, call, n) = (workers.clone(), servers.clone(), o.call, o.batch);
             let pair = tokio.block_on(async move {
                 tokio::spawn(async move {
