@@ -196,7 +196,7 @@ pub const RUNTIME: Workload = Workload {
 pub struct RuntimeCostsSpec {
     /// Named workers (and names) the calls and lookups cycle over.
     pub workers: usize,
-    /// Rounds; each measures every pair once, the runtime's side right after its floor.
+    /// Rounds; each measures every pair once, its sides' batches taking turns.
     pub rounds: usize,
     /// About how long the floor of each pair runs per round (the other side runs as many
     /// operations, in batches taking turns with the floor's).
