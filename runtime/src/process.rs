@@ -218,25 +218,17 @@ impl ExitWaiters {
 
     /// Every waiting waker; the list is left empty.
     fn take_all(&mut self) -> Waiters {
-        let more = if self.more.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.more).into_iter().flatten())
-        };
         self.first
             .take()
             .into_iter()
-            .chain(more.into_iter().flatten())
+            .chain(std::mem::take(&mut self.more).into_iter().flatten())
     }
 }
 
-/// The wakers [`ExitWaiters::take_all`] hands over: the inline one, then the list's (none
-/// built when the list is empty, as it is for most exits).
+/// The wakers [`ExitWaiters::take_all`] hands over.
 type Waiters = std::iter::Chain<
     std::option::IntoIter<Waker>,
-    std::iter::Flatten<
-        std::option::IntoIter<std::iter::Flatten<std::vec::IntoIter<Option<Waker>>>>,
-    >,
+    std::iter::Flatten<std::vec::IntoIter<Option<Waker>>>,
 >;
 
 /// Laid out so that what a call and a send touch (liveness, the call type, the mailbox's

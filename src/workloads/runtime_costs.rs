@@ -368,9 +368,8 @@ const TURNS: u32 = 8;
 /// per operation, in order.
 fn interleaved<const N: usize>(
     slice: Duration,
-    sides: [&mut dyn FnMut(u64) -> Duration; N],
+    mut sides: [&mut dyn FnMut(u64) -> Duration; N],
 ) -> [f64; N] {
-    let mut sides = sides;
     // Size a batch on the floor: the smallest power of two taking a TURNS-th of the slice.
     let mut iters = 16u64;
     while sides[0](iters) < slice / TURNS && iters < 1 << 32 {
