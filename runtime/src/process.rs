@@ -325,10 +325,34 @@ pub struct ProcessRef(LineRc<ProcessCell>);
 #[derive(Clone, Copy)]
 pub(crate) struct CellPtr(*const ProcessCell);
 
-// SAFETY: a `CellPtr` is only dereferenced by `ProcessRef::from_cell_ptr`, whose callers
-// guarantee the cell is alive; `ProcessCell` itself is `Send + Sync`.
+// SAFETY: a `CellPtr` is only dereferenced by `ProcessRef::from_cell_ptr` and `serial`,
+// whose callers guarantee the cell is alive; `ProcessCell` itself is `Send + Sync`.
 unsafe impl Send for CellPtr {}
 unsafe impl Sync for CellPtr {}
+
+impl CellPtr {
+    /// The pointer itself, for a table that keeps it in an atomic word.
+    #[inline]
+    pub(crate) fn raw(self) -> *mut () {
+        self.0.cast_mut().cast()
+    }
+
+    /// Back from [`raw`](Self::raw).
+    #[inline]
+    pub(crate) fn from_raw(raw: *mut ()) -> CellPtr {
+        CellPtr(raw.cast_const().cast())
+    }
+
+    /// The serial of the process whose cell this is.
+    ///
+    /// # Safety
+    /// The cell is alive for the whole call (as for [`ProcessRef::from_cell_ptr`]).
+    #[inline]
+    pub(crate) unsafe fn serial(self) -> u64 {
+        // SAFETY: per the contract.
+        unsafe { (*self.0).pid.serial() }
+    }
+}
 
 impl ProcessRef {
     /// The cell's address, for a table that does not count a reference.
@@ -737,7 +761,7 @@ impl ProcessRef {
         let was_alive =
             self.0.alive().load(Ordering::SeqCst) && self.0.alive().swap(false, Ordering::SeqCst);
         self.mirror_death();
-        runtime.remove(pid);
+        runtime.remove(self);
         // Its mailbox refuses messages from now on and drops those queued (a queued call's
         // caller hears its request was dropped, then waits for this exit).
         self.0.mailbox.close();

@@ -18,10 +18,12 @@ pub(crate) struct RuntimeInner {
 }
 
 impl RuntimeInner {
-    pub(crate) fn remove(&self, pid: Pid) {
+    /// Takes `process` out of the table as it exits.
+    pub(crate) fn remove(&self, process: &ProcessRef) {
+        let pid = process.pid();
         // A proxy for a remote process shares no serial space with local ones.
         if pid.node() == self.node && pid.creation() == self.creation {
-            self.table.remove(pid.serial());
+            self.table.remove(pid.serial(), process);
         }
     }
 }
