@@ -51,6 +51,15 @@ impl<T> std::future::Future for FirstTurn<'_, T> {
 pub trait ExitObserver: Send + Sync + 'static {
     /// `pid` exited while holding `name` (with the observer's own `tag`).
     fn process_exited(&self, pid: Pid, name: &Name, tag: u32);
+
+    /// Whether [`process_exited`](Self::process_exited) may run under the exiting
+    /// process's own lock: `true` only if it takes no process's lock and waits for nothing
+    /// (it writes its own tables and at most queues messages). An exit whose names all go
+    /// this way, with no monitor to tell, then releases them and publishes itself under
+    /// one lock instead of two. `false` unless said.
+    fn releases_under_process_lock(&self) -> bool {
+        false
+    }
 }
 
 /// Why [`ProcessRef::hold_name`] did not attach a name.
@@ -91,8 +100,10 @@ impl Holds {
         usize::from(self.first.is_some()) + self.more.len()
     }
 
-    fn is_empty(&self) -> bool {
-        self.first.is_none()
+    /// Whether every hold's observer may release it under the process's lock.
+    fn release_under_lock(&self) -> bool {
+        let quick = |h: &Hold| h.observer.releases_under_process_lock();
+        self.first.as_ref().is_none_or(quick) && self.more.iter().all(quick)
     }
 
     /// Removes the first hold matching `f`; whether there was one.
@@ -782,8 +793,12 @@ impl ProcessRef {
                 });
             st.exited = Some(reason.clone());
             st.task = None;
-            let waiters = if st.holds.is_empty() && st.monitors.is_empty() {
-                // Nobody to tell first: the exit is published now, under this one lock.
+            let waiters = if st.monitors.is_empty() && st.holds.release_under_lock() {
+                // No monitor to tell, and names (if any) whose observers only write their
+                // own tables: they are released and the exit published under this lock.
+                for hold in std::mem::take(&mut st.holds).into_iter() {
+                    hold.observer.process_exited(pid, &hold.name, hold.tag);
+                }
                 self.0.released.publish(reason.clone());
                 Ok(st.exit_waiters.take_all())
             } else {
@@ -1012,43 +1027,61 @@ impl Ctx {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicBool;
-
     use super::*;
 
-    /// An observer whose release takes a while, to hold the exit path open.
-    struct SlowRelease(Arc<AtomicBool>);
+    /// An observer whose release takes a while, to hold the exit path open; it counts its
+    /// releases, and says whether it may release under the process's lock.
+    struct SlowRelease {
+        released: Arc<AtomicUsize>,
+        under_lock: bool,
+    }
 
     impl ExitObserver for SlowRelease {
         fn process_exited(&self, _pid: Pid, _name: &Name, _tag: u32) {
             std::thread::sleep(Duration::from_millis(100));
-            self.0.store(true, Ordering::SeqCst);
+            self.released.fetch_add(1, Ordering::SeqCst);
+        }
+
+        fn releases_under_process_lock(&self) -> bool {
+            self.under_lock
         }
     }
 
+    /// Waiters that come while the exit path is releasing names hear of the exit only after
+    /// every name is released, whether the observers release under the process's lock
+    /// (one lock for the whole exit), outside it, or some of each.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiters_arriving_mid_exit_hear_after_names_are_released() {
-        let rt = Runtime::new();
-        let p = rt.spawn(|mut ctx: Ctx| async move {
-            let _ = ctx.recv().await;
-            ExitReason::Normal
-        });
-        let released = Arc::new(AtomicBool::new(false));
-        let observer: Arc<dyn ExitObserver> = Arc::new(SlowRelease(released.clone()));
-        p.hold_name(&observer, Name::Id(1), 0, |_| Ok::<(), ()>(()))
-            .unwrap();
-        p.send(()).unwrap();
-        // Wait until the exit path has begun: it is now inside the slow release.
-        while p.is_alive() {
-            tokio::task::yield_now().await;
+        for kinds in [&[false][..], &[true], &[true, true], &[true, false]] {
+            let rt = Runtime::new();
+            let p = rt.spawn(|mut ctx: Ctx| async move {
+                let _ = ctx.recv().await;
+                ExitReason::Normal
+            });
+            let released = Arc::new(AtomicUsize::new(0));
+            for (i, &under_lock) in kinds.iter().enumerate() {
+                let observer: Arc<dyn ExitObserver> = Arc::new(SlowRelease {
+                    released: released.clone(),
+                    under_lock,
+                });
+                p.hold_name(&observer, Name::Id(i as u64), 0, |_| Ok::<(), ()>(()))
+                    .unwrap();
+            }
+            p.send(()).unwrap();
+            // Wait until the exit path has begun: it is now inside the slow release.
+            while p.is_alive() {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(p.exited().await, ExitReason::Normal);
+            assert_eq!(
+                released.load(Ordering::SeqCst),
+                kinds.len(),
+                "exited() resolved before every name was released ({kinds:?})"
+            );
+            // Once released, late waiters hear at once.
+            assert_eq!(p.exited().await, ExitReason::Normal);
+            assert_eq!(released.load(Ordering::SeqCst), kinds.len(), "{kinds:?}");
         }
-        assert_eq!(p.exited().await, ExitReason::Normal);
-        assert!(
-            released.load(Ordering::SeqCst),
-            "exited() resolved before the names were released"
-        );
-        // Once released, late waiters hear at once.
-        assert_eq!(p.exited().await, ExitReason::Normal);
     }
 
     /// A process that takes every call and drops it unanswered, then exits after `linger`

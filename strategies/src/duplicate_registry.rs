@@ -82,6 +82,11 @@ impl<V: EntryValue, Tb: DuplicateTable<V>> ExitObserver for DupPartitionsOf<V, T
             self.0.listeners.unregistered::<V>(name, pid);
         }
     }
+
+    /// A table write and, with listeners, message sends: no process's lock.
+    fn releases_under_process_lock(&self) -> bool {
+        true
+    }
 }
 
 /// The observer with its value type pinned (a table type may serve several value types).

@@ -124,6 +124,11 @@ impl ExitObserver for Registered {
     fn process_exited(&self, pid: Pid, name: &Name, _tag: u32) {
         let _ = self.0.remove_if_owner(name, pid);
     }
+
+    /// A table write: no process's lock.
+    fn releases_under_process_lock(&self) -> bool {
+        true
+    }
 }
 
 /// A registered-name table keyed by atoms interned from the names' unambiguous text; atoms

@@ -71,6 +71,11 @@ impl<V: EntryValue, Tb: UniqueTable<V>> ExitObserver for ExitCleanup<V, Tb> {
             self.0.listeners.unregistered::<V>(name, pid);
         }
     }
+
+    /// A table write and, with listeners, message sends: no process's lock.
+    fn releases_under_process_lock(&self) -> bool {
+        true
+    }
 }
 
 /// An Elixir-style unique-key registry over the storage `T`, keeping a value `V` with each

@@ -93,6 +93,12 @@ impl ExitObserver for Table {
             let _ = slot.remove_if_owner(pid);
         }
     }
+
+    /// A slot write under the slot's own lock, which registration takes under the
+    /// process's lock too: no process's lock.
+    fn releases_under_process_lock(&self) -> bool {
+        true
+    }
 }
 
 /// A resolved declared name: its slot in one [`StaticNames`] table, read without hashing.
