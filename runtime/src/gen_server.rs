@@ -141,10 +141,12 @@ impl Runtime {
         let spawn = SpawnOpts {
             link: opts.link,
             trap_exit: opts.trap_exit,
-            protocol: Protocol {
-                call: Some(TypeId::of::<CallRequest<S::Call, S::Reply>>()),
-                cast: Some(TypeId::of::<S::Cast>()),
-                info: None,
+            protocol: const {
+                &Protocol {
+                    call: Some(TypeId::of::<CallRequest<S::Call, S::Reply>>()),
+                    cast: Some(TypeId::of::<S::Cast>()),
+                    info: None,
+                }
             },
         };
         let register = opts.register;

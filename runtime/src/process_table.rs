@@ -224,7 +224,7 @@ mod tests {
     use crate::Pid;
 
     fn cell(serial: u64) -> ProcessRef {
-        ProcessRef::new_cell(Pid::new(0, serial), Protocol::default(), false)
+        ProcessRef::new_cell(Pid::new(0, serial), Protocol::ANY, false)
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl<F, Fut> ProcessTask<F, Fut> {
     /// task that will run it.
     pub(crate) fn create(
         pid: Pid,
-        protocol: Protocol,
+        protocol: &'static Protocol,
         trap_exit: bool,
         body: F,
         runtime: Runtime,

@@ -29,13 +29,23 @@ impl RuntimeInner {
 }
 
 /// Options for [`Runtime::spawn_opts`].
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct SpawnOpts {
     /// Link the new process to this one before it runs (OTP's `spawn_link`).
     pub link: Option<ProcessRef>,
     /// Start with exits trapped (exit signals arrive as messages).
     pub trap_exit: bool,
-    pub(crate) protocol: Protocol,
+    pub(crate) protocol: &'static Protocol,
+}
+
+impl Default for SpawnOpts {
+    fn default() -> Self {
+        SpawnOpts {
+            link: None,
+            trap_exit: false,
+            protocol: Protocol::ANY,
+        }
+    }
 }
 
 impl SpawnOpts {
@@ -169,10 +179,12 @@ impl Runtime {
         if remote.node() == self.0.node {
             return Err(CallError::BadRequest);
         }
-        let protocol = Protocol {
-            call: Some(std::any::TypeId::of::<crate::CallRequest<Req, Rep>>()),
-            cast: Some(std::any::TypeId::of::<Req>()),
-            info: Some(std::any::TypeId::of::<Req>()),
+        let protocol = const {
+            &Protocol {
+                call: Some(std::any::TypeId::of::<crate::CallRequest<Req, Rep>>()),
+                cast: Some(std::any::TypeId::of::<Req>()),
+                info: Some(std::any::TypeId::of::<Req>()),
+            }
         };
         let (me, task) = ProcessTask::create(remote, protocol, false, body, self.clone());
         Ok(Self::run_task(me, task, None))
