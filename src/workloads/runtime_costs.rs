@@ -365,15 +365,20 @@ const TURNS: u32 = 8;
 
 /// Runs each of `sides` for the same number of iterations, in `TURNS` batches that take
 /// turns, the first side (the floor) taking about `slice` in all; returns each side's ns
-/// per operation, in order.
+/// per operation, in order. Every side first runs one untimed batch, so that none is timed
+/// from cold caches while the others are warm.
 fn interleaved<const N: usize>(
     slice: Duration,
     mut sides: [&mut dyn FnMut(u64) -> Duration; N],
 ) -> [f64; N] {
     // Size a batch on the floor: the smallest power of two taking a TURNS-th of the slice.
+    // The sizing warms the floor; one batch of each other side warms it alike.
     let mut iters = 16u64;
     while sides[0](iters) < slice / TURNS && iters < 1 << 32 {
         iters *= 2;
+    }
+    for side in sides.iter_mut().skip(1) {
+        side(iters);
     }
     let mut spent = [Duration::ZERO; N];
     for _ in 0..TURNS {
