@@ -87,7 +87,9 @@ impl ProcessTable {
         let slot = self.slot(serial);
         let mut spins = 0u32;
         loop {
-            match slot.compare_exchange(cell, null_mut(), Ordering::Relaxed, Ordering::Relaxed) {
+            // Acquire: a lookup that read this cell (even one that found another serial
+            // and took no reference) finished reading it before the cell can be freed.
+            match slot.compare_exchange(cell, null_mut(), Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return,
                 // A lookup holds the slot for a few instructions: wait for it.
                 Err(now) if now == reading(cell) => backoff(&mut spins),
