@@ -121,8 +121,11 @@ impl Holds {
         }
     }
 
-    fn into_iter(self) -> impl Iterator<Item = Hold> {
-        self.first.into_iter().chain(self.more)
+    /// Tells every hold's observer that `pid` exited holding its name.
+    fn release_all(self, pid: Pid) {
+        for hold in self.first.into_iter().chain(self.more) {
+            hold.observer.process_exited(pid, &hold.name, hold.tag);
+        }
     }
 }
 
@@ -796,9 +799,7 @@ impl ProcessRef {
             let waiters = if st.monitors.is_empty() && st.holds.release_under_lock() {
                 // No monitor to tell, and names (if any) whose observers only write their
                 // own tables: they are released and the exit published under this lock.
-                for hold in std::mem::take(&mut st.holds).into_iter() {
-                    hold.observer.process_exited(pid, &hold.name, hold.tag);
-                }
+                std::mem::take(&mut st.holds).release_all(pid);
                 self.0.released.publish(reason.clone());
                 Ok(st.exit_waiters.take_all())
             } else {
@@ -834,9 +835,7 @@ impl ProcessRef {
         monitors: Vec<(MonitorRef, Watcher)>,
     ) -> Waiters {
         // Names first, so that whoever hears of the exit finds them released.
-        for hold in holds.into_iter() {
-            hold.observer.process_exited(pid, &hold.name, hold.tag);
-        }
+        holds.release_all(pid);
         let down = |mref: MonitorRef| Down {
             monitor: mref,
             pid,
