@@ -18,15 +18,20 @@ use crate::mailbox::Mailbox;
 use crate::runtime::RuntimeInner;
 use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
 
-/// Polls a reply channel, and if the reply is not there yet, yields once (waking itself,
-/// so the callee woken by the send runs first) and looks again: `Some(answer)` if it came
-/// in that time, `None` if it is late.
-struct FirstTurn<'a, T> {
+/// Polls a reply channel, and if the reply is not there yet, yields once and looks again:
+/// `Some(answer)` if it came in that time, `None` if it is late.
+///
+/// The yield is tokio's deferred one ([`tokio::task::yield_now`]): the caller's worker
+/// wakes it again only once it has run its ready tasks (the callee woken by the send among
+/// them) or at its next maintenance tick. A plain self-wake would put the caller at the
+/// back of the run queue and notify an idle worker thread, a wake-up the reply's own wake
+/// (through the worker's LIFO slot) does not cost.
+struct FirstTurn<'a, T, Y> {
     rx: &'a mut oneshot::Receiver<T>,
-    yielded: bool,
+    turn: std::pin::Pin<&'a mut Y>,
 }
 
-impl<T> std::future::Future for FirstTurn<'_, T> {
+impl<T, Y: std::future::Future<Output = ()>> std::future::Future for FirstTurn<'_, T, Y> {
     type Output = Option<Result<T, oneshot::error::RecvError>>;
 
     fn poll(
@@ -34,14 +39,12 @@ impl<T> std::future::Future for FirstTurn<'_, T> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         use std::task::Poll;
-        match std::pin::Pin::new(&mut *self.rx).poll(cx) {
-            Poll::Ready(answer) => Poll::Ready(Some(answer)),
-            Poll::Pending if self.yielded => Poll::Ready(None),
-            Poll::Pending => {
-                self.yielded = true;
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
+        if let Poll::Ready(answer) = std::pin::Pin::new(&mut *self.rx).poll(cx) {
+            return Poll::Ready(Some(answer));
+        }
+        match self.turn.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -500,16 +503,14 @@ impl ProcessRef {
         self.send_envelope(Envelope::Call(Box::new(call)))?;
         // Most replies arrive while the caller yields once (the callee runs next on this
         // worker): wait that long without a timer, which would cost more than the call.
-        let first = FirstTurn {
-            rx: &mut rx,
-            yielded: false,
-        };
+        let turn = std::pin::pin!(tokio::task::yield_now());
+        let first = FirstTurn { rx: &mut rx, turn };
         let answer = match first.await {
             Some(answer) => answer,
             None if timeout == Duration::MAX => rx.await,
             None => {
-                // Late: from here the timeout runs (counted from this second turn, a
-                // scheduling round after the send).
+                // Late: from here the timeout runs (counted from this second turn, once
+                // the caller's worker has run its ready tasks or reached its next tick).
                 let deadline = tokio::time::Instant::from_std(crate::deadline_after(timeout));
                 match tokio::time::timeout_at(deadline, &mut rx).await {
                     Ok(answer) => answer,
@@ -1187,6 +1188,52 @@ mod tests {
         p.exited().await;
         let r: Result<u64, CallError> = p.call(1u64, Duration::from_secs(1)).await;
         assert_eq!(r, Err(CallError::NoProc));
+    }
+
+    /// A task that wakes itself on every poll, so its worker never runs out of ready
+    /// tasks, until `stop` is set.
+    fn busy_loop(
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> impl std::future::Future<Output = ()> {
+        std::future::poll_fn(move |cx| {
+            if stop.load(Ordering::Relaxed) {
+                return std::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+    }
+
+    /// The caller's first turn is a deferred yield, which its worker only wakes once it runs
+    /// out of ready tasks or reaches a maintenance tick: on a worker kept busy the call must
+    /// still time out, and still get its reply when one comes.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_call_times_out_on_a_worker_that_never_runs_out_of_tasks() {
+        let rt = Runtime::new();
+        let silent = rt.spawn(|mut ctx: Ctx| async move {
+            loop {
+                // Takes requests and drops nothing: the reply sender stays held.
+                let kept = ctx.recv().await;
+                std::mem::forget(kept);
+            }
+        });
+        let p = sleeper(&rt);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = tokio::spawn(busy_loop(Arc::clone(&stop)));
+        let t0 = std::time::Instant::now();
+        let call = silent.call::<u64, u64>(1, Duration::from_millis(30));
+        let r = tokio::time::timeout(Duration::from_secs(10), call).await;
+        assert_eq!(r, Ok(Err(CallError::Timeout)), "the call hung");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the timeout came late"
+        );
+        let r: Result<u64, CallError> = p.call(5u64, Duration::from_secs(2)).await;
+        assert_eq!(r, Ok(6));
+        stop.store(true, Ordering::Relaxed);
+        busy.await.unwrap();
+        silent.kill();
+        p.kill();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
