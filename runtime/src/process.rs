@@ -1223,10 +1223,10 @@ mod tests {
     async fn a_call_times_out_on_a_worker_that_never_runs_out_of_tasks() {
         let rt = Runtime::new();
         let silent = rt.spawn(|mut ctx: Ctx| async move {
+            // Keeps every request, so that no reply sender is dropped and no reply comes.
+            let mut kept = Vec::new();
             loop {
-                // Takes requests and drops nothing: the reply sender stays held.
-                let kept = ctx.recv().await;
-                std::mem::forget(kept);
+                kept.push(ctx.recv().await);
             }
         });
         let p = sleeper(&rt);
