@@ -18,37 +18,6 @@ use crate::mailbox::Mailbox;
 use crate::runtime::RuntimeInner;
 use crate::{CallError, ExitReason, Msg, Name, Pid, Runtime};
 
-/// Polls a reply channel, and if the reply is not there yet, yields once and looks again:
-/// `Some(answer)` if it came in that time, `None` if it is late.
-///
-/// The yield is tokio's deferred one ([`tokio::task::yield_now`]): the caller's worker
-/// wakes it again only once it has run its ready tasks (the callee woken by the send among
-/// them) or at its next maintenance tick. A plain self-wake would put the caller at the
-/// back of the run queue and notify an idle worker thread, a wake-up the reply's own wake
-/// (through the worker's LIFO slot) does not cost.
-struct FirstTurn<'a, T, Y> {
-    rx: &'a mut oneshot::Receiver<T>,
-    turn: std::pin::Pin<&'a mut Y>,
-}
-
-impl<T, Y: std::future::Future<Output = ()>> std::future::Future for FirstTurn<'_, T, Y> {
-    type Output = Option<Result<T, oneshot::error::RecvError>>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use std::task::Poll;
-        if let Poll::Ready(answer) = std::pin::Pin::new(&mut *self.rx).poll(cx) {
-            return Poll::Ready(Some(answer));
-        }
-        match self.turn.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
 /// Told when a process that holds one of its names exits, so the name is released in the
 /// process's own exit path (no polling, no sweeper).
 pub trait ExitObserver: Send + Sync + 'static {
@@ -515,8 +484,19 @@ impl ProcessRef {
         self.send_envelope(Envelope::Call(Box::new(call)))?;
         // Most replies arrive while the caller yields once (the callee runs next on this
         // worker): wait that long without a timer, which would cost more than the call.
-        let turn = std::pin::pin!(tokio::task::yield_now());
-        let first = FirstTurn { rx: &mut rx, turn };
+        // The yield is tokio's deferred one: the worker wakes the caller again once it has
+        // run its ready tasks (the callee among them) or at its next maintenance tick. A
+        // self-wake would queue the caller at the back and notify an idle worker thread, a
+        // wake-up the reply's own wake (through the worker's LIFO slot) does not cost.
+        let mut turn = std::pin::pin!(tokio::task::yield_now());
+        let first = std::future::poll_fn(|cx| {
+            use std::future::Future;
+            if let std::task::Poll::Ready(answer) = std::pin::Pin::new(&mut rx).poll(cx) {
+                return std::task::Poll::Ready(Some(answer));
+            }
+            // Still pending after the yield: late.
+            turn.as_mut().poll(cx).map(|()| None)
+        });
         let answer = match first.await {
             Some(answer) => answer,
             None if timeout == Duration::MAX => rx.await,
@@ -1204,9 +1184,7 @@ mod tests {
 
     /// A task that wakes itself on every poll, so its worker never runs out of ready
     /// tasks, until `stop` is set.
-    fn busy_loop(
-        stop: Arc<std::sync::atomic::AtomicBool>,
-    ) -> impl std::future::Future<Output = ()> {
+    fn busy_loop(stop: Arc<AtomicBool>) -> impl std::future::Future<Output = ()> {
         std::future::poll_fn(move |cx| {
             if stop.load(Ordering::Relaxed) {
                 return std::task::Poll::Ready(());
@@ -1230,7 +1208,7 @@ mod tests {
             }
         });
         let p = sleeper(&rt);
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let busy = tokio::spawn(busy_loop(Arc::clone(&stop)));
         let t0 = std::time::Instant::now();
         let call = silent.call::<u64, u64>(1, Duration::from_millis(30));
