@@ -49,13 +49,16 @@ impl<T: Counted> LineRc<T> {
     /// Moves `value` into a new allocation; its count must read 1.
     #[cfg(test)]
     pub(crate) fn new(value: T) -> LineRc<T> {
-        Self::with_room::<()>(value).0
+        Self::with_room::<()>(|| value).0
     }
 
-    /// Moves `value` into a new allocation with room for a `U` after it, and returns that
-    /// room, uninitialised. The room is the caller's: nothing here reads, writes or drops
-    /// it; it stays valid (and never moves) while any reference to the value is held.
-    pub(crate) fn with_room<U>(value: T) -> (LineRc<T>, NonNull<MaybeUninit<U>>) {
+    /// Places the value `make` builds in a new allocation with room for a `U` after it, and
+    /// returns that room, uninitialised. The room is the caller's: nothing here reads,
+    /// writes or drops it; it stays valid (and never moves) while any reference to the value
+    /// is held. The value is built once its place is known, so that it can be written there
+    /// directly rather than built aside and copied in.
+    #[inline]
+    pub(crate) fn with_room<U>(make: impl FnOnce() -> T) -> (LineRc<T>, NonNull<MaybeUninit<U>>) {
         const { assert!(std::mem::align_of::<T>() <= LINE) };
         let value_size = std::mem::size_of::<T>();
         // The room follows the value, aligned for a `U`; the value's start is only known
@@ -84,7 +87,7 @@ impl<T: Counted> LineRc<T> {
                 .cast::<usize>()
                 .write(size << OFFSET_BITS | offset);
             let at = start.add(offset).cast::<T>();
-            at.write(value);
+            at.write(make());
             let room = start.add(room_at - addr).cast::<MaybeUninit<U>>();
             (
                 LineRc(NonNull::new_unchecked(at)),
@@ -239,7 +242,7 @@ mod tests {
         fn check<U>() {
             let dropped = Arc::new(AtomicUsize::new(0));
             for _ in 0..50 {
-                let (value, room) = LineRc::with_room::<U>(Probe {
+                let (value, room) = LineRc::with_room::<U>(|| Probe {
                     refs: AtomicUsize::new(1),
                     dropped: dropped.clone(),
                 });

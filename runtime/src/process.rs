@@ -95,13 +95,16 @@ impl Holds {
 
     /// Tells every hold's observer that `pid` exited holding its name.
     fn release_all(self, pid: Pid) {
-        // Plain loops, not a chain of iterators: this runs once per exit, and the
-        // adapters' drop glue cost more than the one release most exits do.
+        // Plain loops, not a chain of iterators, and the list only when it has any: this
+        // runs once per exit, and an iterator's drop glue cost more than the one release
+        // most exits do.
         if let Some(hold) = self.first {
             hold.observer.process_exited(pid, &hold.name, hold.tag);
         }
-        for hold in self.more {
-            hold.observer.process_exited(pid, &hold.name, hold.tag);
+        if !self.more.is_empty() {
+            for hold in self.more {
+                hold.observer.process_exited(pid, &hold.name, hold.tag);
+            }
         }
     }
 }
@@ -223,8 +226,12 @@ impl Waiters {
         if let Some(waker) = first {
             waker.wake();
         }
-        for waker in more.into_iter().flatten() {
-            waker.wake();
+        // Most exits have one waiter or none: an empty list is not iterated (its
+        // iterator's drop glue cost more than the wake-up itself).
+        if !more.is_empty() {
+            for waker in more.into_iter().flatten() {
+                waker.wake();
+            }
         }
     }
 }
@@ -380,7 +387,7 @@ impl ProcessRef {
         protocol: &'static Protocol,
         trap_exit: bool,
     ) -> (ProcessRef, std::ptr::NonNull<std::mem::MaybeUninit<U>>) {
-        let cell = ProcessCell {
+        let (cell, room) = LineRc::with_room::<U>(|| ProcessCell {
             mailbox: Mailbox::new(call_fingerprint(protocol)),
             started: AtomicBool::new(false),
             pid,
@@ -392,8 +399,7 @@ impl ProcessRef {
                 ..CellState::default()
             }),
             released: Released::default(),
-        };
-        let (cell, room) = LineRc::with_room::<U>(cell);
+        });
         (ProcessRef(cell), room)
     }
 
