@@ -56,7 +56,8 @@ impl<T: Counted> LineRc<T> {
     /// returns that room, uninitialised. The room is the caller's: nothing here reads,
     /// writes or drops it; it stays valid (and never moves) while any reference to the value
     /// is held. The value is built once its place is known, so that it can be written there
-    /// directly rather than built aside and copied in.
+    /// directly rather than built aside and copied in (a `make` that panics leaks the
+    /// allocation; the cell's builder never does).
     #[inline]
     pub(crate) fn with_room<U>(make: impl FnOnce() -> T) -> (LineRc<T>, NonNull<MaybeUninit<U>>) {
         const { assert!(std::mem::align_of::<T>() <= LINE) };
