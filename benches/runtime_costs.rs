@@ -17,8 +17,8 @@ use naming_bench::contenders::FloorTable;
 use naming_bench::workloads::common::{id_names, start_workers};
 use naming_bench::workloads::runtime_costs::{
     bare_calls, bare_servers, held_calls, registry_lookups, spawn_named_stops, spawn_stops,
-    table_gets, tokio_spawn_aborts, u64_gets, U64Map, DASHMAP_U64, MPSC_ONESHOT, PROCESS_RUNTIME,
-    TOKIO_SPAWN_ABORT,
+    table_gets, tokio_spawn_aborts, u64_gets, visiting_order, U64Map, DASHMAP_U64, MPSC_ONESHOT,
+    PROCESS_RUNTIME, TOKIO_SPAWN_ABORT,
 };
 use naming_strategies::runtime::Runtime;
 use naming_strategies::{DashMapTable, FastHasher, NameTable, Registry, SyncNaming};
@@ -54,7 +54,10 @@ fn main() {
             by_u64.insert(i as u64, p.clone());
             let _ = by_name.insert_new(name.clone(), p.clone());
         }
-        let servers = Arc::new(tokio.block_on(async { bare_servers(WORKERS) }));
+        let servers = tokio.block_on(async { bare_servers(WORKERS) });
+        // Both call loops visit their servers in the same shuffled order, as the workload's.
+        let callees = Arc::new(visiting_order(&workers));
+        let servers = Arc::new(visiting_order(&servers));
 
         // A call to a held pid beside the bare round trip, both inside a worker task.
         group.bench_function(BenchmarkId::new(MPSC_ONESHOT.label, "call"), |b| {
@@ -65,7 +68,7 @@ fn main() {
         });
         group.bench_function(BenchmarkId::new(PROCESS_RUNTIME.label, "call"), |b| {
             b.iter_custom(|n| {
-                let w = Arc::clone(&workers);
+                let w = Arc::clone(&callees);
                 in_task(&tokio, async move { held_calls(&w, n).await })
             })
         });

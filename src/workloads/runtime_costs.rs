@@ -2,7 +2,8 @@
 //! each beside its floor in the same process, round by round, the two sides' batches taking
 //! turns within a round, so that the ratio says whether the runtime hides the strategies:
 //!
-//! - a call to a held pid beside a bare tokio mpsc send + oneshot reply;
+//! - a call to a held pid beside a bare tokio mpsc send + oneshot reply, each side visiting
+//!   its 10,000 servers in the same shuffled order ([`visiting_order`]);
 //! - `whereis` through the dashmap-backed `Registry` beside the same dashmap's get on
 //!   integer keys (and on the registry's own name keys);
 //! - spawning a named worker and stopping it (until its name is released) beside a tokio
@@ -27,7 +28,7 @@ use naming_strategies::runtime::{Ctx, ExitReason, Name, ProcessRef, Runtime};
 use naming_strategies::{DashMapTable, FastHasher, NameTable, Registry, SyncNaming};
 use tokio::sync::{mpsc, oneshot};
 
-use super::common::{id_names, run_on, start_workers, tokio_runtime};
+use super::common::{id_names, run_on, start_workers, tokio_runtime, SplitMix64};
 use super::Progress;
 use crate::contenders::FloorTable;
 
@@ -232,6 +233,26 @@ impl RuntimeCostsSpec {
     }
 }
 
+/// `items` in the order the call loops visit their servers: one fixed shuffle, the same for
+/// every list of the same length, so that the runtime's workers and the bare servers are
+/// visited in the same order.
+///
+/// Not in the order they were started: the servers of each kind were allocated one after
+/// another, so a sequential sweep walks memory at a fixed stride, and whether the hardware
+/// prefetcher hides a side's cache misses then depends on that stride. On the 2-core host
+/// it did for the bare servers and, depending on a worker's state size, for the runtime's
+/// workers or not: the same call read 1.25x its floor with one gen_server and 2.3x with
+/// one whose state was 64 bytes larger. A client calling the worker its request is for
+/// visits them in no such order either.
+pub fn visiting_order<T: Clone>(items: &[T]) -> Vec<T> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    let mut rng = SplitMix64::new(0x5EED_CA11);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order.into_iter().map(|i| items[i].clone()).collect()
+}
+
 /// Calls a held pid `iters` times, cycling over `workers`, inside a task.
 pub async fn held_calls(workers: &[ProcessRef], iters: u64) -> Duration {
     let t = Instant::now();
@@ -422,8 +443,9 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
         u64_map.insert(i as u64, p.clone());
     }
     let servers = tokio.block_on(async { bare_servers(spec.workers) });
-    let workers = Arc::new(workers);
-    let servers = Arc::new(servers);
+    // Both call loops visit their servers in the same shuffled order (see `visiting_order`).
+    let callees = Arc::new(visiting_order(&workers));
+    let servers = Arc::new(visiting_order(&servers));
     let base = AtomicU64::new(1 << 40);
 
     let mut series: [Vec<f64>; 17] = Default::default();
@@ -443,7 +465,7 @@ pub fn runtime_costs(spec: &RuntimeCostsSpec, progress: &dyn Progress) -> Vec<Ro
                     run_on(&tokio, async move { bare_calls(&s, n).await })
                 },
                 &mut |n| {
-                    let ws = Arc::clone(&workers);
+                    let ws = Arc::clone(&callees);
                     run_on(&tokio, async move { held_calls(&ws, n).await })
                 },
             ],
