@@ -8,12 +8,16 @@
 //! ```text
 //! cargo run --release -p naming-strategies --example call_profile -- \
 //!     [call|bare] [--current-thread] [--threads T] [--seconds S] [--batch N] [--workers W]
-//!     [--touch] [--churn]
+//!     [--touch] [--churn] [--sequential]
 //! ```
 //!
 //! `bare` puts the floor on both sides (the harness's own noise). `--touch` clones and drops
 //! every server's handle from the main thread after each pair, as lookups through a registry
 //! would, for 60 ms; `--churn` spawns and stops processes for 60 ms after each pair.
+//!
+//! Both sides visit their servers in one shuffled order, as the workload's do;
+//! `--sequential` visits them in the order they were started instead, a fixed stride
+//! through memory that lets the hardware prefetcher hide some of either side's misses.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -49,6 +53,7 @@ struct Options {
     workers: usize,
     touch: bool,
     churn: bool,
+    sequential: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -61,6 +66,7 @@ fn parse() -> Result<Options, String> {
         workers: 10_000,
         touch: false,
         churn: false,
+        sequential: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -71,6 +77,7 @@ fn parse() -> Result<Options, String> {
             "--current-thread" => o.current_thread = true,
             "--touch" => o.touch = true,
             "--churn" => o.churn = true,
+            "--sequential" => o.sequential = true,
             "--threads" => o.threads = number(&value("--threads")?)?,
             "--seconds" => o.seconds = number(&value("--seconds")?)?,
             "--batch" => o.batch = number(&value("--batch")?)?,
@@ -105,6 +112,24 @@ async fn call_batch(workers: &[ProcessRef], n: u64) -> Duration {
     t.elapsed()
 }
 
+/// `0..n` in a fixed shuffled order (Fisher-Yates over SplitMix64).
+fn shuffled_indices(n: usize) -> Vec<usize> {
+    let mut state = 0x5EED_CA11u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = ((next() as u128 * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
 fn main() {
     let o = options_or_exit("call_profile", parse());
     let tokio = tokio_or_exit("call_profile", o.current_thread, o.threads);
@@ -133,6 +158,15 @@ fn main() {
             .collect();
         (workers, servers)
     });
+    let (workers, servers) = if o.sequential {
+        (workers, servers)
+    } else {
+        let order = shuffled_indices(o.workers);
+        (
+            order.iter().map(|&i| workers[i].clone()).collect(),
+            order.iter().map(|&i| servers[i].clone()).collect(),
+        )
+    };
     let (workers, servers) = (Arc::new(workers), Arc::new(servers));
     let started = Instant::now();
     let mut pairs = Pairs::default();
